@@ -1,0 +1,116 @@
+"""The `mash` command: run the parts, check rulesets, write schemas."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from mash.config import Settings
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        for err in exc.errors(include_input=False, include_url=False):
+            field = ".".join(str(p) for p in err["loc"]) or "settings"
+            click.echo(f"configuration error: {field}: {err['msg']}", err=True)
+        sys.exit(2)
+
+
+@click.group()
+def main() -> None:
+    """MASH triage event service. Settings come from MASH_* environment variables (see README)."""
+
+
+@main.command()
+@click.option("--intake-port", type=int, help="default 8400 (MASH_INTAKE_PORT)")
+@click.option("--worker-port", type=int, help="default 8402 (MASH_WORKER_PORT)")
+@click.option("--broker-port", type=int, default=0, help="embedded broker port; default: a free one")
+@click.option("--state-dir", type=click.Path(path_type=Path), default=Path(".mash"), show_default=True)
+@click.option("--no-demo-data", is_flag=True, help="don't post the demo contacts")
+def dev(
+    intake_port: int | None, worker_port: int | None, broker_port: int, state_dir: Path, no_demo_data: bool
+) -> None:
+    """Run everything on the embedded broker: broker, worker, intake and demo data."""
+    from mash.dev import run_dev
+
+    settings = _settings(
+        mode="development",
+        intake_port=intake_port,
+        worker_port=worker_port,
+        agencies_file=state_dir / "agencies.json",
+        data_dir=state_dir / "worker",
+    )
+    run_dev(settings, state_dir, broker_port=broker_port, demo_data=not no_demo_data)
+
+
+@main.command()
+def worker() -> None:
+    """Run one streaming worker against MASH_KAFKA_BOOTSTRAP."""
+    from mash.streams.worker import run_worker
+
+    run_worker(_settings())
+
+
+@main.command()
+def intake() -> None:
+    """Run the intake adapter (HTTP) against MASH_KAFKA_BOOTSTRAP."""
+    from mash.intake.server import run_intake
+
+    run_intake(_settings())
+
+
+@main.command()
+def topics() -> None:
+    """Create the service's topics on MASH_KAFKA_BOOTSTRAP if they are missing."""
+    from mash.streams.topics import ensure_topics
+
+    created = asyncio.run(ensure_topics(_settings()))
+    click.echo("created: " + (", ".join(created) if created else "nothing (all present)"))
+
+
+@main.group()
+def rules() -> None:
+    """Threshold rulesets."""
+
+
+@rules.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def rules_check(file: Path) -> None:
+    """Validate a ruleset file; print each problem with its line, field and reason."""
+    from mash.domain.ruleset import RulesetError, load_ruleset
+
+    try:
+        ruleset = load_ruleset(file)
+    except RulesetError as exc:
+        for problem in exc.problems:
+            click.echo(f"{file}:{problem.line or 1}: {problem.field}: {problem.reason}", err=True)
+        click.echo(f"{len(exc.problems)} problem(s); the ruleset was not accepted", err=True)
+        sys.exit(1)
+    click.echo(
+        f"{file}: ruleset {ruleset.version} is valid: {len(ruleset.indicators)} indicators, "
+        f"{len(ruleset.combinations)} combination rules, {len(ruleset.history)} history rules"
+    )
+
+
+@main.group()
+def schemas() -> None:
+    """JSON Schemas of the requests and events."""
+
+
+@schemas.command("write")
+@click.option(
+    "--dir", "directory", type=click.Path(path_type=Path), default=Path("schemas"), show_default=True
+)
+def schemas_write(directory: Path) -> None:
+    """Regenerate the JSON Schema files from the models."""
+    from mash.schemas import write_schemas
+
+    for path in write_schemas(directory):
+        click.echo(f"wrote {path}")

@@ -1,0 +1,70 @@
+"""Settings for every process, read from `MASH_*` environment variables.
+
+Each field's environment variable is its name in capitals with the `MASH_` prefix, for
+example `kafka_bootstrap` is `MASH_KAFKA_BOOTSTRAP`. The README lists them all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MASH_", extra="ignore")
+
+    mode: Literal["production", "development"] = Field(
+        "production", description="development allows a generated child-key secret and the embedded broker"
+    )
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]"
+    )
+    embedded_broker: bool = Field(
+        False,
+        description="the broker is the embedded one: produce one record per batch so end offsets are exact",
+    )
+    topic_prefix: str = Field("mash", pattern=r"^[a-zA-Z0-9_-]+$", description="prefix of every topic name")
+    topic_partitions: int = Field(4, ge=1, description="partitions of each topic the service creates")
+    topic_replication: int = Field(1, ge=1, description="replication factor of topics the service creates")
+    child_key_secret: SecretStr | None = Field(
+        None, description="secret for the keyed hash of child identifiers"
+    )
+    ruleset_file: Path | None = Field(
+        None, description="the council's threshold ruleset; default: shipped one"
+    )
+    agencies_file: Path = Field(Path(".mash/agencies.json"), description="agencies and their hashed API keys")
+    data_dir: Path = Field(Path(".mash/worker"), description="worker table state (RocksDB)")
+    store: str = Field("rocksdb://", description="faust table store: rocksdb:// or memory://")
+    intake_host: str = "127.0.0.1"
+    intake_port: int = 8400
+    console_host: str = "127.0.0.1"
+    console_port: int = 8401
+    worker_host: str = "127.0.0.1"
+    worker_port: int = 8402
+    max_body_bytes: int = Field(256 * 1024, description="largest accepted request body")
+    produce_timeout_s: float = Field(5.0, description="how long intake waits for Kafka before answering 503")
+    rebalance_timeout_s: float = Field(60.0, description="consumer group rebalance timeout")
+    session_timeout_s: float = Field(60.0, description="consumer group session timeout")
+    heartbeat_interval_s: float = Field(3.0, description="consumer group heartbeat interval")
+    log_level: str = "info"
+
+    @model_validator(mode="after")
+    def _secret_in_production(self) -> Settings:
+        if self.mode == "production" and self.child_key_secret is None:
+            raise ValueError("MASH_CHILD_KEY_SECRET must be set in production mode")
+        return self
+
+    @property
+    def app_id(self) -> str:
+        return f"{self.topic_prefix}-worker"
+
+    def topic(self, name: str) -> str:
+        """The full name of one of the service's topics, e.g. topic('contacts') -> 'mash.contacts.v1'."""
+        return f"{self.topic_prefix}.{name}.v1"
+
+    def secret(self) -> bytes:
+        assert self.child_key_secret is not None
+        return self.child_key_secret.get_secret_value().encode("utf-8")

@@ -1,0 +1,231 @@
+"""What a partner agency submits, and the contact events the intake adapter makes of it.
+
+A submission may name several children; the service turns it into one contact per child,
+because every statutory figure counts contacts by child.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+from mash.domain.nhs import nhs_number_problem
+
+MAX_CHILDREN = 20
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+class CinSource(StrEnum):
+    """Children in Need census contact source codes."""
+
+    INDIVIDUAL_SELF = "1A"
+    INDIVIDUAL_FAMILY = "1B"
+    INDIVIDUAL_ACQUAINTANCE = "1C"
+    INDIVIDUAL_OTHER = "1D"
+    SCHOOLS = "2A"
+    EDUCATION_SERVICES = "2B"
+    GP = "3A"
+    HEALTH_VISITOR = "3B"
+    SCHOOL_NURSE = "3C"
+    OTHER_PRIMARY_HEALTH = "3D"
+    A_AND_E = "3E"
+    OTHER_HEALTH = "3F"
+    HOUSING = "4"
+    LA_SOCIAL_CARE = "5A"
+    LA_OTHER_DEPARTMENT = "5B"
+    LA_EXTERNAL = "5C"
+    LA_EARLY_HELP = "5D"
+    POLICE = "6"
+    OTHER_LEGAL_AGENCY = "7"
+    OTHER = "8"
+    ANONYMOUS = "9"
+    UNKNOWN = "10"
+
+
+class ConsentStatus(StrEnum):
+    GIVEN = "given"
+    REFUSED = "refused"
+    NOT_SOUGHT = "not_sought"
+
+
+class ConsentReason(StrEnum):
+    """Lawful reasons to proceed without the family's consent."""
+
+    SIGNIFICANT_HARM = "significant_harm"
+    INCREASES_RISK = "increases_risk"
+    HARMFUL_DELAY = "harmful_delay"
+    SPECIFIED_HARM = "specified_harm"
+    SERIOUS_CRIME = "serious_crime"
+
+
+def _valid_nhs_number(value: str) -> str:
+    problem = nhs_number_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+NhsNumber = Annotated[str, AfterValidator(_valid_nhs_number)]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+
+_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Consent(BaseModel):
+    model_config = _STRICT
+
+    status: ConsentStatus
+    reason: ConsentReason | None = None
+
+    @model_validator(mode="after")
+    def _reason_unless_given(self) -> Consent:
+        if self.status is not ConsentStatus.GIVEN and self.reason is None:
+            raise ValueError("a reason is required when consent is refused or not sought")
+        if self.status is ConsentStatus.GIVEN and self.reason is not None:
+            raise ValueError("a reason is only recorded when consent is not given")
+        return self
+
+
+class Child(BaseModel):
+    model_config = _STRICT
+
+    nhs_number: NhsNumber | None = None
+    given_name: Name
+    family_name: Name
+    date_of_birth: date | None = None
+    unborn: bool = False
+    expected_date: date | None = None
+    sex: Literal["female", "male", "unknown"] | None = None
+    postcode: Annotated[str, Field(min_length=2, max_length=10)] | None = None
+
+    @model_validator(mode="after")
+    def _born_or_unborn(self) -> Child:
+        if self.unborn:
+            if self.expected_date is None:
+                raise ValueError("expected_date is required for an unborn child")
+            if self.date_of_birth is not None:
+                raise ValueError("an unborn child has no date_of_birth")
+        else:
+            if self.date_of_birth is None:
+                raise ValueError("date_of_birth is required (or unborn: true with expected_date)")
+            if self.expected_date is not None:
+                raise ValueError("expected_date is only for an unborn child")
+        return self
+
+
+class Referrer(BaseModel):
+    model_config = _STRICT
+
+    name: Name
+    role: Annotated[str, Field(min_length=1, max_length=100)]
+    phone: Annotated[str, Field(min_length=3, max_length=40)] | None = None
+    email: Annotated[str, Field(min_length=3, max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Referrer:
+        if self.phone is None and self.email is None:
+            raise ValueError("a phone or an email is required so the MASH can call the referrer back")
+        return self
+
+
+IndicatorCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
+
+
+class ContactSubmission(BaseModel):
+    """Contact submission v1: what a partner agency posts to `POST /v1/contacts`."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, title="ContactSubmissionV1")
+
+    agency_reference: Annotated[str, Field(min_length=1, max_length=100)]
+    received_at: AwareDatetime | None = None
+    source: CinSource | None = None
+    children: Annotated[list[Child], Field(min_length=1, max_length=MAX_CHILDREN)]
+    indicators: Annotated[list[IndicatorCode], Field(min_length=1, max_length=50)]
+    narrative: Annotated[str, Field(max_length=20_000)] = ""
+    consent: Consent
+    referrer: Referrer
+
+
+class Problem(BaseModel):
+    """One reason a request or event was refused: where, and why, in words."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+def submission_problems(
+    submission: ContactSubmission,
+    *,
+    received_at: datetime,
+    now: datetime,
+    known_indicators: frozenset[str],
+    catalogue_source: str,
+) -> list[Problem]:
+    """Checks that need context the model alone doesn't have: the clock and the ruleset."""
+    problems: list[Problem] = []
+    if received_at > now + FUTURE_TOLERANCE:
+        problems.append(
+            Problem(
+                loc=["body", "received_at"],
+                msg="must not be more than 5 minutes in the future",
+                type="future_datetime",
+            )
+        )
+    unknown = sorted({code for code in submission.indicators if code not in known_indicators})
+    if unknown:
+        problems.append(
+            Problem(
+                loc=["body", "indicators"],
+                msg=f"unknown indicator codes: {', '.join(unknown)}; "
+                f"valid codes are listed by {catalogue_source}",
+                type="unknown_indicator",
+            )
+        )
+    received_on = received_at.date()
+    for i, child in enumerate(submission.children):
+        if child.date_of_birth is not None and child.date_of_birth > received_on:
+            problems.append(
+                Problem(
+                    loc=["body", "children", i, "date_of_birth"],
+                    msg="must not be after received_at",
+                    type="date_after_received",
+                )
+            )
+    return problems
+
+
+class ContactEvent(BaseModel):
+    """Contact v1 on `mash.contacts.v1`: one child from one submission.
+
+    Keyed by the pseudonymous child key so that every event about a child lands on one
+    partition, in order, with that child's history.
+    """
+
+    model_config = ConfigDict(extra="forbid", title="ContactEventV1")
+
+    schema_version: Literal[1] = 1
+    contact_id: str
+    child_key: str
+    agency: str
+    agency_reference: str
+    child_index: int
+    children_in_submission: int
+    received_at: AwareDatetime
+    accepted_at: AwareDatetime
+    source: CinSource
+    child: Child
+    indicators: list[str]
+    narrative: str
+    consent: Consent
+    referrer: Referrer

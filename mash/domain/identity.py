@@ -1,0 +1,49 @@
+"""Pseudonymous keys: how events about one child are joined without naming the child.
+
+The child key is a keyed hash (HMAC-SHA256) of the child's identifiers under a secret from
+configuration, so it is stable for the same child and meaningless without the secret.
+It is the Kafka key of every event about the child. Contact ids are derived the same way
+from the agency and its own reference, so a retried submission gets the same ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import unicodedata
+
+from mash.domain.contact import Child
+
+
+def _norm(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(folded.replace("-", " ").split())
+
+
+def child_identity(child: Child) -> str:
+    """The identifiers that name this child, normalised so spelling noise doesn't split a child in two.
+
+    The NHS number is the identifier when the partner knows it; otherwise names and date
+    of birth (or expected date, for an unborn child).
+    """
+    if child.nhs_number:
+        return f"nhs:{child.nhs_number}"
+    born = f"dob:{child.date_of_birth}" if not child.unborn else f"edd:{child.expected_date}"
+    return f"name:{_norm(child.family_name)}|{_norm(child.given_name)}|{born}"
+
+
+def _keyed(secret: bytes, text: str) -> str:
+    return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def child_key(secret: bytes, child: Child) -> str:
+    return "ck-" + _keyed(secret, child_identity(child))[:32]
+
+
+def contact_id(secret: bytes, agency: str, agency_reference: str, child_index: int) -> str:
+    return "ct-" + _keyed(secret, f"contact\x1f{agency}\x1f{agency_reference}\x1f{child_index}")[:24]
+
+
+def reference_key(secret: bytes, agency: str, agency_reference: str) -> str:
+    """Identifies one submission (agency + its reference) for idempotency, without the reference itself."""
+    return "sub-" + _keyed(secret, f"submission\x1f{agency}\x1f{agency_reference}")[:32]

@@ -1,0 +1,238 @@
+"""The council's threshold ruleset: indicators, combinations, history, routes and RAG.
+
+A ruleset is data (YAML) so a council can publish its own threshold document as a file,
+version it, and check it with `mash rules check FILE` before it goes live. Every screening
+decision records the version of the ruleset that made it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+Level = Annotated[int, Field(ge=1, le=4)]
+LEVELS = (1, 2, 3, 4)
+
+
+class Rag(StrEnum):
+    RED = "red"
+    AMBER = "amber"
+    GREEN = "green"
+    BLUE = "blue"
+
+
+class Route(StrEnum):
+    UNIVERSAL = "universal"  # advice or signposting; no further action by the MASH
+    EARLY_HELP = "early_help"
+    SOCIAL_CARE = "social_care"
+
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class Indicator(BaseModel):
+    model_config = _STRICT
+
+    code: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    description: Annotated[str, Field(min_length=1)]
+    level: Level
+    override: bool = False
+    """A hard override puts the child at level 4 on its own, whatever else is true."""
+
+    @model_validator(mode="after")
+    def _override_is_level_4(self) -> Indicator:
+        if self.override and self.level != 4:
+            raise ValueError("only a level 4 indicator can be a hard override")
+        return self
+
+
+class CombinationRule(BaseModel):
+    """Raises the level when several factors are present together.
+
+    Either `all_of` (every named indicator present) or `min_count` with `at_level`
+    (at least that many distinct indicators at that level or above).
+    """
+
+    model_config = _STRICT
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    description: Annotated[str, Field(min_length=1)]
+    level: Level
+    all_of: list[str] = []
+    min_count: Annotated[int, Field(ge=2)] | None = None
+    at_level: Level | None = None
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> CombinationRule:
+        by_count = self.min_count is not None or self.at_level is not None
+        if bool(self.all_of) == by_count:
+            raise ValueError("give either all_of, or min_count with at_level")
+        if by_count and (self.min_count is None or self.at_level is None):
+            raise ValueError("min_count and at_level go together")
+        return self
+
+
+class HistoryRule(BaseModel):
+    """Raises the level from what the service already knows about the child.
+
+    `repeat_contacts` counts this contact and earlier ones received within `within_days`
+    (by event time); `open_case` fires when the child has an open social care case;
+    `previous_cp_plan` fires when the child has ever had a child protection plan.
+    `description` may use {count} and {days}.
+    """
+
+    model_config = _STRICT
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    description: Annotated[str, Field(min_length=1)]
+    kind: Literal["repeat_contacts", "open_case", "previous_cp_plan"]
+    within_days: Annotated[int, Field(ge=1)] | None = None
+    min_contacts: Annotated[int, Field(ge=2)] | None = None
+    raise_by: Annotated[int, Field(ge=0, le=3)] = 0
+    min_level: Level | None = None
+
+    @model_validator(mode="after")
+    def _well_formed(self) -> HistoryRule:
+        counts = self.within_days is not None and self.min_contacts is not None
+        if self.kind == "repeat_contacts" and not counts:
+            raise ValueError("repeat_contacts needs within_days and min_contacts")
+        if self.kind != "repeat_contacts" and (self.within_days or self.min_contacts):
+            raise ValueError("within_days and min_contacts are only for repeat_contacts")
+        if self.raise_by == 0 and self.min_level is None:
+            raise ValueError("give raise_by or min_level, or the rule changes nothing")
+        return self
+
+
+class RouteTo(BaseModel):
+    model_config = _STRICT
+
+    route: Route
+    pathway: Annotated[str, Field(min_length=1)]
+
+
+class Ruleset(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, title="RulesetV1")
+
+    version: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Annotated[str, Field(min_length=1)]
+    indicators: Annotated[list[Indicator], Field(min_length=1)]
+    combinations: list[CombinationRule] = []
+    history: list[HistoryRule] = []
+    routes: dict[Level, RouteTo]
+    rag: dict[Level, Rag]
+
+    _by_code: dict[str, Indicator] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, __context: Any) -> None:
+        self._by_code = {i.code: i for i in self.indicators}
+
+    @property
+    def catalogue(self) -> dict[str, Indicator]:
+        return self._by_code
+
+    @property
+    def codes(self) -> frozenset[str]:
+        return frozenset(self.catalogue)
+
+
+@dataclass(frozen=True)
+class RulesetProblem:
+    """One thing wrong with a ruleset file, said so a council's editor can fix it."""
+
+    line: int | None
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line is not None else "file"
+        return f"{where}: {self.field}: {self.reason}"
+
+
+class RulesetError(Exception):
+    def __init__(self, source: str, problems: list[RulesetProblem]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(str(p) for p in problems))
+
+
+def _semantic_problems(ruleset: Ruleset) -> list[tuple[list[str | int], str]]:
+    problems: list[tuple[list[str | int], str]] = []
+    seen: set[str] = set()
+    for i, ind in enumerate(ruleset.indicators):
+        if ind.code in seen:
+            problems.append((["indicators", i, "code"], f"duplicate indicator code {ind.code!r}"))
+        seen.add(ind.code)
+    for i, rule in enumerate(ruleset.combinations):
+        for j, code in enumerate(rule.all_of):
+            if code not in seen:
+                problems.append((["combinations", i, "all_of", j], f"unknown indicator code {code!r}"))
+    ids = [r.id for r in ruleset.combinations] + [r.id for r in ruleset.history]
+    for rule_id in {x for x in ids if ids.count(x) > 1}:
+        problems.append((["combinations"], f"duplicate rule id {rule_id!r}"))
+    for key, name in (("routes", ruleset.routes), ("rag", ruleset.rag)):
+        missing = [lvl for lvl in LEVELS if lvl not in name]
+        if missing:
+            problems.append(([key], f"levels {missing} have no entry; every level 1-4 needs one"))
+    return problems
+
+
+def _line_of(node: yaml.Node | None, loc: list[str | int]) -> int | None:
+    """Walks the YAML node tree along an error location to the line a person should look at."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if str(k.value) == str(part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+        else:
+            child = None
+        if child is None:
+            break
+        node = child
+        line = node.start_mark.line + 1
+    return line
+
+
+def parse_ruleset(text: str, source: str = "<ruleset>") -> Ruleset:
+    """Parses and validates a ruleset; raises RulesetError listing every problem with its line."""
+    try:
+        tree = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise RulesetError(source, [RulesetProblem(line, "(yaml)", str(exc.problem))]) from None
+    if not isinstance(data, dict):
+        raise RulesetError(source, [RulesetProblem(1, "(file)", "must be a mapping of ruleset fields")])
+    try:
+        ruleset = Ruleset.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            RulesetProblem(
+                _line_of(tree, [p for p in err["loc"] if isinstance(p, (str, int))]),
+                ".".join(str(p) for p in err["loc"]) or "(file)",
+                err["msg"],
+            )
+            for err in exc.errors(include_input=False, include_url=False)
+        ]
+        raise RulesetError(source, problems) from None
+    semantic = _semantic_problems(ruleset)
+    if semantic:
+        problems = [
+            RulesetProblem(_line_of(tree, loc), ".".join(str(p) for p in loc), msg) for loc, msg in semantic
+        ]
+        raise RulesetError(source, problems)
+    return ruleset
+
+
+def load_ruleset(path: Path | None = None) -> Ruleset:
+    """Loads the council's ruleset file, or the default shipped with the service."""
+    if path is None:
+        text = resources.files("mash.rulesets").joinpath("default.yaml").read_text(encoding="utf-8")
+        return parse_ruleset(text, "default ruleset")
+    return parse_ruleset(path.read_text(encoding="utf-8"), str(path))

@@ -1,0 +1,91 @@
+"""Screening: the level of need for one contact, from the ruleset and the child's history.
+
+The order is the threshold document's: the indicators give a level, combinations of
+factors can raise it, what we know of the child can raise it further, and a hard
+override puts the child at level 4 whatever else is true. Every step that changes or
+supports the level leaves a reason, so a coordinator can see why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from mash.domain.case import Reason, ReasonKind
+from mash.domain.history import ChildHistory
+from mash.domain.ruleset import HistoryRule, Rag, Ruleset
+
+
+@dataclass(frozen=True)
+class Screening:
+    level: int
+    rag: Rag
+    reasons: tuple[Reason, ...]
+    ruleset_version: str
+
+
+def _history_fires(rule: HistoryRule, history: ChildHistory, received_at: datetime) -> tuple[bool, str]:
+    if rule.kind == "repeat_contacts":
+        assert rule.within_days is not None
+        assert rule.min_contacts is not None
+        since = received_at - timedelta(days=rule.within_days)
+        count = history.contacts_between(since, received_at) + 1
+        text = rule.description.format(count=count, days=rule.within_days)
+        return count >= rule.min_contacts, text
+    if rule.kind == "open_case":
+        return history.open_case is not None, rule.description
+    return history.had_cp_plan_before(received_at), rule.description
+
+
+def screen(
+    indicators: list[str], history: ChildHistory, received_at: datetime, ruleset: Ruleset
+) -> Screening:
+    catalogue = ruleset.catalogue
+    known = [catalogue[code] for code in dict.fromkeys(indicators) if code in catalogue]
+    unknown = [code for code in dict.fromkeys(indicators) if code not in catalogue]
+    reasons: list[Reason] = []
+
+    level = max((i.level for i in known), default=1)
+    for ind in sorted(known, key=lambda i: -i.level):
+        kind = ReasonKind.OVERRIDE if ind.override else ReasonKind.INDICATOR
+        label = "Level 4 override" if ind.override else f"Level {ind.level} indicator"
+        reasons.append(Reason(kind=kind, rule=ind.code, text=f"{label}: {ind.description}", level=ind.level))
+    for code in unknown:
+        reasons.append(
+            Reason(
+                kind=ReasonKind.INDICATOR,
+                rule=code,
+                text=f"Indicator '{code}' is not in ruleset {ruleset.version}; a coordinator must review it",
+            )
+        )
+
+    present = {i.code for i in known}
+    for combo in ruleset.combinations:
+        if combo.all_of:
+            fires = all(code in present for code in combo.all_of)
+        else:
+            assert combo.min_count is not None
+            assert combo.at_level is not None
+            fires = sum(1 for i in known if i.level >= combo.at_level) >= combo.min_count
+        if fires and combo.level > level:
+            level = combo.level
+            reasons.append(
+                Reason(kind=ReasonKind.COMBINATION, rule=combo.id, text=combo.description, level=combo.level)
+            )
+
+    for rule in ruleset.history:
+        fires, text = _history_fires(rule, history, received_at)
+        if not fires:
+            continue
+        raised = min(4, level + rule.raise_by)
+        if rule.min_level is not None:
+            raised = max(raised, rule.min_level)
+        reasons.append(Reason(kind=ReasonKind.HISTORY, rule=rule.id, text=text, level=raised))
+        level = raised
+
+    if any(i.override for i in known):
+        level = 4
+
+    return Screening(
+        level=level, rag=ruleset.rag[level], reasons=tuple(reasons), ruleset_version=ruleset.version
+    )

@@ -1,0 +1,277 @@
+"""The intake adapter's HTTP API (FastAPI): `POST /v1/contacts`, `GET /v1/contacts/{id}`.
+
+Handlers stay thin: authenticate the agency, validate (pydantic model, then the checks
+that need the clock and the ruleset), split into one contact per child, and write them
+to Kafka with acks=all before answering 202. Nothing is written for a refused request.
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, ORJSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+
+from mash.config import Settings
+from mash.domain.contact import ContactEvent, ContactSubmission, Problem, submission_problems
+from mash.domain.identity import child_key, contact_id, reference_key
+from mash.domain.ruleset import Ruleset
+from mash.intake.agencies import Agency, AgencyDirectory
+from mash.intake.ledger import H_AGENCY, H_CHILDREN, H_CONTACT, H_INDEX, H_SUBMISSION, Ledger, LedgerFeed
+from mash.observability import metrics
+from mash.observability.logging import get_logger
+
+log = get_logger(__name__)
+RETRY_AFTER_S = "5"
+
+
+class Accepted(BaseModel):
+    contact_ids: list[str]
+    status_urls: list[str]
+    replayed: bool = False
+
+
+class ErrorBody(BaseModel):
+    detail: str | list[Problem]
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status: int, detail: str | list[Problem], headers: dict[str, str] | None = None
+    ) -> None:
+        self.status, self.detail, self.headers = status, detail, headers or {}
+
+
+def create_intake_app(settings: Settings, ruleset: Ruleset, agencies: AgencyDirectory) -> FastAPI:
+    ledger = Ledger()
+    feed = LedgerFeed(settings, ledger)
+    secret = settings.secret()
+    contacts_topic = settings.topic("contacts")
+    in_flight: dict[str, asyncio.Future[list[str]]] = {}
+    producer_box: dict[str, AIOKafkaProducer] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            acks="all",
+            linger_ms=0,
+            request_timeout_ms=int(settings.produce_timeout_s * 1000),
+            # One record per batch on the embedded broker keeps its end offsets exact.
+            max_batch_size=1 if settings.embedded_broker else 16384,
+        )
+        started = False
+        while not started:
+            try:
+                await producer.start()
+                started = True
+            except KafkaError:
+                log.warning("intake_waiting_for_kafka")
+                await asyncio.sleep(1.0)
+        producer_box["p"] = producer
+        await feed.start()
+        try:
+            yield
+        finally:
+            await feed.stop()
+            await producer.stop()
+
+    app = FastAPI(
+        title="MASH intake adapter",
+        version="1",
+        summary="Partner agencies submit contacts about children",
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    bearer = HTTPBearer(auto_error=False)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        detail: Any = exc.detail if isinstance(exc.detail, str) else [p.model_dump() for p in exc.detail]
+        return ORJSONResponse({"detail": detail}, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # pydantic's errors echo the input; a child's name must never come back in an error.
+        problems = [
+            Problem(loc=list(err["loc"]), msg=err["msg"], type=err["type"]).model_dump()
+            for err in exc.errors()
+        ]
+        return ORJSONResponse({"detail": problems}, status_code=422)
+
+    @app.middleware("http")
+    async def limits_and_metrics(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        endpoint = request.scope.get("path", "")
+        endpoint = "/v1/contacts/{id}" if endpoint.startswith("/v1/contacts/") else endpoint
+        length = request.headers.get("content-length")
+        if request.method == "POST" and length is None:
+            response: Response = ORJSONResponse(
+                {"detail": "a Content-Length header is required"}, status_code=411
+            )
+        elif length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
+            response = ORJSONResponse(
+                {"detail": f"request body is over the {settings.max_body_bytes} byte limit"}, status_code=413
+            )
+        else:
+            response = await call_next(request)
+        if endpoint in ("/v1/contacts", "/v1/contacts/{id}"):
+            metrics.INTAKE_REQUESTS.labels(endpoint=endpoint, status=str(response.status_code)).inc()
+            metrics.INTAKE_LATENCY.labels(endpoint=endpoint).observe(time.perf_counter() - started)
+        return response
+
+    async def agency(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Agency:
+        found = agencies.by_key(credentials.credentials) if credentials else None
+        if found is None:
+            raise ApiError(401, "a valid agency API key is required", {"WWW-Authenticate": "Bearer"})
+        return found
+
+    async def produce(events: list[ContactEvent], ref_key: str) -> None:
+        producer = producer_box["p"]
+        sends = [
+            await producer.send(
+                contacts_topic,
+                key=event.child_key.encode(),
+                value=event.model_dump_json().encode(),
+                headers=[
+                    (H_SUBMISSION, ref_key.encode()),
+                    (H_AGENCY, event.agency.encode()),
+                    (H_CONTACT, event.contact_id.encode()),
+                    (H_INDEX, str(event.child_index).encode()),
+                    (H_CHILDREN, str(event.children_in_submission).encode()),
+                ],
+            )
+            for event in events
+        ]
+        await asyncio.gather(*sends)
+
+    @app.post(
+        "/v1/contacts",
+        status_code=202,
+        response_model=Accepted,
+        responses={
+            401: {"model": ErrorBody},
+            413: {"model": ErrorBody},
+            422: {"model": ErrorBody},
+            503: {"model": ErrorBody},
+        },
+    )
+    async def submit_contact(
+        submission: ContactSubmission, who: Annotated[Agency, Depends(agency)], response: Response
+    ) -> Accepted:
+        """Submit a contact about one or more children: one contact is made per child.
+
+        Idempotent on `agency_reference`: the same reference from the same agency returns
+        the original contact ids and writes nothing new.
+        """
+        if not who.can_submit:
+            raise ApiError(403, "this agency may not submit contacts")
+        now = datetime.now(UTC)
+        received_at = submission.received_at or now
+        problems = submission_problems(
+            submission,
+            received_at=received_at,
+            now=now,
+            known_indicators=ruleset.codes,
+            catalogue_source=f"the ruleset catalogue (version {ruleset.version}): GET /v1/indicators",
+        )
+        if problems:
+            raise ApiError(422, problems)
+        ref_key = reference_key(secret, who.id, submission.agency_reference)
+        if not feed.caught_up.is_set():
+            raise ApiError(
+                503, "the intake adapter is still reading its ledger; try again", {"Retry-After": "1"}
+            )
+        earlier = ledger.accepted(ref_key) or (await in_flight[ref_key] if ref_key in in_flight else None)
+        if earlier is not None:
+            response.headers["Idempotent-Replayed"] = "true"
+            return Accepted(
+                contact_ids=earlier, status_urls=[f"/v1/contacts/{c}" for c in earlier], replayed=True
+            )
+
+        source = submission.source or who.default_source
+        events = [
+            ContactEvent(
+                contact_id=contact_id(secret, who.id, submission.agency_reference, i),
+                child_key=child_key(secret, child),
+                agency=who.id,
+                agency_reference=submission.agency_reference,
+                child_index=i,
+                children_in_submission=len(submission.children),
+                received_at=received_at,
+                accepted_at=now,
+                source=source,
+                child=child,
+                indicators=submission.indicators,
+                narrative=submission.narrative,
+                consent=submission.consent,
+                referrer=submission.referrer,
+            )
+            for i, child in enumerate(submission.children)
+        ]
+        ids = [e.contact_id for e in events]
+        done: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        in_flight[ref_key] = done
+        try:
+            await asyncio.wait_for(produce(events, ref_key), timeout=settings.produce_timeout_s)
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("intake_kafka_unavailable", error=type(exc).__name__)
+            done.set_result(ids)  # a concurrent duplicate gets the ids; its client retries as this one does
+            raise ApiError(
+                503, "contacts could not be stored; try again later", {"Retry-After": RETRY_AFTER_S}
+            ) from None
+        finally:
+            in_flight.pop(ref_key, None)
+        for e in events:
+            ledger.record_contact(ref_key, who.id, e.contact_id, e.child_index, e.children_in_submission)
+        done.set_result(ids)
+        metrics.CONTACTS_RECEIVED.labels(source=source.value).inc(len(events))
+        log.info("contacts_accepted", agency=who.id, contacts=len(events), source=source.value)
+        return Accepted(contact_ids=ids, status_urls=[f"/v1/contacts/{c}" for c in ids])
+
+    @app.get("/v1/contacts/{contact_id}", responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}})
+    async def contact_status(contact_id: str, who: Annotated[Agency, Depends(agency)]) -> dict[str, object]:
+        """The contact's current status, to the agency that made it (404 to every other agency)."""
+        status = ledger.status_for(contact_id, who.id)
+        if status is None:
+            raise ApiError(404, "no contact with this id for this agency")
+        return status
+
+    @app.get("/v1/indicators")
+    async def indicators() -> dict[str, object]:
+        """The ruleset's indicator catalogue: the codes partners may send, with their levels."""
+        return {
+            "ruleset_version": ruleset.version,
+            "indicators": [
+                {"code": i.code, "description": i.description, "level": i.level, "override": i.override}
+                for i in ruleset.indicators
+            ],
+        }
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_page() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/health/live", include_in_schema=False)
+    async def live() -> dict[str, str]:
+        return {"status": "live"}
+
+    @app.get("/health/ready", include_in_schema=False)
+    async def ready() -> Response:
+        ok = feed.caught_up.is_set() and "p" in producer_box
+        return ORJSONResponse({"ready": ok}, status_code=200 if ok else 503)
+
+    return app

@@ -1,0 +1,1 @@
+"""Logs and metrics, kept free of personal data."""

@@ -1,0 +1,27 @@
+"""`mash worker`: one faust worker process against the configured Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import faust
+
+from mash.config import Settings
+from mash.domain.ruleset import load_ruleset
+from mash.observability.logging import configure_logging
+from mash.streams.app import create_app
+from mash.streams.topics import ensure_topics
+
+
+def run_worker(settings: Settings) -> None:
+    configure_logging(settings.log_level, process="worker")
+    ruleset = load_ruleset(settings.ruleset_file)
+    asyncio.run(ensure_topics(settings))
+    app = create_app(settings, ruleset)
+    # Our JSON handler, so faust's and aiokafka's lines pass the personal-data filter too.
+    app.conf.loghandlers = list(logging.getLogger().handlers)
+    level = settings.log_level.upper()
+    only_ours = {"version": 1, "disable_existing_loggers": False, "root": {"level": level, "handlers": []}}
+    worker = faust.Worker(app, loglevel=level, quiet=True, redirect_stdouts=False, logging_config=only_ours)
+    worker.execute_from_commandline()
