@@ -172,9 +172,12 @@ def _semantic_problems(ruleset: Ruleset) -> list[tuple[list[str | int], str]]:
         for j, code in enumerate(rule.all_of):
             if code not in seen:
                 problems.append((["combinations", i, "all_of", j], f"unknown indicator code {code!r}"))
-    ids = [r.id for r in ruleset.combinations] + [r.id for r in ruleset.history]
-    for rule_id in {x for x in ids if ids.count(x) > 1}:
-        problems.append((["combinations"], f"duplicate rule id {rule_id!r}"))
+    rule_ids: set[str] = set()
+    for section, rules in (("combinations", ruleset.combinations), ("history", ruleset.history)):
+        for i, rule in enumerate(rules):
+            if rule.id in rule_ids:
+                problems.append(([section, i, "id"], f"duplicate rule id {rule.id!r}"))
+            rule_ids.add(rule.id)
     for key, name in (("routes", ruleset.routes), ("rag", ruleset.rag)):
         missing = [lvl for lvl in LEVELS if lvl not in name]
         if missing:
@@ -186,17 +189,36 @@ def _line_of(node: yaml.Node | None, loc: list[str | int]) -> int | None:
     """Walks the YAML node tree along an error location to the line a person should look at."""
     line = node.start_mark.line + 1 if node is not None else None
     for part in loc:
+        child: yaml.Node | None = None
         if isinstance(node, yaml.MappingNode):
-            child = next((v for k, v in node.value if str(k.value) == str(part)), None)
+            for key, value in node.value:
+                if str(key.value) == str(part):
+                    child, line = value, key.start_mark.line + 1
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             child = node.value[part]
-        else:
-            child = None
+            line = child.start_mark.line + 1
         if child is None:
             break
         node = child
-        line = node.start_mark.line + 1
     return line
+
+
+def _duplicate_keys(node: yaml.Node, path: list[str | int]) -> list[RulesetProblem]:
+    """YAML quietly keeps the last of two equal keys; in a threshold document that hides a mistake."""
+    problems: list[RulesetProblem] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            name = str(key.value)
+            if name in seen:
+                field = ".".join(str(p) for p in [*path, name])
+                problems.append(RulesetProblem(key.start_mark.line + 1, field, "this key is given twice"))
+            seen.add(name)
+            problems.extend(_duplicate_keys(value, [*path, name]))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            problems.extend(_duplicate_keys(item, [*path, i]))
+    return problems
 
 
 def parse_ruleset(text: str, source: str = "<ruleset>") -> Ruleset:
@@ -207,8 +229,16 @@ def parse_ruleset(text: str, source: str = "<ruleset>") -> Ruleset:
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise RulesetError(source, [RulesetProblem(line, "(yaml)", str(exc.problem))]) from None
-    if not isinstance(data, dict):
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        raise RulesetError(
+            source, [RulesetProblem(line, "(yaml)", f"unreadable character {exc.character!r}")]
+        ) from None
+    if not isinstance(data, dict) or tree is None:
         raise RulesetError(source, [RulesetProblem(1, "(file)", "must be a mapping of ruleset fields")])
+    duplicates = _duplicate_keys(tree, [])
+    if duplicates:
+        raise RulesetError(source, duplicates)
     try:
         ruleset = Ruleset.model_validate(data)
     except ValidationError as exc:

@@ -67,8 +67,9 @@ def screen(
             assert combo.min_count is not None
             assert combo.at_level is not None
             fires = sum(1 for i in known if i.level >= combo.at_level) >= combo.min_count
-        if fires and combo.level > level:
-            level = combo.level
+        if fires:
+            # Listed even when the level is already as high: it is still part of why.
+            level = max(level, combo.level)
             reasons.append(
                 Reason(kind=ReasonKind.COMBINATION, rule=combo.id, text=combo.description, level=combo.level)
             )

@@ -122,7 +122,7 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
 
     @app.page("/metrics")
     async def metrics_page(view: View, request: Request) -> Response:
-        return view.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+        return view.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @app.page("/health/live")
     async def live(view: View, request: Request) -> Response:

@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
 from mash.domain.contact import Problem
 
-MAX_EVENT_BYTES = 1024 * 1024
+MAX_EVENT_BYTES = 512 * 1024  # intake bodies are capped at 256 KiB; a bigger event is not ours
 
 
 class DeadLetterReason(StrEnum):
@@ -58,7 +58,7 @@ def parse_event(raw: bytes, model: type[M], expected_version: int = 1) -> M:
     """Parses one event; raises Rejected with a reason that is safe to log and store."""
     if len(raw) > MAX_EVENT_BYTES:
         raise Rejected(
-            DeadLetterReason.OVERSIZED, [Problem(loc=[], msg="event is over 1 MiB", type="too_large")]
+            DeadLetterReason.OVERSIZED, [Problem(loc=[], msg="event is over 512 KiB", type="too_large")]
         )
     try:
         data: Any = orjson.loads(raw)

@@ -234,13 +234,28 @@ def test_the_shipped_default_ruleset_parses():
     assert set(ruleset.routes) == set(ruleset.rag) == {1, 2, 3, 4}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=yaml.YAMLError,
-    reason="domain bug: parse_ruleset catches only yaml.MarkedYAMLError, so a yaml.reader.ReaderError "
-    "(a control character, e.g. pasted from a word processor) escapes as a traceback",
-)
 def test_a_control_character_in_the_file_is_a_problem_not_a_crash():
     problem = only_problem(edited('name: "Test thresholds"', 'name: "Test\x07thresholds"'))
 
     assert problem.field == "(yaml)"
+
+
+def test_a_key_given_twice_is_a_problem_not_silently_the_last_one():
+    text = edited("    level: 4\n    override: true", "    level: 2\n    level: 4\n    override: true")
+    problem = only_problem(text)
+
+    assert problem.reason == "this key is given twice"
+    assert problem.field.endswith(".level")
+    assert text.splitlines()[problem.line - 1].strip() == "level: 4"
+
+
+def test_a_duplicate_history_rule_id_points_at_the_second_copy():
+    text = VALID.replace(
+        "routes:",
+        "  - id: open_case\n    description: again\n    kind: open_case\n    min_level: 3\nroutes:",
+    )
+    problem = only_problem(text)
+
+    assert problem.field == "history.1.id"
+    assert problem.line == line_of(text, "description: again") - 1
+    assert "duplicate rule id" in problem.reason

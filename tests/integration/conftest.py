@@ -1,0 +1,172 @@
+"""Integration fixtures: one embedded broker per session, real processes per test.
+
+Each test gets its own topic prefix (so its own topics, consumer group and changelog),
+and the worker and intake run as real `python -m mash ...` processes talking to the
+broker over loopback, exactly as `mash dev` runs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mash.config import Settings
+from mash.embedded import EmbeddedBroker, free_port
+from mash.intake.agencies import write_demo_agencies
+from mash.streams.topics import ensure_topics
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    with EmbeddedBroker() as running:
+        yield running
+
+
+@dataclass
+class Proc:
+    name: str
+    url: str
+    log_path: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    logs: list[Path] = field(default_factory=list)
+
+    def start(self) -> None:
+        path = self.log_path.with_name(f"{self.log_path.stem}-{len(self.logs)}.log")
+        self.logs.append(path)
+        with path.open("wb") as out:
+            self.process = subprocess.Popen([sys.executable, "-m", "mash", self.name], env=self.env, stderr=out, stdout=out)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n{self.log_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/health/ready", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"{self.name} not ready after {timeout} s:\n{self.log_text()[-3000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log_text(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in self.logs if p.exists())
+
+
+@dataclass
+class Service:
+    """One isolated deployment of the service on the shared broker."""
+
+    settings: Settings
+    env: dict[str, str]
+    keys: dict[str, str]
+    tmp: Path
+    intake: Proc
+    worker: Proc
+
+    @property
+    def bootstrap(self) -> str:
+        return self.settings.kafka_bootstrap
+
+    def topic(self, name: str) -> str:
+        return self.settings.topic(name)
+
+    def auth(self, agency: str = "police") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[agency]}"}
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.intake.url, timeout=10.0)
+
+    def worker_metrics(self) -> str:
+        return httpx.get(f"{self.worker.url}/metrics", timeout=5.0).text
+
+
+def make_service(broker_bootstrap: str, tmp: Path, **extra_env: str) -> Service:
+    prefix = "t" + uuid.uuid4().hex[:10]
+    keys = write_demo_agencies(tmp / "agencies.json", tmp / "demo-keys.json")
+    intake_port, worker_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "MASH_MODE": "development",
+        "MASH_KAFKA_BOOTSTRAP": broker_bootstrap,
+        "MASH_EMBEDDED_BROKER": "true",
+        "MASH_CHILD_KEY_SECRET": "integration-test-secret",
+        "MASH_TOPIC_PREFIX": prefix,
+        "MASH_AGENCIES_FILE": str(tmp / "agencies.json"),
+        "MASH_DATA_DIR": str(tmp / "worker-state"),
+        "MASH_INTAKE_PORT": str(intake_port),
+        "MASH_WORKER_PORT": str(worker_port),
+        "MASH_REBALANCE_TIMEOUT_S": "2",
+        "MASH_SESSION_TIMEOUT_S": "10",
+        "MASH_HEARTBEAT_INTERVAL_S": "0.5",
+        "MASH_PRODUCE_TIMEOUT_S": "3",
+        **extra_env,
+    }
+    settings = Settings(
+        mode="development",
+        kafka_bootstrap=broker_bootstrap,
+        topic_prefix=prefix,
+        child_key_secret="integration-test-secret",  # type: ignore[arg-type]
+    )
+    asyncio.run(ensure_topics(settings))
+    return Service(
+        settings=settings,
+        env=env,
+        keys=keys,
+        tmp=tmp,
+        intake=Proc("intake", f"http://127.0.0.1:{intake_port}", tmp / "intake.log", env),
+        worker=Proc("worker", f"http://127.0.0.1:{worker_port}", tmp / "worker.log", env),
+    )
+
+
+@pytest.fixture
+def intake_only(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Service]:
+    """The intake adapter alone: for request validation, which must never reach a worker."""
+    service = make_service(broker.bootstrap, tmp_path)
+    service.intake.start()
+    try:
+        service.intake.wait_ready()
+        yield service
+    finally:
+        service.intake.stop()
+
+
+@pytest.fixture
+def service(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Service]:
+    """Intake and one worker."""
+    svc = make_service(broker.bootstrap, tmp_path)
+    svc.worker.start()
+    svc.intake.start()
+    try:
+        svc.intake.wait_ready()
+        svc.worker.wait_ready()
+        yield svc
+    finally:
+        svc.intake.stop()
+        svc.worker.stop()
+        shutil.rmtree(tmp_path / "worker-state", ignore_errors=True)

@@ -1,0 +1,38 @@
+"""Contracts: the checked-in JSON Schemas match the models, and `mash rules check` reports clearly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from mash.cli import main
+from mash.schemas import SCHEMAS, stale_schemas
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_checked_in_schemas_match_the_models() -> None:
+    stale = stale_schemas(ROOT / "schemas")
+    assert stale == [], f"regenerate with `make schemas`: {stale}"
+
+
+def test_a_changed_model_would_be_caught(tmp_path: Path) -> None:
+    assert set(stale_schemas(tmp_path)) == set(SCHEMAS)
+
+
+def test_rules_check_accepts_the_default_ruleset() -> None:
+    result = CliRunner().invoke(main, ["rules", "check", str(ROOT / "mash" / "rulesets" / "default.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "ruleset 2026.1 is valid: 40 indicators" in result.output
+
+
+def test_rules_check_prints_line_field_and_reason(tmp_path: Path) -> None:
+    bad = tmp_path / "council.yaml"
+    text = (ROOT / "mash" / "rulesets" / "default.yaml").read_text()
+    bad.write_text(text.replace("level: 2", "level: 7", 1))
+    line = next(n for n, ln in enumerate(bad.read_text().splitlines(), 1) if "level: 7" in ln)
+    result = CliRunner().invoke(main, ["rules", "check", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}:{line}: indicators." in result.output
+    assert ".level: Input should be less than or equal to 4" in result.output

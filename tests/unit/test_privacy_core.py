@@ -1,0 +1,61 @@
+"""The pieces that keep personal data out of logs and keys."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import structlog
+
+from mash.domain.contact import Child
+from mash.domain.identity import child_identity, child_key, contact_id, reference_key
+from mash.observability.logging import configure_logging, drop_personal_data
+
+SECRET = b"unit-test-secret"
+
+
+def test_personal_fields_are_redacted_and_nhs_like_numbers_masked() -> None:
+    event = drop_personal_data(
+        None,
+        "info",
+        {"event": "seen 943 476 5919 and 9434765919", "given_name": "Testa", "narrative": "x", "level": 4},
+    )
+    assert event["given_name"] == "[redacted]"
+    assert event["narrative"] == "[redacted]"
+    assert "9434765919" not in event["event"]
+    assert "943 476 5919" not in event["event"]
+    assert event["level"] == 4
+
+
+def test_library_log_lines_pass_through_the_same_filter(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("info", process="unit")
+    logging.getLogger("some.library").warning("child 9434765919 mentioned")
+    structlog.get_logger("mash.test").info("accepted", family_name="Sampleford", contacts=1)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert lines[0]["event"] == "child [redacted-number] mentioned"
+    assert lines[1]["family_name"] == "[redacted]"
+    assert lines[1]["contacts"] == 1
+
+
+def test_the_child_key_is_stable_for_the_same_child_and_reveals_nothing() -> None:
+    a = Child(given_name="Testa", family_name="Sample-Ford", date_of_birth="2015-03-02")  # type: ignore[arg-type]
+    b = Child(given_name=" testa ", family_name="sample ford", date_of_birth="2015-03-02")  # type: ignore[arg-type]
+    assert child_key(SECRET, a) == child_key(SECRET, b)
+    assert child_key(SECRET, a) != child_key(b"another-secret", a)
+    key = child_key(SECRET, a)
+    assert "testa" not in key.lower()
+    assert "2015" not in key
+
+
+def test_the_nhs_number_identifies_a_child_when_known() -> None:
+    a = Child(given_name="A", family_name="B", date_of_birth="2015-03-02", nhs_number="9434765919")  # type: ignore[arg-type]
+    b = Child(given_name="Other", family_name="Name", date_of_birth="2015-03-02", nhs_number="9434765919")  # type: ignore[arg-type]
+    assert child_identity(a) == child_identity(b)
+
+
+def test_contact_ids_are_deterministic_per_agency_reference_and_child() -> None:
+    assert contact_id(SECRET, "police", "R1", 0) == contact_id(SECRET, "police", "R1", 0)
+    assert contact_id(SECRET, "police", "R1", 0) != contact_id(SECRET, "police", "R1", 1)
+    assert contact_id(SECRET, "police", "R1", 0) != contact_id(SECRET, "school", "R1", 0)
+    assert reference_key(SECRET, "police", "R1") != reference_key(SECRET, "school", "R1")
