@@ -4,7 +4,11 @@ PY     := $(VENV)/bin/python
 MASH   := $(VENV)/bin/mash
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit integration schemas clean
+# Debian packages the tests drive for real: headless Chromium (console) and Prometheus.
+SYSTEM_PACKAGES := chromium prometheus
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint typecheck unit integration schemas system-deps clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -15,8 +19,15 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(MASH) dev
 
-test: lint typecheck
+test: system-deps lint typecheck
 	$(PY) -m pytest
+
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

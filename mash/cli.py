@@ -31,20 +31,28 @@ def main() -> None:
 @main.command()
 @click.option("--intake-port", type=int, help="default 8400 (MASH_INTAKE_PORT)")
 @click.option("--worker-port", type=int, help="default 8402 (MASH_WORKER_PORT)")
+@click.option("--console-port", type=int, help="default 8401 (MASH_CONSOLE_PORT)")
 @click.option("--broker-port", type=int, default=0, help="embedded broker port; default: a free one")
 @click.option("--state-dir", type=click.Path(path_type=Path), default=Path(".mash"), show_default=True)
 @click.option("--no-demo-data", is_flag=True, help="don't post the demo contacts")
 def dev(
-    intake_port: int | None, worker_port: int | None, broker_port: int, state_dir: Path, no_demo_data: bool
+    intake_port: int | None,
+    worker_port: int | None,
+    console_port: int | None,
+    broker_port: int,
+    state_dir: Path,
+    no_demo_data: bool,
 ) -> None:
-    """Run everything on the embedded broker: broker, worker, intake and demo data."""
+    """Run everything on the embedded broker: broker, worker, intake, console and demo data."""
     from mash.dev import run_dev
 
     settings = _settings(
         mode="development",
         intake_port=intake_port,
         worker_port=worker_port,
+        console_port=console_port,
         agencies_file=state_dir / "agencies.json",
+        console_users_file=state_dir / "users.json",
         data_dir=state_dir / "worker",
     )
     run_dev(settings, state_dir, broker_port=broker_port, demo_data=not no_demo_data)
@@ -67,12 +75,77 @@ def intake() -> None:
 
 
 @main.command()
+def console() -> None:
+    """Run the coordinator console (HTTP) against MASH_KAFKA_BOOTSTRAP."""
+    from mash.console.server import run_console
+
+    run_console(_settings())
+
+
+@main.command()
 def topics() -> None:
     """Create the service's topics on MASH_KAFKA_BOOTSTRAP if they are missing."""
     from mash.streams.topics import ensure_topics
 
     created = asyncio.run(ensure_topics(_settings()))
     click.echo("created: " + (", ".join(created) if created else "nothing (all present)"))
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--quiet", is_flag=True, help="no progress bars")
+def replay(file: Path, quiet: bool) -> None:
+    """Feed a JSON Lines file of historical contacts and outcomes through the running pipeline.
+
+    Returns when every event has been processed. Bad lines are reported with their
+    numbers and skipped; the rest still load.
+    """
+    from mash.domain.ruleset import load_ruleset
+    from mash.intake.agencies import AgencyFile
+    from mash.replay import replay as run_replay
+    from mash.streams.topics import ensure_topics
+
+    settings = _settings()
+    agencies = {a.id: a for a in AgencyFile.model_validate_json(settings.agencies_file.read_bytes()).agencies}
+    asyncio.run(ensure_topics(settings))
+    result = asyncio.run(run_replay(settings, file, agencies, load_ruleset(settings.ruleset_file), not quiet))
+    for number, reason in result.bad_lines:
+        click.echo(f"{file}:{number}: skipped: {reason}", err=True)
+    rate = result.contacts / result.seconds if result.seconds else 0.0
+    click.echo(
+        f"replayed {result.contacts} contacts and {result.outcomes} outcomes in {result.seconds:.1f} s "
+        f"({rate:.0f} contacts/s); {len(result.bad_lines)} bad lines skipped"
+    )
+
+
+@main.command()
+@click.option(
+    "--from", "start", type=click.DateTime(["%Y-%m-%d"]), required=True, help="first day, inclusive"
+)
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), required=True, help="last day, inclusive")
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json", show_default=True
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write here instead of stdout")
+def report(start: Any, end: Any, fmt: str, out: Path | None) -> None:
+    """The statutory figures for contacts received from --from to --to (by event time)."""
+    from mash.report import as_csv, as_json, compute_report
+
+    if end < start:
+        raise click.BadParameter("--to is before --from")
+    result = asyncio.run(compute_report(_settings(), start.date(), end.date()))
+    if fmt == "json":
+        text = as_json(result)
+    elif fmt == "csv":
+        text = as_csv(result)
+    else:
+        from mash.figures.scorecard import render_html
+
+        text = render_html(result)
+    if out:
+        out.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
 
 
 @main.group()

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     intake_port: int = 8400
     console_host: str = "127.0.0.1"
     console_port: int = 8401
+    console_users_file: Path = Field(
+        Path(".mash/users.json"), description="console users, roles, password hashes"
+    )
+    console_session_secret: SecretStr | None = Field(None, description="signs console session cookies")
+    console_secure_cookies: bool = Field(True, description="mark session cookies Secure (HTTPS only)")
     worker_host: str = "127.0.0.1"
     worker_port: int = 8402
     max_body_bytes: int = Field(256 * 1024, description="largest accepted request body")
@@ -56,6 +61,11 @@ class Settings(BaseSettings):
         if self.mode == "production" and self.child_key_secret is None:
             raise ValueError("MASH_CHILD_KEY_SECRET must be set in production mode")
         return self
+
+    def session_secret(self) -> bytes:
+        if self.console_session_secret is None:
+            raise ValueError("MASH_CONSOLE_SESSION_SECRET must be set to run the console")
+        return self.console_session_secret.get_secret_value().encode("utf-8")
 
     @property
     def app_id(self) -> str:

@@ -28,6 +28,7 @@ from types import FrameType
 from typing import IO
 
 from mash.config import Settings
+from mash.console.users import write_demo_users
 from mash.embedded import EmbeddedBroker, free_port
 from mash.intake.agencies import write_demo_agencies
 
@@ -132,6 +133,8 @@ def run_dev(settings: Settings, state_dir: Path, broker_port: int = 0, demo_data
     logs.mkdir(exist_ok=True)
     keys_file = state_dir / "demo-keys.json"
     keys = write_demo_agencies(settings.agencies_file, keys_file)
+    users_file = state_dir / "demo-users.json"
+    users = write_demo_users(settings.console_users_file, users_file)
 
     broker = EmbeddedBroker("127.0.0.1", broker_port or free_port()).start()
     env = {
@@ -147,6 +150,12 @@ def run_dev(settings: Settings, state_dir: Path, broker_port: int = 0, demo_data
         "MASH_INTAKE_PORT": str(settings.intake_port),
         "MASH_WORKER_HOST": settings.worker_host,
         "MASH_WORKER_PORT": str(settings.worker_port),
+        "MASH_CONSOLE_HOST": settings.console_host,
+        "MASH_CONSOLE_PORT": str(settings.console_port),
+        "MASH_CONSOLE_USERS_FILE": str(settings.console_users_file),
+        "MASH_CONSOLE_SESSION_SECRET": secrets.token_urlsafe(32),
+        # Plain HTTP on loopback in development: a Secure cookie would never be sent back.
+        "MASH_CONSOLE_SECURE_COOKIES": "false",
         "MASH_REBALANCE_TIMEOUT_S": "3",
         "MASH_SESSION_TIMEOUT_S": "10",
         "MASH_HEARTBEAT_INTERVAL_S": "1",
@@ -154,20 +163,27 @@ def run_dev(settings: Settings, state_dir: Path, broker_port: int = 0, demo_data
     parts = [
         Part("worker", settings.worker_port, logs / "worker.log", env),
         Part("intake", settings.intake_port, logs / "intake.log", env),
+        Part("console", settings.console_port, logs / "console.log", env),
     ]
     intake_url = f"http://{settings.intake_host}:{settings.intake_port}"
     worker_url = f"http://{settings.worker_host}:{settings.worker_port}"
+    console_url = f"http://{settings.console_host}:{settings.console_port}"
     try:
         for part in parts:
             part.start()
         print(f"embedded broker   {broker.bootstrap} (in memory: stopping it discards every topic)")
         print(f"intake adapter    {intake_url}  (API docs {intake_url}/docs, metrics {intake_url}/metrics)")
         print(f"worker            {worker_url}  (metrics {worker_url}/metrics)")
+        print(f"console           {console_url}  (metrics {console_url}/metrics)")
         print(f"logs              {logs}/")
         print(f"demo agency keys  written to {keys_file} (shown once):")
         for agency_id, key in keys.items():
             print(f"  {agency_id:<12} {key}")
-        if _wait_ready(f"{intake_url}/health/ready", 60) and _wait_ready(f"{worker_url}/health/ready", 90):
+        print(f"demo console users written to {users_file} (shown once):")
+        for user, (role, password) in users.items():
+            print(f"  {user:<12} {role:<12} {password}")
+        urls = (intake_url, worker_url, console_url)
+        if all(_wait_ready(f"{url}/health/ready", 90) for url in urls):
             print("ready")
             if demo_data:
                 ids = post_demo_contacts(intake_url, keys)

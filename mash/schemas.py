@@ -10,15 +10,21 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel
 
-from mash.domain.case import CaseRecord
+from mash.domain.case import CaseRecord, PlanRecord
 from mash.domain.contact import ContactEvent, ContactSubmission
+from mash.domain.decisions import DecisionEvent
+from mash.domain.outcomes import OutcomeEvent, OutcomeSubmission
 from mash.domain.ruleset import Ruleset
 from mash.streams.dead_letter import DeadLetter
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "contact-submission.v1.json": ContactSubmission,
     "contact-event.v1.json": ContactEvent,
+    "outcome-submission.v1.json": OutcomeSubmission,
+    "outcome-event.v1.json": OutcomeEvent,
+    "decision-event.v1.json": DecisionEvent,
     "case-record.v1.json": CaseRecord,
+    "plan-record.v1.json": PlanRecord,
     "dead-letter.v1.json": DeadLetter,
     "ruleset.v1.json": Ruleset,
 }

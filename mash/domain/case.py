@@ -1,9 +1,10 @@
-"""The case record: what the service decided about one contact, and why.
+"""The case record: what the service decided about one contact, why, and what happened since.
 
-Published on `mash.cases.v1`, keyed by contact id. It carries no personal data (no names,
-dates of birth, NHS numbers, addresses or narrative), so queues, dashboards and partners'
-status checks can be built from it; the console joins the contact itself when a
-coordinator opens the case.
+Published on `mash.cases.v1`, keyed by contact id, and published again whenever anything
+about it changes (a decision, a closure, an earlier event arriving late): readers keep the
+latest per contact id. It carries no personal data (no names, dates of birth, NHS numbers,
+addresses or narrative), so queues, dashboards, figures and partners' status checks are
+built from it; the console joins the contact itself when a coordinator opens the case.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from mash.domain.contact import CinSource, ConsentReason, ConsentStatus
+from mash.domain.decisions import DecisionAction, Role
 from mash.domain.ruleset import Rag, Route
 
 
@@ -43,20 +45,50 @@ class Referral(StrEnum):
     NOT_REFERRED = "not_referred"  # early help or universal: not a social care referral
 
 
+class CaseState(StrEnum):
+    AWAITING_DECISION = "awaiting_decision"  # screened; no coordinator has decided yet
+    DECIDED = "decided"  # confirmed or changed by a coordinator
+    CLOSED = "closed"  # its social care case closed, or decided with no further action
+
+
+TrailStatus = Literal["applied", "awaiting_sign_off", "signed_off", "ignored"]
+
+
+class TrailItem(BaseModel):
+    """One step of the decision trail, as it was taken."""
+
+    model_config = ConfigDict(frozen=True)
+
+    decision_id: str
+    at: AwareDatetime
+    by: str
+    role: Role
+    action: DecisionAction
+    from_level: int
+    to_level: int
+    from_rag: Rag
+    to_rag: Rag
+    rationale: str
+    status: TrailStatus
+
+
 class CaseRecord(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, title="CaseRecordV1")
 
     schema_version: Literal[1] = 1
-    status: Literal["screened"] = "screened"
     contact_id: str
     child_key: str
     agency: str
     source: CinSource
     received_at: AwareDatetime
     accepted_at: AwareDatetime
+    state: CaseState
+    screened_level: int
+    screened_rag: Rag
     level: int
     rag: Rag
     due_at: AwareDatetime | None
+    decided_at: AwareDatetime | None
     reasons: tuple[Reason, ...]
     ruleset_version: str
     route: Route
@@ -64,7 +96,24 @@ class CaseRecord(BaseModel):
     referral: Referral
     case_id: str | None
     re_referral: bool
+    nfa: bool | None
+    case_closed_at: AwareDatetime | None
     imm_agenda: bool
     consent_status: ConsentStatus
     consent_reason: ConsentReason | None
     children_in_submission: int
+    awaiting_sign_off: bool
+    trail: tuple[TrailItem, ...]
+
+
+class PlanRecord(BaseModel):
+    """A child protection plan, on `mash.plans.v1` keyed by plan id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="PlanRecordV1")
+
+    schema_version: Literal[1] = 1
+    plan_id: str
+    child_key: str
+    started_at: AwareDatetime
+    ended_at: AwareDatetime | None
+    second_or_subsequent: bool

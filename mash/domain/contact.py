@@ -28,9 +28,9 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 class CinSource(StrEnum):
     """Children in Need census contact source codes."""
 
-    INDIVIDUAL_SELF = "1A"
-    INDIVIDUAL_FAMILY = "1B"
-    INDIVIDUAL_ACQUAINTANCE = "1C"
+    INDIVIDUAL_FAMILY = "1A"  # family member, relative or carer
+    INDIVIDUAL_ACQUAINTANCE = "1B"  # including neighbours and childminders
+    INDIVIDUAL_SELF = "1C"
     INDIVIDUAL_OTHER = "1D"
     SCHOOLS = "2A"
     EDUCATION_SERVICES = "2B"

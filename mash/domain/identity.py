@@ -32,18 +32,18 @@ def child_identity(child: Child) -> str:
     return f"name:{_norm(child.family_name)}|{_norm(child.given_name)}|{born}"
 
 
-def _keyed(secret: bytes, text: str) -> str:
+def keyed(secret: bytes, text: str) -> str:
     return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def child_key(secret: bytes, child: Child) -> str:
-    return "ck-" + _keyed(secret, child_identity(child))[:32]
+    return "ck-" + keyed(secret, child_identity(child))[:32]
 
 
 def contact_id(secret: bytes, agency: str, agency_reference: str, child_index: int) -> str:
-    return "ct-" + _keyed(secret, f"contact\x1f{agency}\x1f{agency_reference}\x1f{child_index}")[:24]
+    return "ct-" + keyed(secret, f"contact\x1f{agency}\x1f{agency_reference}\x1f{child_index}")[:24]
 
 
 def reference_key(secret: bytes, agency: str, agency_reference: str) -> str:
     """Identifies one submission (agency + its reference) for idempotency, without the reference itself."""
-    return "sub-" + _keyed(secret, f"submission\x1f{agency}\x1f{agency_reference}")[:32]
+    return "sub-" + keyed(secret, f"submission\x1f{agency}\x1f{agency_reference}")[:32]

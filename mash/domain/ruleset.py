@@ -173,11 +173,12 @@ def _semantic_problems(ruleset: Ruleset) -> list[tuple[list[str | int], str]]:
             if code not in seen:
                 problems.append((["combinations", i, "all_of", j], f"unknown indicator code {code!r}"))
     rule_ids: set[str] = set()
-    for section, rules in (("combinations", ruleset.combinations), ("history", ruleset.history)):
-        for i, rule in enumerate(rules):
-            if rule.id in rule_ids:
-                problems.append(([section, i, "id"], f"duplicate rule id {rule.id!r}"))
-            rule_ids.add(rule.id)
+    placed = [("combinations", i, r.id) for i, r in enumerate(ruleset.combinations)]
+    placed += [("history", i, r.id) for i, r in enumerate(ruleset.history)]
+    for section, i, rule_id in placed:
+        if rule_id in rule_ids:
+            problems.append(([section, i, "id"], f"duplicate rule id {rule_id!r}"))
+        rule_ids.add(rule_id)
     for key, name in (("routes", ruleset.routes), ("rag", ruleset.rag)):
         missing = [lvl for lvl in LEVELS if lvl not in name]
         if missing:

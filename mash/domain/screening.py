@@ -8,12 +8,21 @@ supports the level leaves a reason, so a coordinator can see why.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mash.domain.case import Reason, ReasonKind
-from mash.domain.history import ChildHistory
 from mash.domain.ruleset import HistoryRule, Rag, Ruleset
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the service knew of the child just before this contact, by event time."""
+
+    earlier_contacts: tuple[datetime, ...] = ()
+    open_case: bool = False
+    plans_started: tuple[datetime, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -24,29 +33,27 @@ class Screening:
     ruleset_version: str
 
 
-def _history_fires(rule: HistoryRule, history: ChildHistory, received_at: datetime) -> tuple[bool, str]:
+def _history_fires(rule: HistoryRule, known: Known, received_at: datetime) -> tuple[bool, str]:
     if rule.kind == "repeat_contacts":
         assert rule.within_days is not None
         assert rule.min_contacts is not None
         since = received_at - timedelta(days=rule.within_days)
-        count = history.contacts_between(since, received_at) + 1
+        count = sum(1 for at in known.earlier_contacts if since <= at <= received_at) + 1
         text = rule.description.format(count=count, days=rule.within_days)
         return count >= rule.min_contacts, text
     if rule.kind == "open_case":
-        return history.open_case is not None, rule.description
-    return history.had_cp_plan_before(received_at), rule.description
+        return known.open_case, rule.description
+    return any(started < received_at for started in known.plans_started), rule.description
 
 
-def screen(
-    indicators: list[str], history: ChildHistory, received_at: datetime, ruleset: Ruleset
-) -> Screening:
+def screen(indicators: Sequence[str], known: Known, received_at: datetime, ruleset: Ruleset) -> Screening:
     catalogue = ruleset.catalogue
-    known = [catalogue[code] for code in dict.fromkeys(indicators) if code in catalogue]
+    found = [catalogue[code] for code in dict.fromkeys(indicators) if code in catalogue]
     unknown = [code for code in dict.fromkeys(indicators) if code not in catalogue]
     reasons: list[Reason] = []
 
-    level = max((i.level for i in known), default=1)
-    for ind in sorted(known, key=lambda i: -i.level):
+    level = max((i.level for i in found), default=1)
+    for ind in sorted(found, key=lambda i: -i.level):
         kind = ReasonKind.OVERRIDE if ind.override else ReasonKind.INDICATOR
         label = "Level 4 override" if ind.override else f"Level {ind.level} indicator"
         reasons.append(Reason(kind=kind, rule=ind.code, text=f"{label}: {ind.description}", level=ind.level))
@@ -59,14 +66,14 @@ def screen(
             )
         )
 
-    present = {i.code for i in known}
+    present = {i.code for i in found}
     for combo in ruleset.combinations:
         if combo.all_of:
             fires = all(code in present for code in combo.all_of)
         else:
             assert combo.min_count is not None
             assert combo.at_level is not None
-            fires = sum(1 for i in known if i.level >= combo.at_level) >= combo.min_count
+            fires = sum(1 for i in found if i.level >= combo.at_level) >= combo.min_count
         if fires:
             # Listed even when the level is already as high: it is still part of why.
             level = max(level, combo.level)
@@ -75,7 +82,7 @@ def screen(
             )
 
     for rule in ruleset.history:
-        fires, text = _history_fires(rule, history, received_at)
+        fires, text = _history_fires(rule, known, received_at)
         if not fires:
             continue
         raised = min(4, level + rule.raise_by)
@@ -84,7 +91,7 @@ def screen(
         reasons.append(Reason(kind=ReasonKind.HISTORY, rule=rule.id, text=text, level=raised))
         level = raised
 
-    if any(i.override for i in known):
+    if any(i.override for i in found):
         level = 4
 
     return Screening(

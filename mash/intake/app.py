@@ -22,11 +22,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from mash.config import Settings
-from mash.domain.contact import ContactEvent, ContactSubmission, Problem, submission_problems
-from mash.domain.identity import child_key, contact_id, reference_key
+from mash.domain.contact import FUTURE_TOLERANCE, ContactSubmission, Problem, submission_problems
+from mash.domain.identity import reference_key
+from mash.domain.outcomes import OutcomeSubmission
 from mash.domain.ruleset import Ruleset
+from mash.domain.submissions import outcome_event, split_submission
 from mash.intake.agencies import Agency, AgencyDirectory
-from mash.intake.ledger import H_AGENCY, H_CHILDREN, H_CONTACT, H_INDEX, H_SUBMISSION, Ledger, LedgerFeed
+from mash.intake.ledger import Ledger, contact_headers, ledger_follower
 from mash.observability import metrics
 from mash.observability.logging import get_logger
 
@@ -38,6 +40,10 @@ class Accepted(BaseModel):
     contact_ids: list[str]
     status_urls: list[str]
     replayed: bool = False
+
+
+class OutcomeAccepted(BaseModel):
+    outcome_id: str
 
 
 class ErrorBody(BaseModel):
@@ -53,9 +59,8 @@ class ApiError(Exception):
 
 def create_intake_app(settings: Settings, ruleset: Ruleset, agencies: AgencyDirectory) -> FastAPI:
     ledger = Ledger()
-    feed = LedgerFeed(settings, ledger)
+    feed = ledger_follower(settings, ledger)
     secret = settings.secret()
-    contacts_topic = settings.topic("contacts")
     in_flight: dict[str, asyncio.Future[list[str]]] = {}
     producer_box: dict[str, AIOKafkaProducer] = {}
 
@@ -126,7 +131,7 @@ def create_intake_app(settings: Settings, ruleset: Ruleset, agencies: AgencyDire
             )
         else:
             response = await call_next(request)
-        if endpoint in ("/v1/contacts", "/v1/contacts/{id}"):
+        if endpoint in ("/v1/contacts", "/v1/contacts/{id}", "/v1/outcomes"):
             metrics.INTAKE_REQUESTS.labels(endpoint=endpoint, status=str(response.status_code)).inc()
             metrics.INTAKE_LATENCY.labels(endpoint=endpoint).observe(time.perf_counter() - started)
         return response
@@ -139,24 +144,21 @@ def create_intake_app(settings: Settings, ruleset: Ruleset, agencies: AgencyDire
             raise ApiError(401, "a valid agency API key is required", {"WWW-Authenticate": "Bearer"})
         return found
 
-    async def produce(events: list[ContactEvent], ref_key: str) -> None:
+    async def produce(topic: str, records: list[tuple[bytes, bytes, list[tuple[str, bytes]]]]) -> None:
+        """Writes the records with acks=all and waits for every acknowledgement, or raises 503."""
         producer = producer_box["p"]
-        sends = [
-            await producer.send(
-                contacts_topic,
-                key=event.child_key.encode(),
-                value=event.model_dump_json().encode(),
-                headers=[
-                    (H_SUBMISSION, ref_key.encode()),
-                    (H_AGENCY, event.agency.encode()),
-                    (H_CONTACT, event.contact_id.encode()),
-                    (H_INDEX, str(event.child_index).encode()),
-                    (H_CHILDREN, str(event.children_in_submission).encode()),
-                ],
-            )
-            for event in events
-        ]
-        await asyncio.gather(*sends)
+
+        async def send_all() -> None:
+            sends = [await producer.send(topic, key=k, value=v, headers=h) for k, v, h in records]
+            await asyncio.gather(*sends)
+
+        try:
+            await asyncio.wait_for(send_all(), timeout=settings.produce_timeout_s)
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("intake_kafka_unavailable", error=type(exc).__name__)
+            raise ApiError(
+                503, "the event could not be stored; try again later", {"Retry-After": RETRY_AFTER_S}
+            ) from None
 
     @app.post(
         "/v1/contacts",
@@ -202,45 +204,63 @@ def create_intake_app(settings: Settings, ruleset: Ruleset, agencies: AgencyDire
                 contact_ids=earlier, status_urls=[f"/v1/contacts/{c}" for c in earlier], replayed=True
             )
 
-        source = submission.source or who.default_source
-        events = [
-            ContactEvent(
-                contact_id=contact_id(secret, who.id, submission.agency_reference, i),
-                child_key=child_key(secret, child),
-                agency=who.id,
-                agency_reference=submission.agency_reference,
-                child_index=i,
-                children_in_submission=len(submission.children),
-                received_at=received_at,
-                accepted_at=now,
-                source=source,
-                child=child,
-                indicators=submission.indicators,
-                narrative=submission.narrative,
-                consent=submission.consent,
-                referrer=submission.referrer,
-            )
-            for i, child in enumerate(submission.children)
-        ]
+        events = split_submission(secret, who.id, who.default_source, submission, received_at, now)
         ids = [e.contact_id for e in events]
         done: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
         in_flight[ref_key] = done
         try:
-            await asyncio.wait_for(produce(events, ref_key), timeout=settings.produce_timeout_s)
-        except (KafkaError, TimeoutError) as exc:
-            log.warning("intake_kafka_unavailable", error=type(exc).__name__)
-            done.set_result(ids)  # a concurrent duplicate gets the ids; its client retries as this one does
-            raise ApiError(
-                503, "contacts could not be stored; try again later", {"Retry-After": RETRY_AFTER_S}
-            ) from None
+            records = [
+                (e.child_key.encode(), e.model_dump_json().encode(), contact_headers(ref_key, e))
+                for e in events
+            ]
+            await produce(settings.topic("contacts"), records)
         finally:
+            # A concurrent duplicate gets the ids; if this failed, its client retries as this one does.
+            done.set_result(ids)
             in_flight.pop(ref_key, None)
         for e in events:
             ledger.record_contact(ref_key, who.id, e.contact_id, e.child_index, e.children_in_submission)
-        done.set_result(ids)
+        source = events[0].source
         metrics.CONTACTS_RECEIVED.labels(source=source.value).inc(len(events))
         log.info("contacts_accepted", agency=who.id, contacts=len(events), source=source.value)
         return Accepted(contact_ids=ids, status_urls=[f"/v1/contacts/{c}" for c in ids])
+
+    @app.post(
+        "/v1/outcomes",
+        status_code=202,
+        response_model=OutcomeAccepted,
+        responses={
+            401: {"model": ErrorBody},
+            403: {"model": ErrorBody},
+            422: {"model": ErrorBody},
+            503: {"model": ErrorBody},
+        },
+    )
+    async def submit_outcome(
+        submission: OutcomeSubmission, who: Annotated[Agency, Depends(agency)]
+    ) -> OutcomeAccepted:
+        """The council's case system reports a case closed, or a child protection plan started or ended.
+
+        Outcomes about children the service has not seen yet are kept and applied when
+        their contacts arrive. A repeat (same reference, or same content) changes nothing.
+        """
+        if not who.can_report_outcomes:
+            raise ApiError(403, "only the council's case system may report outcomes")
+        now = datetime.now(UTC)
+        if submission.occurred_at > now + FUTURE_TOLERANCE:
+            problem = Problem(
+                loc=["body", "occurred_at"],
+                msg="must not be more than 5 minutes in the future",
+                type="future_datetime",
+            )
+            raise ApiError(422, [problem])
+        event = outcome_event(secret, who.id, submission, now)
+        await produce(
+            settings.topic("outcomes"), [(event.child_key.encode(), event.model_dump_json().encode(), [])]
+        )
+        metrics.OUTCOMES_RECEIVED.labels(type=event.type.value).inc()
+        log.info("outcome_accepted", agency=who.id, type=event.type.value)
+        return OutcomeAccepted(outcome_id=event.outcome_id)
 
     @app.get("/v1/contacts/{contact_id}", responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}})
     async def contact_status(contact_id: str, who: Annotated[Agency, Depends(agency)]) -> dict[str, object]:

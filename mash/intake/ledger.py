@@ -8,16 +8,16 @@ repeated submission with the original ids and produces nothing new.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import ConsumerRecord
 
 from mash.config import Settings
+from mash.domain.contact import ContactEvent
 from mash.observability.logging import get_logger
+from mash.streams.follow import TopicFollower
 
 log = get_logger(__name__)
 
@@ -28,6 +28,31 @@ H_AGENCY = "mash-agency"
 H_CONTACT = "mash-contact"
 H_INDEX = "mash-child-index"
 H_CHILDREN = "mash-children"
+
+
+def contact_headers(reference_key: str, event: ContactEvent) -> list[tuple[str, bytes]]:
+    return [
+        (H_SUBMISSION, reference_key.encode()),
+        (H_AGENCY, event.agency.encode()),
+        (H_CONTACT, event.contact_id.encode()),
+        (H_INDEX, str(event.child_index).encode()),
+        (H_CHILDREN, str(event.children_in_submission).encode()),
+    ]
+
+
+# What the submitting agency may see of a case record: not the reasons or the trail, which
+# can reveal the child's history with other agencies.
+PARTNER_FIELDS = (
+    "contact_id",
+    "state",
+    "received_at",
+    "level",
+    "rag",
+    "due_at",
+    "route",
+    "pathway",
+    "ruleset_version",
+)
 
 
 @dataclass
@@ -63,23 +88,11 @@ class Ledger:
         self.status.setdefault(contact_id, {"contact_id": contact_id, "status": "received"})
 
     def record_case(self, record: dict[str, object]) -> None:
-        """Keeps what the submitting agency may see: not the reasons, which can reveal the
-        child's history with other agencies."""
         contact_id = str(record["contact_id"])
         self.agency_of.setdefault(contact_id, str(record["agency"]))
         self.status[contact_id] = {
-            key: record[key]
-            for key in (
-                "contact_id",
-                "status",
-                "received_at",
-                "level",
-                "rag",
-                "due_at",
-                "route",
-                "pathway",
-                "ruleset_version",
-            )
+            "status": "screened",
+            **{key: record[key] for key in PARTNER_FIELDS},
         }
 
     def status_for(self, contact_id: str, agency: str) -> dict[str, object] | None:
@@ -92,85 +105,21 @@ def _headers(pairs: Iterable[tuple[str, bytes]]) -> dict[str, str]:
     return {k: v.decode() for k, v in pairs}
 
 
-class LedgerFeed:
-    """Reads the contacts and cases topics from the beginning into a Ledger, then follows them."""
+def ledger_follower(settings: Settings, ledger: Ledger) -> TopicFollower:
+    """Feeds the ledger from the contacts topic (headers only) and the cases topic."""
+    contacts = settings.topic("contacts")
 
-    def __init__(self, settings: Settings, ledger: Ledger) -> None:
-        self.settings = settings
-        self.ledger = ledger
-        self.caught_up = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="ledger-feed")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self._follow()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the broker went away: start again from the beginning
-                log.warning("ledger_feed_restart", error=type(exc).__name__)
-                await asyncio.sleep(1.0)
-
-    async def _follow(self) -> None:
-        contacts, cases = self.settings.topic("contacts"), self.settings.topic("cases")
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap, enable_auto_commit=False, group_id=None
-        )
-        await consumer.start()
-        try:
-            partitions = [
-                TopicPartition(topic, p)
-                for topic in (contacts, cases)
-                for p in sorted(
-                    consumer.partitions_for_topic(topic) or await self._partitions(consumer, topic)
+    def on_record(record: ConsumerRecord[bytes, bytes]) -> None:
+        if record.topic == contacts:
+            h = _headers(record.headers)
+            if H_SUBMISSION in h:
+                ledger.record_contact(
+                    h[H_SUBMISSION], h[H_AGENCY], h[H_CONTACT], int(h[H_INDEX]), int(h[H_CHILDREN])
                 )
-            ]
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
-            pending = {tp for tp, end in ends.items() if end > 0}
-            if not pending:
-                self.caught_up.set()
-            while True:
-                batches = await consumer.getmany(timeout_ms=200, max_records=5000)
-                for tp, records in batches.items():
-                    for rec in records:
-                        if tp.topic == contacts:
-                            h = _headers(rec.headers)
-                            if H_SUBMISSION in h:
-                                self.ledger.record_contact(
-                                    h[H_SUBMISSION],
-                                    h[H_AGENCY],
-                                    h[H_CONTACT],
-                                    int(h[H_INDEX]),
-                                    int(h[H_CHILDREN]),
-                                )
-                        elif rec.value is not None:
-                            try:
-                                self.ledger.record_case(orjson.loads(rec.value))
-                            except (orjson.JSONDecodeError, KeyError, TypeError):
-                                log.warning("ledger_unreadable_case", offset=rec.offset)
-                if pending:
-                    pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
-                    if not pending:
-                        self.caught_up.set()
-        finally:
-            await consumer.stop()
+        elif record.value is not None:
+            try:
+                ledger.record_case(orjson.loads(record.value))
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                log.warning("ledger_unreadable_case", offset=record.offset)
 
-    async def _partitions(self, consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-        for _ in range(50):
-            await consumer._client.force_metadata_update()
-            found = consumer.partitions_for_topic(topic)
-            if found:
-                return set(found)
-            await asyncio.sleep(0.2)
-        raise RuntimeError(f"topic {topic} has no partitions; run the worker or `mash topics` first")
+    return TopicFollower(settings.kafka_bootstrap, [contacts, settings.topic("cases")], on_record, "ledger")

@@ -13,6 +13,9 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 CONTACTS_RECEIVED = Counter(
     "mash_contacts_received_total", "Contacts accepted by the intake adapter (one per child)", ["source"]
 )
+OUTCOMES_RECEIVED = Counter(
+    "mash_outcomes_received_total", "Outcomes accepted from the council's case system", ["type"]
+)
 INTAKE_REQUESTS = Counter(
     "mash_intake_requests_total", "HTTP requests to the intake adapter", ["endpoint", "status"]
 )

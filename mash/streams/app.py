@@ -1,10 +1,12 @@
-"""The faust application: topics, the child table, the triage agent and the worker's web pages.
+"""The faust application: topics, the child table, the child agent and the worker's web pages.
 
-The agent is deliberately thin: parse the raw bytes (bad ones go to the dead-letter topic),
-read the child's history, call `mash.domain.triage.triage`, write the history back and
-publish the case record. One agent does screening and routing together because both
-depend on the same child's history: one topic hop, and a child's events are always
-handled in order on one partition.
+One agent, `children`, reads every event about a child (contacts, outcomes, decisions),
+adds it to the child's timeline in the `children` table and publishes whatever that
+changed: case records on `mash.cases.v1`, plans on `mash.plans.v1`. It is deliberately
+thin: parsing is `mash.streams.dead_letter.parse_event` (bad events go to the dead-letter
+topic), the decision is `mash.domain.child.apply`. One agent, not a chain, because every
+step needs the same child's history: one topic hop, and a child's events always handled
+in order on one partition.
 """
 
 from __future__ import annotations
@@ -15,15 +17,20 @@ from typing import Any
 import faust
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
 from mash.config import Settings
-from mash.domain.contact import ContactEvent
-from mash.domain.history import ChildHistory
+from mash.domain.case import CaseRecord
+from mash.domain.child import ChildState, apply
+from mash.domain.contact import ContactEvent, Problem
+from mash.domain.decisions import DecisionEvent
+from mash.domain.outcomes import OutcomeEvent
 from mash.domain.ruleset import Ruleset
-from mash.domain.triage import triage
+from mash.domain.timeline import ContactEntry, DecisionEntry, Entry, OutcomeEntry
 from mash.observability import metrics
 from mash.observability.logging import get_logger
-from mash.streams.dead_letter import Rejected, dead_letter, parse_event, to_json
+from mash.streams.dead_letter import DeadLetterReason, Rejected, dead_letter, parse_event, to_json
+from mash.streams.topics import CHILD_INPUTS
 
 log = get_logger(__name__)
 
@@ -61,17 +68,27 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
     return conf
 
 
+def _entry(topic: str, raw: bytes, settings: Settings) -> tuple[str, Entry]:
+    """The child key and timeline entry of one input event; raises Rejected for a bad one."""
+    model: BaseModel
+    if topic == settings.topic("contacts"):
+        model = parse_event(raw, ContactEvent)
+        return model.child_key, ContactEntry.of(model)
+    if topic == settings.topic("outcomes"):
+        model = parse_event(raw, OutcomeEvent)
+        return model.child_key, OutcomeEntry.of(model)
+    if topic == settings.topic("decisions"):
+        model = parse_event(raw, DecisionEvent)
+        return model.child_key, DecisionEntry.of(model)
+    raise Rejected(DeadLetterReason.SCHEMA_INVALID, [Problem(loc=[], msg="not an input topic", type="topic")])
+
+
 def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
     app = faust.App(settings.app_id, **faust_settings(settings))
-    raw: dict[str, Any] = {
-        "key_type": bytes,
-        "value_type": bytes,
-        "key_serializer": "raw",
-        "value_serializer": "raw",
-    }
-    contacts = app.topic(settings.topic("contacts"), partitions=settings.topic_partitions, **raw)
-    cases = app.topic(settings.topic("cases"), partitions=settings.topic_partitions, **raw)
-    dlq = app.topic(settings.topic("dlq"), partitions=1, **raw)
+    inputs = app.topic(*(settings.topic(name) for name in CHILD_INPUTS), key_type=bytes, value_type=bytes)
+    cases = app.topic(settings.topic("cases"), key_type=bytes, value_type=bytes)
+    plans = app.topic(settings.topic("plans"), key_type=bytes, value_type=bytes)
+    dlq = app.topic(settings.topic("dlq"), key_type=bytes, value_type=bytes)
     children = app.Table(
         f"{settings.topic_prefix}-children",
         partitions=settings.topic_partitions,
@@ -94,31 +111,40 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
         metrics.DEAD_LETTERS.labels(topic=message.topic, reason=rejected.reason.value).inc()
         log.warning("dead_letter", topic=message.topic, offset=message.offset, reason=rejected.reason.value)
 
-    @app.agent(contacts, name="triage")
-    async def triage_contacts(stream: faust.StreamT[bytes]) -> None:
+    @app.agent(inputs, name="children")
+    async def child_events(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            metrics.EVENTS_PROCESSED.labels(agent="triage").inc()
+            topic = event.message.topic
+            metrics.EVENTS_PROCESSED.labels(agent="children").inc()
             try:
-                contact = parse_event(event.value, ContactEvent)
+                child_key, entry = _entry(topic, event.value, settings)
+                if event.message.key != child_key.encode():
+                    # The table lives on the partition of the record's key: another key would
+                    # split the child's history in two.
+                    problem = Problem(loc=["key"], msg="the record key must be the child_key", type="key")
+                    raise Rejected(DeadLetterReason.KEY_MISMATCH, [problem])
             except Rejected as rejected:
                 send_to_dlq(event, rejected)
                 continue
-            key = contact.child_key.encode()
+            key = child_key.encode()
             stored = children.get(key)
-            history = ChildHistory.model_validate_json(stored) if stored else ChildHistory()
-            result = triage(contact, history, ruleset)
-            if result.duplicate:
-                metrics.DUPLICATES.labels(topic=event.message.topic).inc()
+            state = ChildState.model_validate_json(stored) if stored else ChildState()
+            step = apply(state, child_key, entry, ruleset)
+            if step.duplicate:
+                metrics.DUPLICATES.labels(topic=topic).inc()
             else:
-                children[key] = result.history.model_dump_json().encode()
-                record = result.record
-                metrics.CONTACTS_SCREENED.labels(level=str(record.level)).inc()
-                metrics.CONTACTS_ROUTED.labels(route=record.route.value).inc()
-                metrics.SCREENING_LATENCY.observe(
-                    max(0.0, (datetime.now(UTC) - record.accepted_at).total_seconds())
-                )
-            # Published again on a redelivery, unchanged: readers upsert by contact id.
-            cases.send_soon(key=contact.contact_id.encode(), value=to_json(result.record))
+                children[key] = step.state.model_dump_json().encode()
+            for item in step.publish:
+                target = cases if isinstance(item.record, CaseRecord) else plans
+                # Sent without waiting: faust flushes the producer before it commits offsets.
+                target.send_soon(key=item.key.encode(), value=item.value)
+                if not step.duplicate and isinstance(item.record, CaseRecord) and item.key == entry.id:
+                    record = item.record
+                    metrics.CONTACTS_SCREENED.labels(level=str(record.screened_level)).inc()
+                    metrics.CONTACTS_ROUTED.labels(route=record.route.value).inc()
+                    metrics.SCREENING_LATENCY.observe(
+                        max(0.0, (datetime.now(UTC) - record.accepted_at).total_seconds())
+                    )
 
     @app.page("/metrics")
     async def metrics_page(view: View, request: Request) -> Response:

@@ -1,4 +1,9 @@
-"""Creating the service's topics with explicit settings, before any process uses them."""
+"""The service's topics, and creating them with explicit settings before any process uses them.
+
+Every topic about a child (contacts, outcomes, decisions) is keyed by the child key and
+has the same number of partitions, so all of one child's events meet on one partition,
+in order, with that child's table entry.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,10 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from mash.config import Settings
 
-TOPICS = ("contacts", "cases", "dlq")
+CHILD_INPUTS = ("contacts", "outcomes", "decisions")
+OUTPUTS = ("cases", "plans")
+DEAD_LETTERS = "dlq"
+ALL = (*CHILD_INPUTS, *OUTPUTS, DEAD_LETTERS)
 
 
 async def ensure_topics(settings: Settings) -> list[str]:
@@ -21,11 +29,11 @@ async def ensure_topics(settings: Settings) -> list[str]:
         wanted = [
             NewTopic(
                 settings.topic(name),
-                num_partitions=1 if name == "dlq" else settings.topic_partitions,
+                num_partitions=1 if name == DEAD_LETTERS else settings.topic_partitions,
                 replication_factor=settings.topic_replication,
                 topic_configs={"cleanup.policy": "delete", "retention.ms": "-1"},
             )
-            for name in TOPICS
+            for name in ALL
             if settings.topic(name) not in existing
         ]
         if wanted:

@@ -33,7 +33,8 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(service: Service) -> No
     accepted: list[str] = []
     poster = threading.Thread(target=post_all, args=(service, accepted))
     poster.start()
-    time.sleep(1.5)
+    while len(accepted) < CHILDREN * PER_CHILD // 3:
+        time.sleep(0.01)
     service.worker.stop(signal.SIGKILL)
     at_kill = len(accepted)
     time.sleep(1.0)

@@ -3,19 +3,22 @@
 Each test names one rule of the shipped `mash/rulesets/default.yaml`. The table below is written
 by hand from the threshold document (docs: levels of need 1-4); it must list exactly the
 ruleset's catalogue, so an indicator added to the file without a line here fails the suite.
+
+Screening is tested on its own here: `screen(indicators, Known(...), received_at, ruleset)`,
+where `Known` is what the service knew of the child just before the contact (earlier contacts'
+times, whether a social care case is open, when any child protection plans started). Whether a
+contact is a referral, linked to an open case or a re-referral is `derive`'s job (test_derive).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mash.domain.case import CaseRecord, ReasonKind, Referral
-from mash.domain.contact import Child, CinSource, Consent, ConsentStatus, ContactEvent, Referrer
-from mash.domain.history import ChildHistory, OpenCase
+from mash.domain.case import ReasonKind
 from mash.domain.ruleset import Rag, Route, load_ruleset
-from mash.domain.triage import triage
+from mash.domain.screening import Known, Screening, screen
 
 RULESET = load_ruleset()
 
@@ -83,48 +86,29 @@ TOXIC_TRIO = (
 )
 LEVEL_2_NEEDS = ("missed_health_checks", "attendance_pattern_concern", "family_poverty_impact")
 
+LEVEL_3_NEEDS = ("persistent_absence", "chronic_neglect", "parent_in_prison")
+
 NOW = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)  # a Tuesday, inside working hours
-EMPTY = ChildHistory()
+NOTHING_KNOWN = Known()
+OPEN_CASE = Known(open_case=True)
+PLAN_IN_2019 = Known(plans_started=(datetime(2019, 5, 1, tzinfo=UTC),))
 
 
-def contact(
-    indicators: list[str], *, contact_id: str = "ct-default-1", received_at: datetime = NOW
-) -> ContactEvent:
-    """A consented contact from a school about one fictional child."""
-    return ContactEvent(
-        contact_id=contact_id,
-        child_key="ck-fictional-child",
-        agency="school",
-        agency_reference=f"REF-{contact_id}",
-        child_index=0,
-        children_in_submission=1,
-        received_at=received_at,
-        accepted_at=received_at,
-        source=CinSource.SCHOOLS,
-        child=Child(given_name="Testa", family_name="Sampleford", date_of_birth=date(2015, 3, 2)),
-        indicators=indicators,
-        narrative="",
-        consent=Consent(status=ConsentStatus.GIVEN),
-        referrer=Referrer(name="Example Lead", role="DSL", email="dsl@school.example"),
-    )
+def decide(indicators: list[str], known: Known = NOTHING_KNOWN, received_at: datetime = NOW) -> Screening:
+    return screen(indicators, known, received_at, RULESET)
 
 
-def decide(indicators: list[str], history: ChildHistory = EMPTY, received_at: datetime = NOW) -> CaseRecord:
-    return triage(contact(indicators, received_at=received_at), history, RULESET).record
+def contacts_at(*received: datetime) -> Known:
+    """What is known of a child with earlier contacts at these times (and nothing else)."""
+    return Known(earlier_contacts=received)
 
 
-def history_with_contacts_at(*received: datetime) -> ChildHistory:
-    """A child's history holding earlier information-only (level 1) contacts at these times."""
-    history = EMPTY
-    for n, at in enumerate(received):
-        history = triage(
-            contact(["no_unmet_needs"], contact_id=f"ct-earlier-{n}", received_at=at), history, RULESET
-        ).history
-    return history
+def outcome(screening: Screening) -> tuple[int, Rag, Route]:
+    return screening.level, screening.rag, RULESET.routes[screening.level].route
 
 
-def reason_rules(record: CaseRecord) -> list[str]:
-    return [r.rule for r in record.reasons]
+def reason_rules(screening: Screening) -> list[str]:
+    return [r.rule for r in screening.reasons]
 
 
 # --- the catalogue ------------------------------------------------------------------------------
@@ -152,16 +136,29 @@ def test_each_level_has_its_rag_and_route():
 
 @pytest.mark.parametrize(("code", "level"), sorted(EXPECTED_LEVEL.items()), ids=sorted(EXPECTED_LEVEL))
 def test_an_indicator_on_its_own_gives_its_level_rag_and_route(code: str, level: int):
-    record = decide([code])
+    screening = decide([code])
 
     rag, route, pathway = EXPECTED_OUTCOME[level]
-    assert (record.level, record.rag, record.route, record.pathway) == (level, rag, route, pathway)
-    assert record.ruleset_version == "2026.1"
-    indicator = RULESET.catalogue[code]
-    reason = next(r for r in record.reasons if r.rule == code)
-    assert indicator.description in reason.text
+    assert outcome(screening) == (level, rag, route)
+    assert RULESET.routes[screening.level].pathway == pathway
+    assert screening.ruleset_version == "2026.1"
+    assert reason_rules(screening) == [code]
+    (reason,) = screening.reasons
+    assert RULESET.catalogue[code].description in reason.text
     assert reason.level == level
     assert reason.kind is (ReasonKind.OVERRIDE if level == 4 else ReasonKind.INDICATOR)
+
+
+def test_an_indicator_not_in_the_ruleset_is_listed_for_a_coordinator_and_does_not_raise_the_level():
+    screening = decide(["no_unmet_needs", "made_up_code"])
+
+    assert screening.level == 1
+    reason = next(r for r in screening.reasons if r.rule == "made_up_code")
+    assert reason.text == "Indicator 'made_up_code' is not in ruleset 2026.1; a coordinator must review it"
+
+
+def test_no_indicators_at_all_is_level_1():
+    assert outcome(decide([])) == (1, Rag.BLUE, Route.UNIVERSAL)
 
 
 # --- level 4 overrides and level 1 ------------------------------------------------------------
@@ -169,32 +166,34 @@ def test_an_indicator_on_its_own_gives_its_level_rag_and_route(code: str, level:
 
 @pytest.mark.parametrize("code", OVERRIDES)
 def test_an_override_is_level_4_even_alongside_no_unmet_needs(code: str):
-    record = decide(["no_unmet_needs", code])
+    screening = decide(["no_unmet_needs", code])
 
-    assert (record.level, record.rag, record.route) == (4, Rag.RED, Route.SOCIAL_CARE)
-    assert ReasonKind.OVERRIDE in {r.kind for r in record.reasons}
+    assert outcome(screening) == (4, Rag.RED, Route.SOCIAL_CARE)
+    assert ReasonKind.OVERRIDE in {r.kind for r in screening.reasons}
 
 
 def test_an_override_is_level_4_whatever_the_history_says():
-    history = history_with_contacts_at(NOW - timedelta(days=10), NOW - timedelta(days=5)).model_copy(
-        update={
-            "open_case": OpenCase(case_id="ct-open", opened_at=NOW - timedelta(days=30)),
-            "cp_plans_started": (NOW - timedelta(days=800),),
-        }
+    # Every history rule fires: repeat contacts 3 -> 4, open case floor 3, previous plan +1 (capped
+    # at 4). The override holds the child at 4 regardless. (That such a contact is linked to the
+    # open case, not a new referral, is derive's rule: see test_derive.)
+    known = Known(
+        earlier_contacts=(NOW - timedelta(days=10), NOW - timedelta(days=5)),
+        open_case=True,
+        plans_started=(NOW - timedelta(days=800),),
     )
 
-    record = decide(["no_unmet_needs", "non_mobile_baby_injury", "missed_health_checks"], history)
+    screening = decide(["no_unmet_needs", "non_mobile_baby_injury", "missed_health_checks"], known)
 
-    assert (record.level, record.rag, record.route) == (4, Rag.RED, Route.SOCIAL_CARE)
-    assert record.referral is Referral.LINKED_TO_OPEN_CASE
+    assert outcome(screening) == (4, Rag.RED, Route.SOCIAL_CARE)
+    history = [(r.rule, r.level) for r in screening.reasons if r.kind is ReasonKind.HISTORY]
+    assert history == [("repeat_contacts", 4), ("open_case", 4), ("previous_cp_plan", 4)]
 
 
 def test_no_unmet_needs_alone_for_a_child_with_no_history_is_level_1_blue_universal():
-    record = decide(["no_unmet_needs"])
+    screening = decide(["no_unmet_needs"])
 
-    assert (record.level, record.rag, record.route) == (1, Rag.BLUE, Route.UNIVERSAL)
-    assert record.due_at is None
-    assert reason_rules(record) == ["no_unmet_needs"]
+    assert outcome(screening) == (1, Rag.BLUE, Route.UNIVERSAL)
+    assert reason_rules(screening) == ["no_unmet_needs"]
 
 
 # --- combinations -------------------------------------------------------------------------------
@@ -206,137 +205,211 @@ def test_no_unmet_needs_alone_for_a_child_with_no_history_is_level_1_blue_univer
     ids=lambda pair: "+".join(pair),
 )
 def test_two_of_the_toxic_trio_stay_at_level_3(two_of_three: list[str]):
-    record = decide(two_of_three)
+    screening = decide(two_of_three)
 
-    assert record.level == 3
-    assert "toxic_trio" not in reason_rules(record)
+    assert screening.level == 3
+    assert "toxic_trio" not in reason_rules(screening)
 
 
 def test_all_three_of_the_toxic_trio_together_raise_to_level_4():
-    record = decide(list(TOXIC_TRIO))
+    screening = decide(list(TOXIC_TRIO))
 
-    assert (record.level, record.rag, record.route) == (4, Rag.RED, Route.SOCIAL_CARE)
-    reason = next(r for r in record.reasons if r.rule == "toxic_trio")
+    assert outcome(screening) == (4, Rag.RED, Route.SOCIAL_CARE)
+    reason = next(r for r in screening.reasons if r.rule == "toxic_trio")
     assert reason.kind is ReasonKind.COMBINATION
     assert reason.level == 4
 
 
 def test_two_level_2_needs_stay_early_help():
-    record = decide(list(LEVEL_2_NEEDS[:2]))
+    screening = decide(list(LEVEL_2_NEEDS[:2]))
 
-    assert (record.level, record.route) == (2, Route.EARLY_HELP)
-    assert "multiple_unmet_needs" not in reason_rules(record)
+    assert (screening.level, RULESET.routes[screening.level].route) == (2, Route.EARLY_HELP)
+    assert "multiple_unmet_needs" not in reason_rules(screening)
 
 
 def test_three_different_level_2_needs_are_multiple_unmet_needs_at_level_3():
-    record = decide(list(LEVEL_2_NEEDS))
+    screening = decide(list(LEVEL_2_NEEDS))
 
-    assert (record.level, record.rag, record.route) == (3, Rag.AMBER, Route.SOCIAL_CARE)
-    reason = next(r for r in record.reasons if r.rule == "multiple_unmet_needs")
+    assert outcome(screening) == (3, Rag.AMBER, Route.SOCIAL_CARE)
+    reason = next(r for r in screening.reasons if r.rule == "multiple_unmet_needs")
     assert reason.kind is ReasonKind.COMBINATION
+    assert reason.level == 3
 
 
 def test_the_same_need_reported_three_times_counts_once():
-    record = decide([LEVEL_2_NEEDS[0]] * 3)
+    screening = decide([LEVEL_2_NEEDS[0]] * 3)
 
-    assert record.level == 2
+    assert screening.level == 2
+    assert reason_rules(screening) == [LEVEL_2_NEEDS[0]]
 
 
 def test_no_unmet_needs_does_not_count_towards_multiple_unmet_needs():
-    record = decide([*LEVEL_2_NEEDS[:2], "no_unmet_needs"])
+    screening = decide([*LEVEL_2_NEEDS[:2], "no_unmet_needs"])
 
-    assert record.level == 2
+    assert screening.level == 2
+    assert "multiple_unmet_needs" not in reason_rules(screening)
+
+
+def test_a_combination_is_listed_as_a_reason_even_when_the_level_is_already_that_high():
+    # Three level-3 needs: already level 3, and "three or more needs at level 2 or above" fires too.
+    screening = decide(list(LEVEL_3_NEEDS))
+
+    assert screening.level == 3
+    assert "multiple_unmet_needs" in reason_rules(screening)
+
+
+def test_the_toxic_trio_lists_both_combinations_that_fire():
+    # The trio is also three needs at level 2 or above, so both rules are part of why.
+    screening = decide(list(TOXIC_TRIO))
+
+    combinations = [(r.rule, r.level) for r in screening.reasons if r.kind is ReasonKind.COMBINATION]
+    assert combinations == [("toxic_trio", 4), ("multiple_unmet_needs", 3)]
+
+
+def test_the_toxic_trio_is_listed_alongside_an_override():
+    screening = decide([*TOXIC_TRIO, "sexual_abuse"])
+
+    assert screening.level == 4
+    assert "toxic_trio" in reason_rules(screening)
+    assert "sexual_abuse" in reason_rules(screening)
+
+
+def test_reasons_list_indicators_highest_level_first_then_combinations():
+    screening = decide(["missed_health_checks", "no_unmet_needs", "chronic_neglect"])
+
+    assert reason_rules(screening) == ["chronic_neglect", "missed_health_checks", "no_unmet_needs"]
 
 
 # --- history ------------------------------------------------------------------------------------
 
 
 def test_a_third_contact_in_90_days_raises_the_level_by_one():
-    history = history_with_contacts_at(NOW - timedelta(days=40), NOW - timedelta(days=1))
+    known = contacts_at(NOW - timedelta(days=40), NOW - timedelta(days=1))
 
-    record = decide(["no_unmet_needs"], history)
+    screening = decide(["no_unmet_needs"], known)
 
-    assert (record.level, record.route) == (2, Route.EARLY_HELP)
-    reason = next(r for r in record.reasons if r.rule == "repeat_contacts")
+    assert (screening.level, RULESET.routes[screening.level].route) == (2, Route.EARLY_HELP)
+    reason = next(r for r in screening.reasons if r.rule == "repeat_contacts")
     assert reason.kind is ReasonKind.HISTORY
     assert reason.text == "3 contacts about this child in the last 90 days"
+    assert reason.level == 2
 
 
 def test_a_second_contact_in_90_days_does_not_raise_the_level():
-    history = history_with_contacts_at(NOW - timedelta(days=1))
+    screening = decide(["no_unmet_needs"], contacts_at(NOW - timedelta(days=1)))
 
-    record = decide(["no_unmet_needs"], history)
-
-    assert record.level == 1
-    assert "repeat_contacts" not in reason_rules(record)
+    assert screening.level == 1
+    assert "repeat_contacts" not in reason_rules(screening)
 
 
 def test_a_contact_exactly_90_days_earlier_counts_as_within_90_days():
-    history = history_with_contacts_at(NOW - timedelta(days=90), NOW - timedelta(days=1))
+    known = contacts_at(NOW - timedelta(days=90), NOW - timedelta(days=1))
 
-    assert decide(["no_unmet_needs"], history).level == 2
+    assert decide(["no_unmet_needs"], known).level == 2
+
+
+def test_a_contact_90_days_and_a_second_earlier_is_outside_the_90_days():
+    known = contacts_at(NOW - timedelta(days=90, seconds=1), NOW - timedelta(days=1))
+
+    screening = decide(["no_unmet_needs"], known)
+
+    assert screening.level == 1
+    assert "repeat_contacts" not in reason_rules(screening)
 
 
 def test_a_contact_91_days_earlier_is_outside_the_90_days():
-    history = history_with_contacts_at(NOW - timedelta(days=91), NOW - timedelta(days=1))
+    known = contacts_at(NOW - timedelta(days=91), NOW - timedelta(days=1))
 
-    record = decide(["no_unmet_needs"], history)
+    screening = decide(["no_unmet_needs"], known)
 
-    assert record.level == 1
-    assert "repeat_contacts" not in reason_rules(record)
+    assert screening.level == 1
+    assert "repeat_contacts" not in reason_rules(screening)
+
+
+def test_an_earlier_contact_at_the_same_instant_counts():
+    known = contacts_at(NOW, NOW)
+
+    assert decide(["no_unmet_needs"], known).level == 2
+
+
+def test_repeat_contacts_count_every_earlier_contact_in_the_window():
+    known = contacts_at(*(NOW - timedelta(days=d) for d in (80, 60, 40, 20)))
+
+    reason = next(r for r in decide(["no_unmet_needs"], known).reasons if r.rule == "repeat_contacts")
+
+    assert reason.text == "5 contacts about this child in the last 90 days"
+    assert reason.level == 2  # raise_by 1 however many there are
 
 
 def test_repeat_contacts_raise_level_3_to_level_4():
-    history = history_with_contacts_at(NOW - timedelta(days=20), NOW - timedelta(days=10))
+    known = contacts_at(NOW - timedelta(days=20), NOW - timedelta(days=10))
 
-    assert decide(["persistent_absence"], history).level == 4
+    assert outcome(decide(["persistent_absence"], known)) == (4, Rag.RED, Route.SOCIAL_CARE)
+
+
+def test_repeat_contacts_never_raise_above_level_4():
+    known = contacts_at(NOW - timedelta(days=20), NOW - timedelta(days=10))
+
+    screening = decide(list(TOXIC_TRIO), known)
+
+    assert screening.level == 4
+    assert next(r for r in screening.reasons if r.rule == "repeat_contacts").level == 4
 
 
 def test_an_open_case_puts_the_child_at_level_3_at_least():
-    history = ChildHistory(open_case=OpenCase(case_id="ct-open", opened_at=NOW - timedelta(days=30)))
+    screening = decide(["no_unmet_needs"], OPEN_CASE)
 
-    record = decide(["no_unmet_needs"], history)
-
-    assert (record.level, record.route) == (3, Route.SOCIAL_CARE)
-    reason = next(r for r in record.reasons if r.rule == "open_case")
+    assert (screening.level, RULESET.routes[screening.level].route) == (3, Route.SOCIAL_CARE)
+    reason = next(r for r in screening.reasons if r.rule == "open_case")
     assert reason.text == "The child has an open social care case"
+    assert reason.level == 3
 
 
 def test_an_open_case_does_not_raise_a_level_3_contact_further():
-    history = ChildHistory(open_case=OpenCase(case_id="ct-open", opened_at=NOW - timedelta(days=30)))
+    screening = decide(["chronic_neglect"], OPEN_CASE)
 
-    assert decide(["chronic_neglect"], history).level == 3
+    assert screening.level == 3
+    assert "open_case" in reason_rules(screening)  # listed: it still supports the level
 
 
 @pytest.mark.parametrize(
     ("code", "raised_to"), [("no_unmet_needs", 2), ("young_carer", 3), ("privately_fostered", 4)]
 )
 def test_a_previous_child_protection_plan_raises_the_level_by_one(code: str, raised_to: int):
-    history = ChildHistory(cp_plans_started=(datetime(2019, 5, 1, tzinfo=UTC),))
+    screening = decide([code], PLAN_IN_2019)
 
-    record = decide([code], history)
-
-    assert record.level == raised_to
-    reason = next(r for r in record.reasons if r.rule == "previous_cp_plan")
+    assert screening.level == raised_to
+    reason = next(r for r in screening.reasons if r.rule == "previous_cp_plan")
     assert reason.text == "The child has had a child protection plan before"
 
 
 def test_a_child_protection_plan_started_after_the_contact_does_not_count():
-    history = ChildHistory(cp_plans_started=(NOW + timedelta(days=1),))
+    screening = decide(["no_unmet_needs"], Known(plans_started=(NOW + timedelta(days=1),)))
 
-    assert decide(["no_unmet_needs"], history).level == 1
+    assert screening.level == 1
+    assert "previous_cp_plan" not in reason_rules(screening)
+
+
+def test_a_child_protection_plan_started_at_the_same_instant_as_the_contact_is_not_before_it():
+    assert decide(["no_unmet_needs"], Known(plans_started=(NOW,))).level == 1
+
+
+def test_a_child_protection_plan_started_a_second_before_the_contact_counts():
+    assert decide(["no_unmet_needs"], Known(plans_started=(NOW - timedelta(seconds=1),))).level == 2
 
 
 def test_history_rules_apply_in_file_order_open_case_floor_then_previous_plan_raise():
     # open_case first lifts level 1 to 3, then previous_cp_plan adds 1: level 4.
     # (The other order would give max(1 + 1, 3) = 3.)
-    history = ChildHistory(
-        open_case=OpenCase(case_id="ct-open", opened_at=NOW - timedelta(days=30)),
-        cp_plans_started=(datetime(2019, 5, 1, tzinfo=UTC),),
-    )
+    known = Known(open_case=True, plans_started=(datetime(2019, 5, 1, tzinfo=UTC),))
 
-    record = decide(["no_unmet_needs"], history)
+    screening = decide(["no_unmet_needs"], known)
 
-    assert record.level == 4
-    history_rules = [r.rule for r in record.reasons if r.kind is ReasonKind.HISTORY]
+    assert screening.level == 4
+    history_rules = [r.rule for r in screening.reasons if r.kind is ReasonKind.HISTORY]
     assert history_rules == ["open_case", "previous_cp_plan"]
+
+
+def test_history_rules_apply_after_combinations():
+    # Three level-2 needs make level 3 (combination); a previous plan then adds 1: level 4.
+    assert decide(list(LEVEL_2_NEEDS), PLAN_IN_2019).level == 4

@@ -1,0 +1,1 @@
+"""The coordinator console: live queues, explainable cases and recorded decisions."""

@@ -1,0 +1,101 @@
+"""From a coordinator's decision form to a DecisionEvent, or the reasons it can't be recorded.
+
+Pure (no HTTP, no clock): the app passes the form fields, the case as the console last saw
+it, who is deciding and when. Every refusal is in words the coordinator can act on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from mash.console.users import ConsoleRole, User
+from mash.domain.case import CaseRecord, CaseState
+from mash.domain.decisions import DecisionAction, DecisionEvent, Role
+from mash.domain.ruleset import Rag
+
+MAX_RATIONALE = 5000
+
+
+@dataclass(frozen=True)
+class Refused:
+    errors: list[str]
+
+
+def new_decision_id() -> str:
+    return f"dc-{uuid.uuid4().hex}"
+
+
+def _role(user: User) -> Role:
+    return Role.MANAGER if user.role is ConsoleRole.MANAGER else Role.COORDINATOR
+
+
+def decision_from_form(
+    form: Mapping[str, str], record: CaseRecord, user: User, now: datetime
+) -> DecisionEvent | Refused:
+    errors: list[str] = []
+    rationale = form.get("rationale", "").strip()
+    if not rationale:
+        errors.append("Give a rationale: every decision must record why it was made.")
+    elif len(rationale) > MAX_RATIONALE:
+        errors.append(f"The rationale is {len(rationale)} characters; the limit is {MAX_RATIONALE}.")
+    if record.state is CaseState.CLOSED:
+        errors.append("This case is closed; decisions can no longer be recorded on it.")
+    # The form carries the level and RAG the coordinator was looking at. If another decision
+    # landed since, a "change" relative to a stale view could silently undo it.
+    if form.get("seen_level") != str(record.level) or form.get("seen_rag") != record.rag.value:
+        errors.append(
+            f"This case changed while you had it open (it is now level {record.level}, "
+            f"{record.rag.value}). Check the trail, then record your decision again."
+        )
+
+    action = form.get("action", "")
+    level: int | None = None
+    rag: Rag | None = None
+    signs_off: str | None = None
+    if action == DecisionAction.CONFIRM:
+        pass
+    elif action == DecisionAction.CHANGE:
+        chosen_level = form.get("level", "")
+        chosen_rag = form.get("rag", "")
+        if chosen_level not in ("1", "2", "3", "4"):
+            errors.append("Choose a level of need from 1 to 4.")
+        elif int(chosen_level) != record.level:
+            level = int(chosen_level)
+        if chosen_rag:
+            if chosen_rag not in {r.value for r in Rag}:
+                errors.append("Choose a RAG rating: red, amber, green or blue.")
+            elif chosen_rag != record.rag.value or level is not None:
+                rag = Rag(chosen_rag)
+        if level is None and rag is None and not errors:
+            errors.append(
+                "The level and RAG you chose are the ones the case already has: "
+                "choose 'Confirm' to confirm them, or choose a different level or RAG."
+            )
+    elif action == DecisionAction.SIGN_OFF:
+        signs_off = form.get("signs_off", "")
+        awaiting = {t.decision_id for t in record.trail if t.status == "awaiting_sign_off"}
+        if user.role is not ConsoleRole.MANAGER:
+            errors.append("Only a manager can sign off a decision.")
+        elif signs_off not in awaiting:
+            errors.append("That decision is not awaiting sign-off (it may already have been signed off).")
+    else:
+        errors.append("Choose whether to confirm the screening or change it.")
+
+    if errors:
+        return Refused(errors)
+    return DecisionEvent(
+        decision_id=new_decision_id(),
+        contact_id=record.contact_id,
+        child_key=record.child_key,
+        action=DecisionAction(action),
+        decided_at=now,
+        by=user.username,
+        role=_role(user),
+        level=level,
+        rag=rag,
+        rationale=rationale,
+        signs_off=signs_off,
+    )

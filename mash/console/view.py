@@ -1,0 +1,289 @@
+"""The console's view of the service: every case's latest record, sorted into the coordinators' queues.
+
+Built from the case-state topic (plus plans and the contacts themselves), so any number of
+console replicas build the same view, and a restarted console rebuilds it by reading the
+topics again. This module is the pure part: no Kafka, no HTTP, and it never reads the
+clock itself (callers pass `now`).
+
+Each queue keeps its cases in sorted order as they change (a bisect into a list of sort
+keys), so with 10,000 open cases an event costs one insert and one removal, counts are a
+length or a bisect, and a page is a slice: nothing is re-sorted or re-rendered per event.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, insort
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from mash.domain.calendar import DEFAULT_CALENDAR, WorkingCalendar, working_seconds_between
+from mash.domain.case import CaseRecord, CaseState, PlanRecord
+from mash.domain.ruleset import Rag, Route
+
+
+class Queue(StrEnum):
+    AWAITING = "awaiting"
+    EARLY_HELP = "early_help"
+    SOCIAL_CARE = "social_care"
+    IMM = "imm"
+    CLOSED = "closed"
+
+
+QUEUE_TITLES: dict[Queue, str] = {
+    Queue.AWAITING: "Awaiting screening decision",
+    Queue.EARLY_HELP: "Early help",
+    Queue.SOCIAL_CARE: "Children's social care",
+    Queue.IMM: "IMM agenda",
+    Queue.CLOSED: "Recently closed",
+}
+RECENTLY_CLOSED = timedelta(days=7)
+
+# (primary, secondary, contact id): floats so every queue's keys compare the same way, and
+# the contact id last so two cases with equal times still have one fixed order.
+SortKey = tuple[float, float, str]
+
+
+def queues_of(record: CaseRecord) -> frozenset[Queue]:
+    """The queues a case belongs in, from its latest record alone."""
+    if record.state is CaseState.CLOSED:
+        return frozenset({Queue.CLOSED})
+    found: set[Queue] = set()
+    if record.state is CaseState.AWAITING_DECISION:
+        found.add(Queue.AWAITING)
+    elif record.route is Route.EARLY_HELP:
+        found.add(Queue.EARLY_HELP)
+    elif record.route is Route.SOCIAL_CARE:
+        found.add(Queue.SOCIAL_CARE)
+    if record.imm_agenda and 2 <= record.level <= 4:
+        found.add(Queue.IMM)
+    return frozenset(found)
+
+
+def closed_at(record: CaseRecord) -> datetime:
+    """When the case left the front door: its social care case closed, or it was decided NFA."""
+    return record.case_closed_at or record.decided_at or record.received_at
+
+
+def sort_key(queue: Queue, record: CaseRecord) -> SortKey:
+    received = record.received_at.timestamp()
+    if queue is Queue.AWAITING:
+        # Soonest due first, so overdue cases lead the list; no target (blue) last.
+        due = record.due_at.timestamp() if record.due_at else math.inf
+        return (due, received, record.contact_id)
+    if queue is Queue.IMM:
+        return (-float(record.level), received, record.contact_id)
+    if queue is Queue.CLOSED:
+        return (-closed_at(record).timestamp(), 0.0, record.contact_id)
+    return (received, 0.0, record.contact_id)  # oldest first: the longest waiting for the service
+
+
+class SortedQueue:
+    """Contact ids in sort-key order, with their keys, so one case moves in O(log n + n memmove)."""
+
+    def __init__(self) -> None:
+        self._keys: list[SortKey] = []
+        self._key_of: dict[str, SortKey] = {}
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, contact_id: object) -> bool:
+        return contact_id in self._key_of
+
+    def put(self, key: SortKey) -> None:
+        self.discard(key[2])
+        insort(self._keys, key)
+        self._key_of[key[2]] = key
+
+    def discard(self, contact_id: str) -> None:
+        key = self._key_of.pop(contact_id, None)
+        if key is not None:
+            del self._keys[bisect_left(self._keys, key)]
+
+    def index(self, contact_id: str) -> int | None:
+        key = self._key_of.get(contact_id)
+        return None if key is None else bisect_left(self._keys, key)
+
+    def count_before(self, primary: float) -> int:
+        """How many keys have a primary value below `primary`."""
+        return bisect_left(self._keys, (primary, -math.inf, ""))
+
+    def count_up_to(self, primary: float) -> int:
+        """How many keys have a primary value at or below `primary`."""
+        return bisect_left(self._keys, (primary, math.inf, ""))
+
+    def ids(self, start: int, stop: int) -> list[str]:
+        return [key[2] for key in self._keys[start:stop]]
+
+
+@dataclass(frozen=True)
+class Change:
+    """A case whose record changed (or whose history did), and the queues it was and is in."""
+
+    contact_id: str
+    before: frozenset[Queue]
+    after: frozenset[Queue]
+    record_changed: bool = True  # False: only the child's history around it changed
+
+
+@dataclass(frozen=True)
+class History:
+    """The child's story at this service, as the case page shows it next to one contact."""
+
+    others: list[CaseRecord]  # the child's other contacts, oldest first
+    open_case: CaseRecord | None  # the referral that opened the child's open social care case
+    plans: list[PlanRecord]
+
+
+class ConsoleView:
+    def __init__(self) -> None:
+        self.records: dict[str, CaseRecord] = {}
+        self.queues: dict[Queue, SortedQueue] = {q: SortedQueue() for q in Queue}
+        self._membership: dict[str, frozenset[Queue]] = {}
+        self._by_child: dict[str, set[str]] = {}
+        self._plans: dict[str, PlanRecord] = {}
+        self._plans_by_child: dict[str, set[str]] = {}
+        self._contacts: dict[str, bytes] = {}
+        self.version = 0
+
+    # --- applying events ---------------------------------------------------------------
+
+    def apply_case(self, record: CaseRecord) -> list[Change]:
+        """Keeps the latest record per contact; returns what changed (nothing for a repeat)."""
+        cid = record.contact_id
+        if self.records.get(cid) == record:
+            return []
+        before = self._membership.get(cid, frozenset())
+        after = queues_of(record)
+        self.records[cid] = record
+        self._membership[cid] = after
+        for queue in before - after:
+            self.queues[queue].discard(cid)
+        for queue in after:
+            self.queues[queue].put(sort_key(queue, record))
+        self._by_child.setdefault(record.child_key, set()).add(cid)
+        self.version += 1
+        # The child's other case pages show this one in their history.
+        siblings = [self._unchanged(other) for other in self._by_child[record.child_key] if other != cid]
+        return [Change(cid, before, after), *siblings]
+
+    def apply_plan(self, plan: PlanRecord) -> list[Change]:
+        if self._plans.get(plan.plan_id) == plan:
+            return []
+        self._plans[plan.plan_id] = plan
+        self._plans_by_child.setdefault(plan.child_key, set()).add(plan.plan_id)
+        self.version += 1
+        return [self._unchanged(cid) for cid in self._by_child.get(plan.child_key, ())]
+
+    def add_contact(self, contact_id: str, raw: bytes) -> None:
+        """Keeps the contact as submitted, unparsed: only a case page reads it, and rarely."""
+        self._contacts[contact_id] = raw
+
+    def _unchanged(self, contact_id: str) -> Change:
+        queues = self._membership.get(contact_id, frozenset())
+        return Change(contact_id, queues, queues, record_changed=False)
+
+    # --- reading -----------------------------------------------------------------------
+
+    def contact(self, contact_id: str) -> bytes | None:
+        return self._contacts.get(contact_id)
+
+    def _visible(self, queue: Queue, now: datetime) -> int:
+        """How many of the queue's cases are shown: all but closures older than the window."""
+        entries = self.queues[queue]
+        if queue is Queue.CLOSED:
+            return entries.count_up_to(-(now - RECENTLY_CLOSED).timestamp())
+        return len(entries)
+
+    def counts(self, now: datetime) -> dict[Queue, int]:
+        return {queue: self._visible(queue, now) for queue in Queue}
+
+    def page(self, queue: Queue, now: datetime, offset: int = 0, limit: int = 100) -> list[CaseRecord]:
+        stop = min(offset + limit, self._visible(queue, now))
+        return [self.records[cid] for cid in self.queues[queue].ids(offset, stop)]
+
+    def position(self, queue: Queue, contact_id: str, now: datetime) -> int | None:
+        """Where the case is listed in the queue, or None if it isn't shown there."""
+        index = self.queues[queue].index(contact_id)
+        if index is None or index >= self._visible(queue, now):
+            return None
+        return index
+
+    def overdue_count(self, now: datetime) -> int:
+        return self.queues[Queue.AWAITING].count_before(now.timestamp())
+
+    def overdue_by_rag(self, now: datetime) -> dict[Rag, int]:
+        counts = dict.fromkeys(Rag, 0)
+        for cid in self.queues[Queue.AWAITING].ids(0, self.overdue_count(now)):
+            counts[self.records[cid].rag] += 1
+        return counts
+
+    def oldest_waiting_seconds(self, now: datetime) -> float:
+        """How long the longest-waiting undecided case has waited since it was received."""
+        waiting = self.queues[Queue.AWAITING]
+        received = (self.records[cid].received_at for cid in waiting.ids(0, len(waiting)))
+        oldest = min(received, default=None)
+        return max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
+
+    def history(self, contact_id: str) -> History:
+        record = self.records[contact_id]
+        mine = [self.records[cid] for cid in self._by_child.get(record.child_key, ())]
+        open_case = next(
+            (
+                r
+                for r in mine
+                if r.case_id is not None and r.case_id == r.contact_id and r.state is not CaseState.CLOSED
+            ),
+            None,
+        )
+        others = sorted((r for r in mine if r.contact_id != contact_id), key=lambda r: r.received_at)
+        plans = sorted(
+            (self._plans[p] for p in self._plans_by_child.get(record.child_key, ())),
+            key=lambda p: p.started_at,
+        )
+        return History(others=others, open_case=open_case, plans=plans)
+
+
+@dataclass(frozen=True)
+class Clock:
+    """A case's screening clock, as a coordinator reads it."""
+
+    overdue: bool
+    text: str  # e.g. "3 h 20 m left (working time)", "overdue by 45 m", "no target"
+    working: bool  # counted in working time (amber, green) rather than clock time (red)
+
+
+def _span(seconds: float, day_seconds: float, day_word: str) -> str:
+    seconds = abs(seconds)
+    if seconds < 60:
+        return "under 1 m"
+    days, rest = divmod(int(seconds), int(day_seconds))
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [f"{days} {day_word}{'' if days == 1 else 's'}"] if days else []
+    if hours:
+        parts.append(f"{hours} h")
+    if minutes and not days:
+        parts.append(f"{minutes} m")
+    return " ".join(parts) or "under 1 m"
+
+
+def clock(
+    rag: Rag, due: datetime | None, now: datetime, calendar: WorkingCalendar = DEFAULT_CALENDAR
+) -> Clock:
+    """Time left until the case is due: clock time for red (worked out of hours), working time otherwise."""
+    if due is None:
+        return Clock(overdue=False, text="no target", working=False)
+    overdue = due < now
+    if rag is Rag.RED:
+        left = (due - now).total_seconds()
+        span = _span(left, 86_400, "day")
+        return Clock(overdue, f"overdue by {span}" if overdue else f"{span} left", working=False)
+    day = calendar.working_day_seconds
+    if overdue:
+        span = _span(working_seconds_between(due, now, calendar), day, "working day")
+        return Clock(True, f"overdue by {span} (working time)", working=True)
+    span = _span(working_seconds_between(now, due, calendar), day, "working day")
+    return Clock(False, f"{span} left (working time)", working=True)

@@ -1,0 +1,226 @@
+"""From a child's timeline to case records and plans: the whole decision, as one pure function.
+
+`derive` walks the timeline in event-time order and, for each contact, screens it against
+what was known of the child just before, applies the people's decisions about it, routes
+it by its (decided) level, and works out whether it is a referral, a re-referral or linked
+to an open case. Outcomes close cases and start or end plans at their own times. Because
+everything is recomputed from the timeline, the result depends only on what happened and
+when, never on the order the events were processed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from mash.domain.calendar import due_at
+from mash.domain.case import (
+    CaseRecord,
+    CaseState,
+    PlanRecord,
+    Reason,
+    ReasonKind,
+    Referral,
+    TrailItem,
+    TrailStatus,
+)
+from mash.domain.contact import ConsentStatus
+from mash.domain.decisions import DecisionAction, Role
+from mash.domain.outcomes import OutcomeType
+from mash.domain.referrals import is_re_referral, local_date
+from mash.domain.ruleset import Rag, Route, Ruleset
+from mash.domain.screening import Known, screen
+from mash.domain.timeline import ChildTimeline, ContactEntry, DecisionEntry
+
+
+@dataclass(frozen=True)
+class Derived:
+    records: dict[str, CaseRecord]
+    plans: dict[str, PlanRecord]
+
+
+@dataclass
+class _Decided:
+    level: int
+    rag: Rag
+    decided_at: datetime | None = None
+    trail: list[TrailItem] = field(default_factory=list)
+    awaiting_sign_off: bool = False
+
+
+def _apply_decisions(level: int, rag: Rag, decisions: list[DecisionEntry], ruleset: Ruleset) -> _Decided:
+    """Applies a contact's decisions in order. Lowering a level-4 case waits for a manager's sign-off."""
+    state = _Decided(level=level, rag=rag)
+    pending: dict[str, DecisionEntry] = {}
+
+    def step(d: DecisionEntry, to_level: int, to_rag: Rag, status: TrailStatus) -> None:
+        state.trail.append(
+            TrailItem(
+                decision_id=d.id,
+                at=d.at,
+                by=d.by,
+                role=d.role,
+                action=d.action,
+                from_level=state.level,
+                to_level=to_level,
+                from_rag=state.rag,
+                to_rag=to_rag,
+                rationale=d.rationale,
+                status=status,
+            )
+        )
+
+    for d in decisions:
+        if d.action is DecisionAction.CONFIRM:
+            step(d, state.level, state.rag, "applied")
+            state.decided_at = state.decided_at or d.at
+        elif d.action is DecisionAction.CHANGE:
+            to_level = d.level if d.level is not None else state.level
+            to_rag = (
+                d.rag if d.rag is not None else (ruleset.rag[to_level] if d.level is not None else state.rag)
+            )
+            if state.level == 4 and to_level < 4 and d.role is not Role.MANAGER:
+                pending[d.id] = d
+                step(d, to_level, to_rag, "awaiting_sign_off")
+            else:
+                step(d, to_level, to_rag, "applied")
+                state.level, state.rag = to_level, to_rag
+                state.decided_at = state.decided_at or d.at
+                # A change that is applied supersedes any change still waiting for sign-off.
+                pending.clear()
+            state.awaiting_sign_off = bool(pending)
+        else:
+            approved = pending.get(d.signs_off or "") if d.role is Role.MANAGER else None
+            if approved is None:
+                step(d, state.level, state.rag, "ignored")
+                continue
+            del pending[approved.id]
+            to_level = approved.level if approved.level is not None else state.level
+            to_rag = approved.rag if approved.rag is not None else ruleset.rag[to_level]
+            step(d, to_level, to_rag, "signed_off")
+            state.level, state.rag = to_level, to_rag
+            state.decided_at = state.decided_at or d.at
+            state.awaiting_sign_off = bool(pending)
+    return state
+
+
+def _consent_reason(entry: ContactEntry, level: int) -> Reason | None:
+    if entry.consent_status is ConsentStatus.GIVEN or level not in (2, 3):
+        return None
+    why = entry.consent_reason.value.replace("_", " ") if entry.consent_reason else "no reason recorded"
+    status = entry.consent_status.value.replace("_", " ")
+    return Reason(
+        kind=ReasonKind.CONSENT,
+        rule=f"consent_{entry.consent_status.value}",
+        text=f"Consent {status}; proceeding because: {why}",
+    )
+
+
+def derive(child_key: str, timeline: ChildTimeline, ruleset: Ruleset) -> Derived:
+    decisions: dict[str, list[DecisionEntry]] = defaultdict(list)
+    for entry in timeline.entries:
+        if isinstance(entry, DecisionEntry):
+            decisions[entry.contact_id].append(entry)
+
+    records: dict[str, CaseRecord] = {}
+    plans: dict[str, PlanRecord] = {}
+    earlier_contacts: list[datetime] = []
+    plans_started: list[datetime] = []
+    referral_dates: list[date] = []
+    open_case: str | None = None  # the case id, which is the contact id of the referral that opened it
+    case_members: dict[str, list[str]] = defaultdict(list)
+    open_plan: str | None = None
+
+    for entry in timeline.entries:
+        if isinstance(entry, ContactEntry):
+            known = Known(tuple(earlier_contacts), open_case is not None, tuple(plans_started))
+            screening = screen(entry.indicators, known, entry.at, ruleset)
+            decided = _apply_decisions(screening.level, screening.rag, decisions[entry.id], ruleset)
+            route_to = ruleset.routes[decided.level]
+            reasons = list(screening.reasons)
+            if consent := _consent_reason(entry, decided.level):
+                reasons.append(consent)
+            referral, case_id, re_referral = Referral.NOT_REFERRED, None, False
+            if route_to.route is Route.SOCIAL_CARE:
+                if open_case is not None:
+                    referral, case_id = Referral.LINKED_TO_OPEN_CASE, open_case
+                    text = "Linked to the child's open social care case"
+                    reasons.append(Reason(kind=ReasonKind.ROUTE, rule="linked_to_open_case", text=text))
+                else:
+                    referred_on = local_date(entry.at)
+                    referral, case_id = Referral.REFERRAL, entry.id
+                    re_referral = is_re_referral(referral_dates, referred_on)
+                    referral_dates.append(referred_on)
+                    open_case = entry.id
+                    if re_referral:
+                        text = "Re-referral: the child was referred to social care within the last 12 months"
+                        reasons.append(Reason(kind=ReasonKind.ROUTE, rule="re_referral", text=text))
+            if case_id is not None:
+                case_members[case_id].append(entry.id)
+            no_further_action = route_to.route is Route.UNIVERSAL and decided.decided_at is not None
+            records[entry.id] = CaseRecord(
+                contact_id=entry.id,
+                child_key=child_key,
+                agency=entry.agency,
+                source=entry.source,
+                received_at=entry.at,
+                accepted_at=entry.accepted_at,
+                state=CaseState.CLOSED
+                if no_further_action
+                else CaseState.DECIDED
+                if decided.decided_at
+                else CaseState.AWAITING_DECISION,
+                screened_level=screening.level,
+                screened_rag=screening.rag,
+                level=decided.level,
+                rag=decided.rag,
+                due_at=due_at(entry.at, decided.rag.value),
+                decided_at=decided.decided_at,
+                reasons=tuple(reasons),
+                ruleset_version=ruleset.version,
+                route=route_to.route,
+                pathway=route_to.pathway,
+                referral=referral,
+                case_id=case_id,
+                re_referral=re_referral,
+                nfa=None,
+                case_closed_at=None,
+                imm_agenda=decided.level >= 2 and not no_further_action,
+                consent_status=entry.consent_status,
+                consent_reason=entry.consent_reason,
+                children_in_submission=entry.children_in_submission,
+                awaiting_sign_off=decided.awaiting_sign_off,
+                trail=tuple(decided.trail),
+            )
+            earlier_contacts.append(entry.at)
+        elif entry.kind == "outcome":
+            if entry.type is OutcomeType.CASE_CLOSED:
+                # A closure with no case open at its time is kept in the timeline but changes nothing.
+                if open_case is not None:
+                    for member in case_members[open_case]:
+                        closed = {"state": CaseState.CLOSED, "case_closed_at": entry.at, "imm_agenda": False}
+                        if member == open_case:
+                            closed["nfa"] = entry.nfa
+                        records[member] = records[member].model_copy(update=closed)
+                    open_case = None
+            elif entry.type is OutcomeType.CP_PLAN_STARTED:
+                plan_id = f"plan-{entry.id}"
+                plans[plan_id] = PlanRecord(
+                    plan_id=plan_id,
+                    child_key=child_key,
+                    started_at=entry.at,
+                    ended_at=None,
+                    second_or_subsequent=bool(plans_started),
+                )
+                plans_started.append(entry.at)
+                open_plan = plan_id
+            elif open_plan is not None:
+                plans[open_plan] = plans[open_plan].model_copy(update={"ended_at": entry.at})
+                open_plan = None
+    return Derived(records=records, plans=plans)
+
+
+def digest(payload: bytes) -> str:
+    return hashlib.blake2b(payload, digest_size=8).hexdigest()

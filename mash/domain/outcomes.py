@@ -1,0 +1,57 @@
+"""What the council's case system tells the service: a case closed, a child protection plan started or ended.
+
+The case system names the child with the same identifiers a partner uses in a contact;
+the intake adapter replaces them with the child key, so the event on
+`mash.outcomes.v1` carries no personal data.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from mash.domain.contact import Child
+
+
+class OutcomeType(StrEnum):
+    CASE_CLOSED = "case_closed"
+    CP_PLAN_STARTED = "cp_plan_started"
+    CP_PLAN_ENDED = "cp_plan_ended"
+
+
+class OutcomeSubmission(BaseModel):
+    """Outcome submission v1: what the case system posts to `POST /v1/outcomes`."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, title="OutcomeSubmissionV1")
+
+    type: OutcomeType
+    child: Child
+    occurred_at: AwareDatetime
+    nfa: bool = Field(False, description="case_closed only: the referral ended in no further action")
+    reference: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        None,
+        description="the case system's own id for this event; repeats with the same reference are ignored",
+    )
+
+    @model_validator(mode="after")
+    def _nfa_only_on_closure(self) -> OutcomeSubmission:
+        if self.nfa and self.type is not OutcomeType.CASE_CLOSED:
+            raise ValueError("nfa is only meaningful on case_closed")
+        return self
+
+
+class OutcomeEvent(BaseModel):
+    """Outcome v1 on `mash.outcomes.v1`, keyed by child key."""
+
+    model_config = ConfigDict(extra="forbid", title="OutcomeEventV1")
+
+    schema_version: Literal[1] = 1
+    outcome_id: str
+    child_key: str
+    agency: str
+    type: OutcomeType
+    occurred_at: AwareDatetime
+    nfa: bool = False
+    accepted_at: AwareDatetime

@@ -1,0 +1,128 @@
+"""Everything the service has been told about one child, in event-time order.
+
+This is the value of the worker's child table. Decisions and figures are derived from it
+by `mash.domain.derive`, always in event-time order, so an outcome that arrives before
+its contact, or a replay in a different interleaving, gives the same result. It holds no
+names, dates of birth or narrative: only what the rules and the figures need.
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from mash.domain.contact import CinSource, ConsentReason, ConsentStatus, ContactEvent
+from mash.domain.decisions import DecisionAction, DecisionEvent, Role
+from mash.domain.outcomes import OutcomeEvent, OutcomeType
+from mash.domain.ruleset import Rag
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+# Instants in UTC: two London times in the repeated autumn hour compare by wall clock, not
+# by instant, which would make the order depend on how a timestamp was written.
+Instant = Annotated[AwareDatetime, AfterValidator(lambda at: at.astimezone(UTC))]
+
+
+class ContactEntry(BaseModel):
+    model_config = _FROZEN
+
+    kind: Literal["contact"] = "contact"
+    id: str
+    at: Instant
+    accepted_at: AwareDatetime
+    agency: str
+    source: CinSource
+    indicators: tuple[str, ...]
+    consent_status: ConsentStatus
+    consent_reason: ConsentReason | None
+    children_in_submission: int
+
+    @classmethod
+    def of(cls, event: ContactEvent) -> ContactEntry:
+        return cls(
+            id=event.contact_id,
+            at=event.received_at,
+            accepted_at=event.accepted_at,
+            agency=event.agency,
+            source=event.source,
+            indicators=tuple(event.indicators),
+            consent_status=event.consent.status,
+            consent_reason=event.consent.reason,
+            children_in_submission=event.children_in_submission,
+        )
+
+
+class OutcomeEntry(BaseModel):
+    model_config = _FROZEN
+
+    kind: Literal["outcome"] = "outcome"
+    id: str
+    at: Instant
+    type: OutcomeType
+    nfa: bool
+
+    @classmethod
+    def of(cls, event: OutcomeEvent) -> OutcomeEntry:
+        return cls(id=event.outcome_id, at=event.occurred_at, type=event.type, nfa=event.nfa)
+
+
+class DecisionEntry(BaseModel):
+    model_config = _FROZEN
+
+    kind: Literal["decision"] = "decision"
+    id: str
+    at: Instant
+    contact_id: str
+    action: DecisionAction
+    by: str
+    role: Role
+    level: int | None
+    rag: Rag | None
+    rationale: str
+    signs_off: str | None
+
+    @classmethod
+    def of(cls, event: DecisionEvent) -> DecisionEntry:
+        return cls(
+            id=event.decision_id,
+            at=event.decided_at,
+            contact_id=event.contact_id,
+            action=event.action,
+            by=event.by,
+            role=event.role,
+            level=event.level,
+            rag=event.rag,
+            rationale=event.rationale,
+            signs_off=event.signs_off,
+        )
+
+
+Entry = Annotated[ContactEntry | OutcomeEntry | DecisionEntry, Field(discriminator="kind")]
+
+# At the same instant a case closes before a new contact is considered, so the contact is
+# a new referral rather than linked to a case that is closing.
+_RANK = {"outcome": 0, "contact": 1, "decision": 2}
+
+
+def order(entry: Entry) -> tuple[datetime, int, str]:
+    return (entry.at, _RANK[entry.kind], entry.id)
+
+
+class ChildTimeline(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    entries: tuple[Entry, ...] = ()
+
+    def has(self, entry_id: str) -> bool:
+        return any(e.id == entry_id for e in self.entries)
+
+    def with_entry(self, entry: Entry) -> ChildTimeline:
+        """The timeline with one more entry in its event-time place (unchanged if already there)."""
+        if self.has(entry.id):
+            return self
+        entries = list(self.entries)
+        insort(entries, entry, key=order)
+        return ChildTimeline(entries=tuple(entries))

@@ -1,0 +1,53 @@
+"""The figures' source: the latest case record per contact and plan per id, from Kafka.
+
+`mash report` reads it to the end once; the console keeps it current for the live
+gauges. Both then compute with `mash.domain.figures.figures`, so they agree by
+construction.
+"""
+
+from __future__ import annotations
+
+import orjson
+from aiokafka import ConsumerRecord
+
+from mash.config import Settings
+from mash.domain.case import CaseRecord, PlanRecord
+from mash.domain.figures import ContactFact, PlanFact
+from mash.observability.logging import get_logger
+from mash.streams.follow import TopicFollower
+
+log = get_logger(__name__)
+
+
+class FigureSource:
+    def __init__(self) -> None:
+        self.contacts: dict[str, ContactFact] = {}
+        self.plans: dict[str, PlanFact] = {}
+
+    def add(self, topic_kind: str, value: bytes) -> None:
+        if topic_kind == "cases":
+            record = CaseRecord.model_validate(orjson.loads(value))
+            self.contacts[record.contact_id] = ContactFact.of(record)
+        else:
+            plan = PlanRecord.model_validate(orjson.loads(value))
+            self.plans[plan.plan_id] = PlanFact.of(plan)
+
+
+def figures_follower(settings: Settings, source: FigureSource) -> TopicFollower:
+    kinds = {settings.topic("cases"): "cases", settings.topic("plans"): "plans"}
+
+    def on_record(record: ConsumerRecord[bytes, bytes]) -> None:
+        if record.value is None:
+            return
+        try:
+            source.add(kinds[record.topic], record.value)
+        except ValueError:  # not ours to fix here: the worker only publishes valid records
+            log.warning("figures_unreadable_record", topic=record.topic, offset=record.offset)
+
+    return TopicFollower(settings.kafka_bootstrap, list(kinds), on_record, "figures")
+
+
+async def read_source(settings: Settings) -> FigureSource:
+    source = FigureSource()
+    await figures_follower(settings, source).read_to_end()
+    return source

@@ -1,0 +1,181 @@
+"""`mash replay FILE`: historical events through the real pipeline, in file order.
+
+Each line is a contact submission or an outcome, as an agency would have sent it, with
+its historical `received_at` / `occurred_at`. Lines are validated exactly as the intake
+adapter validates requests (bad ones are reported with their line numbers and skipped),
+split and keyed by the same functions, written to the same topics, and processed by the
+running workers. The command returns when the workers have committed every event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from pydantic import ValidationError
+from tqdm import tqdm
+
+from mash.config import Settings
+from mash.domain.contact import ContactSubmission, submission_problems
+from mash.domain.identity import reference_key
+from mash.domain.outcomes import OutcomeSubmission
+from mash.domain.ruleset import Ruleset
+from mash.domain.submissions import outcome_event, split_submission
+from mash.intake.agencies import Agency
+from mash.intake.ledger import contact_headers
+from mash.streams.dead_letter import problems_of
+
+
+@dataclass
+class ReplayResult:
+    contacts: int = 0
+    outcomes: int = 0
+    seconds: float = 0.0
+    bad_lines: list[tuple[int, str]] = field(default_factory=list)
+
+
+Record = tuple[str, bytes, bytes, list[tuple[str, bytes]]]
+
+
+def _records_of_line(
+    line: bytes,
+    agencies: dict[str, Agency],
+    ruleset: Ruleset,
+    secret: bytes,
+    settings: Settings,
+    now: datetime,
+) -> list[Record]:
+    """The Kafka records for one line; raises ValueError with a reason that names no personal data."""
+    try:
+        item: Any = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        raise ValueError("not valid JSON") from None
+    if not isinstance(item, dict) or item.get("kind") not in ("contact", "outcome"):
+        raise ValueError('each line needs "kind": "contact" or "outcome"')
+    agency = agencies.get(str(item.get("agency")))
+    if agency is None:
+        raise ValueError("unknown agency")
+    try:
+        if item["kind"] == "contact":
+            submission = ContactSubmission.model_validate(item.get("submission"))
+        else:
+            outcome = OutcomeSubmission.model_validate(item.get("event"))
+    except ValidationError as exc:
+        raise ValueError(
+            "; ".join(f"{'.'.join(map(str, p.loc))}: {p.msg}" for p in problems_of(exc))
+        ) from None
+    if item["kind"] == "outcome":
+        if not agency.can_report_outcomes:
+            raise ValueError("this agency may not report outcomes")
+        event = outcome_event(secret, agency.id, outcome, now)
+        return [(settings.topic("outcomes"), event.child_key.encode(), event.model_dump_json().encode(), [])]
+    if submission.received_at is None:
+        raise ValueError("received_at is required in a replay: it is the historical time")
+    problems = submission_problems(
+        submission,
+        received_at=submission.received_at,
+        now=now,
+        known_indicators=ruleset.codes,
+        catalogue_source=f"ruleset {ruleset.version}",
+    )
+    if problems:
+        raise ValueError("; ".join(f"{'.'.join(map(str, p.loc[1:]))}: {p.msg}" for p in problems))
+    ref_key = reference_key(secret, agency.id, submission.agency_reference)
+    events = split_submission(
+        secret, agency.id, agency.default_source, submission, submission.received_at, now
+    )
+    topic = settings.topic("contacts")
+    return [
+        (topic, e.child_key.encode(), e.model_dump_json().encode(), contact_headers(ref_key, e))
+        for e in events
+    ]
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                yield number, line
+
+
+async def _wait_processed(settings: Settings, ends: dict[TopicPartition, int], show: bool) -> None:
+    """Until the workers' consumer group has committed every input offset written."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    total = sum(ends.values())
+    bar = tqdm(total=total, desc="processed", unit="event", disable=not show)
+    try:
+        while True:
+            committed = await admin.list_consumer_group_offsets(settings.app_id, partitions=list(ends))
+            done = sum(min(committed[tp].offset, end) if committed.get(tp) else 0 for tp, end in ends.items())
+            bar.update(done - bar.n)
+            if done >= total:
+                return
+            await asyncio.sleep(0.5)
+    finally:
+        bar.close()
+        await admin.close()
+
+
+async def replay(
+    settings: Settings, path: Path, agencies: dict[str, Agency], ruleset: Ruleset, show_progress: bool = True
+) -> ReplayResult:
+    secret = settings.secret()
+    result = ReplayResult()
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=1 if settings.embedded_broker else 256 * 1024,
+    )
+    await producer.start()
+    now = datetime.now(UTC)
+    pending: list[asyncio.Future[Any]] = []
+    started = time.monotonic()
+    try:
+        total = sum(1 for _ in _lines(path))
+        for number, line in tqdm(
+            _lines(path), total=total, desc="replayed", unit="line", disable=not show_progress
+        ):
+            try:
+                records = _records_of_line(line, agencies, ruleset, secret, settings, now)
+            except ValueError as exc:
+                result.bad_lines.append((number, str(exc)))
+                continue
+            for topic, key, value, headers in records:
+                pending.append(await producer.send(topic, key=key, value=value, headers=headers))
+            if records[0][0] == settings.topic("contacts"):
+                result.contacts += len(records)
+            else:
+                result.outcomes += 1
+            if len(pending) >= 2000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+        ends_by_tp: dict[TopicPartition, int] = {}
+        for name in ("contacts", "outcomes"):
+            topic = settings.topic(name)
+            tps = [TopicPartition(topic, p) for p in await producer.partitions_for(topic)]
+            ends_by_tp.update(await _end_offsets(settings, tps))
+    finally:
+        await producer.stop()
+    await _wait_processed(settings, ends_by_tp, show_progress)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+async def _end_offsets(settings: Settings, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        return dict(await consumer.end_offsets(tps))
+    finally:
+        await consumer.stop()

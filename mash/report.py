@@ -1,0 +1,48 @@
+"""`mash report`: the statutory figures for a period, as JSON, CSV or an HTML scorecard."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from typing import Any
+
+import orjson
+
+from mash.config import Settings
+from mash.domain.figures import figures
+from mash.figures.source import read_source
+
+COUNT_KEYS = (
+    "contacts",
+    "referrals",
+    "conversion_rate",
+    "re_referrals",
+    "re_referral_rate",
+    "linked_to_open_case",
+    "referrals_nfa",
+    "contacts_nfa",
+    "cp_plans_started",
+    "cp_plans_second_or_subsequent",
+    "decided_within_target_rate",
+)
+
+
+async def compute_report(settings: Settings, start: date, end: date) -> dict[str, Any]:
+    source = await read_source(settings)
+    return figures(source.contacts.values(), source.plans.values(), start, end)
+
+
+def as_json(result: dict[str, Any]) -> str:
+    return orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def as_csv(result: dict[str, Any]) -> str:
+    """One row for the whole period, then one per month: the shape a spreadsheet wants."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["period", *COUNT_KEYS])
+    rows = [(f"{result['from']}..{result['to']}", result), *result["by_month"].items()]
+    for label, counts in rows:
+        writer.writerow([label, *("" if counts.get(k) is None else counts.get(k) for k in COUNT_KEYS)])
+    return out.getvalue()

@@ -1,0 +1,377 @@
+"""The coordinator console in real headless Chromium, against a real worker and intake on the embedded broker.
+
+A contact posted to the intake adapter travels through Kafka and the worker, and the open
+browser shows it in the right queue without a reload; decisions made in the browser go to
+the decisions topic, the worker applies them, and the queues and trail change in front of
+the coordinator. Screenshots of every queue view go to tests/output/.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from mash.console.users import write_demo_users
+from mash.embedded import free_port
+from tests.integration.builders import child, submission
+from tests.integration.conftest import Proc, Service
+from tests.integration.kafka import read_topic
+
+OUTPUT = Path(__file__).resolve().parents[1] / "output"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARRIVE_MS = 20_000  # screening by the worker included; the push itself takes well under a second
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium: make system-deps")
+
+
+@dataclass
+class Console:
+    proc: Proc
+    users: dict[str, tuple[str, str]]
+
+    @property
+    def url(self) -> str:
+        return self.proc.url
+
+    def password(self, username: str) -> str:
+        return self.users[username][1]
+
+
+@pytest.fixture
+def console(service: Service, tmp_path: Path) -> Iterator[Console]:
+    """The console as `mash console` runs it, beside the service's intake and worker."""
+    users = write_demo_users(tmp_path / "users.json", tmp_path / "demo-users.json")
+    port = free_port()
+    env = {
+        **service.env,
+        "MASH_CONSOLE_PORT": str(port),
+        "MASH_CONSOLE_USERS_FILE": str(tmp_path / "users.json"),
+        "MASH_CONSOLE_SESSION_SECRET": "integration-console-secret",
+        "MASH_CONSOLE_SECURE_COOKIES": "false",  # plain HTTP on loopback
+    }
+    proc = Proc("console", f"http://127.0.0.1:{port}", tmp_path / "console.log", env)
+    proc.start()
+    try:
+        proc.wait_ready()
+        yield Console(proc, users)
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def browser(service: Service) -> Iterator[Browser]:
+    # Playwright's sync API keeps an event loop running on this thread, so the service's
+    # own asyncio set-up (topics) has to happen first: hence the dependency on `service`.
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-GB")
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def sign_in(page: Page, console: Console, username: str) -> None:
+    page.goto(f"{console.url}/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(console.password(username))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#live-indicator")).to_have_attribute("data-state", "live")
+
+
+def post_contact(service: Service, body: dict[str, object], agency: str = "police") -> str:
+    with service.client() as client:
+        response = client.post("/v1/contacts", json=body, headers=service.auth(agency))
+    assert response.status_code == 202, response.text
+    [contact_id] = response.json()["contact_ids"]
+    return str(contact_id)
+
+
+def row(page: Page, contact_id: str) -> object:
+    return page.locator(f'#rows tr[data-id="{contact_id}"]')
+
+
+def screenshot(page: Page, name: str) -> None:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / f"console-{name}.png"), full_page=True)
+
+
+def mark_page(page: Page) -> None:
+    """A marker that a reload would wipe: its survival proves an update came without one."""
+    page.evaluate("window.__noReload = true")
+
+
+def assert_not_reloaded(page: Page) -> None:
+    assert page.evaluate("window.__noReload === true"), "the page was reloaded"
+
+
+def decisions(service: Service) -> list[dict[str, object]]:
+    # In a thread of its own: Playwright's event loop is running on this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        records = pool.submit(read_topic, service.bootstrap, service.topic("decisions"), 0, 3.0).result()
+    return [orjson.loads(r.value) for r in records]
+
+
+def test_a_posted_contact_arrives_live_and_a_level_change_moves_it_with_its_trail(
+    service: Service, console: Console, page: Page, browser: Browser
+) -> None:
+    sign_in(page, console, "coordinator")
+    expect(page).to_have_url(f"{console.url}/queues/awaiting")
+    mark_page(page)
+    name = child("Quillon", "Marchbank", dob="2013-09-30")
+    body = submission("persistent_absence", "parental_mental_health_significant", children=[name])
+    contact_id = post_contact(service, body, agency="school")
+
+    arrived = page.locator(f'#rows tr[data-id="{contact_id}"]')
+    expect(arrived).to_be_visible(timeout=ARRIVE_MS)
+    assert_not_reloaded(page)
+    expect(arrived).to_contain_text("Amber")
+    expect(arrived).to_contain_text("Level 3")
+    expect(arrived).to_contain_text("left (working time)")
+    expect(page.locator('.count-big[data-count="awaiting"]')).to_have_text("1")
+    screenshot(page, "awaiting")
+
+    # A second coordinator's screen on the same queue, to watch the case leave it live.
+    watcher = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    sign_in(watcher, console, "coordinator")
+    expect(watcher.locator(f'#rows tr[data-id="{contact_id}"]')).to_be_visible()
+    mark_page(watcher)
+
+    arrived.get_by_role("link", name=contact_id).click()
+    expect(page.locator("h1")).to_contain_text(contact_id)
+    reasons = page.locator("ol.reasons")
+    expect(reasons.locator('li[data-rule="persistent_absence"]')).to_be_visible()
+    expect(reasons.locator('li[data-rule="parental_mental_health_significant"]')).to_be_visible()
+    expect(page.locator('[data-field="ruleset"]')).to_have_text("version 2026.1")
+    expect(page.locator("section.personal")).to_contain_text("Quillon Marchbank")
+    expect(page.locator('[data-field="consent"]')).to_contain_text("Given")
+    screenshot(page, "case")
+
+    page.get_by_label("Change the level and/or RAG").check()
+    page.get_by_label("New level").select_option("2")
+    page.get_by_label("Rationale").fill("Parent has asked for support; attendance plan in place. Early help fits.")
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.locator(".flash")).to_contain_text("Decision recorded")
+    mark_page(page)
+
+    trail = page.locator(f"table.trail tr[data-decision]")
+    expect(trail).to_have_count(1, timeout=ARRIVE_MS)
+    assert_not_reloaded(page)
+    expect(trail).to_contain_text("Level 3 amber → level 2 green")
+    expect(trail).to_contain_text("coordinator")
+    expect(trail).to_contain_text("Early help fits.")
+    expect(page.locator('[data-field="level"]')).to_contain_text("Level 2")
+    expect(page.locator('[data-field="level"]')).to_contain_text("screened at level 3")
+
+    expect(watcher.locator(f'#rows tr[data-id="{contact_id}"]')).to_have_count(0, timeout=ARRIVE_MS)
+    expect(watcher.locator('.count-big[data-count="awaiting"]')).to_have_text("0")
+    expect(watcher.locator('a[href="/queues/early_help"] [data-count="early_help"]')).to_have_text("1")
+    assert_not_reloaded(watcher)
+    screenshot(watcher, "awaiting-empty")
+    watcher.context.close()
+
+    page.goto(f"{console.url}/queues/early_help")
+    expect(page.locator(f'#rows tr[data-id="{contact_id}"]')).to_contain_text("Green")
+    screenshot(page, "early_help")
+
+    [event] = decisions(service)
+    assert (event["action"], event["level"], event["rag"]) == ("change", 2, None)
+    assert (event["by"], event["role"], event["contact_id"]) == ("coordinator", "coordinator", contact_id)
+    assert str(event["decision_id"]).startswith("dc-")
+
+    console.proc.stop()
+    logs = console.proc.log_text()
+    assert "console_decision" in logs  # the scan below is of real logs
+    for personal in ("Quillon", "Marchbank", "2013-09-30", "fictional concern"):
+        assert personal not in logs
+
+
+def test_a_decision_without_a_rationale_is_refused_and_nothing_is_recorded(
+    service: Service, console: Console, page: Page
+) -> None:
+    contact_id = post_contact(service, submission("young_carer"))
+    sign_in(page, console, "coordinator")
+    expect(page.locator(f'#rows tr[data-id="{contact_id}"]')).to_be_visible(timeout=ARRIVE_MS)
+    page.goto(f"{console.url}/cases/{contact_id}")
+    page.get_by_label("Change the level and/or RAG").check()
+    page.get_by_label("New level").select_option("3")
+    page.get_by_label("Rationale").fill("   ")
+    with page.expect_response(re.compile(r"/decisions$")) as answer:
+        page.get_by_role("button", name="Record decision").click()
+    assert answer.value.status == 422
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("The decision was not recorded")
+    expect(alert).to_contain_text("Give a rationale")
+    expect(page.get_by_label("Rationale")).to_have_attribute("aria-invalid", "true")
+    # What the coordinator chose is kept, so only the rationale needs adding.
+    expect(page.get_by_label("New level")).to_have_value("3")
+    screenshot(page, "refused")
+
+    # The same POST without the session's CSRF token is refused before it is even read.
+    forged = page.request.post(
+        f"{console.url}/cases/{contact_id}/decisions",
+        form={"action": "confirm", "rationale": "forged", "seen_level": "2", "seen_rag": "green"},
+    )
+    assert forged.status == 403
+    assert decisions(service) == []
+
+
+def test_read_only_users_see_counts_but_never_a_case(service: Service, console: Console, page: Page) -> None:
+    name = child("Ottoline", "Brackwater", dob="2016-01-12")
+    contact_id = post_contact(service, submission("disclosure_of_abuse", children=[name]))
+    sign_in(page, console, "operations")
+    expect(page).to_have_url(f"{console.url}/overview")
+    expect(page.locator('.tile-count[data-count="awaiting"]')).to_have_text("1", timeout=ARRIVE_MS)
+    expect(page.locator("[data-overdue-rag=red]")).to_have_text("0")
+    assert page.locator(f'a[href="/cases/{contact_id}"]').count() == 0
+    screenshot(page, "overview")
+
+    for path in (f"/cases/{contact_id}", f"/cases/{contact_id}/live", "/queues/awaiting", "/queues/awaiting/rows"):
+        response = page.goto(f"{console.url}{path}")
+        assert response is not None
+        assert response.status == 403, path
+        assert "Ottoline" not in page.content()
+        assert contact_id not in page.content()
+    expect(page.locator("h1")).to_have_text("Not available to your role")
+
+
+def test_a_manager_signs_off_lowering_a_level_4_case_and_nfa_cases_close(
+    service: Service, console: Console, page: Page, browser: Browser
+) -> None:
+    urgent = post_contact(service, submission("disclosure_of_abuse"))
+    info = post_contact(service, submission("no_unmet_needs", children=[child("Other", "Child", dob="2011-04-04")]))
+    sign_in(page, console, "coordinator")
+    expect(page.locator(f'#rows tr[data-id="{urgent}"]')).to_contain_text("Red", timeout=ARRIVE_MS)
+    expect(page.locator(f'#rows tr[data-id="{info}"]')).to_contain_text("No target", timeout=ARRIVE_MS)
+    # Red (4 clock hours) is listed before blue (no target).
+    assert page.locator("#rows tr").first.get_attribute("data-id") == urgent
+    page.goto(f"{console.url}/queues/imm")
+    expect(page.locator(f'#rows tr[data-id="{urgent}"]')).to_be_visible()
+    screenshot(page, "imm")
+
+    page.goto(f"{console.url}/cases/{info}")
+    page.get_by_label("Rationale").fill("Information only; universal services are involved.")
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.locator(".state-badge")).to_have_text("Closed", timeout=ARRIVE_MS)
+
+    page.goto(f"{console.url}/cases/{urgent}")
+    page.get_by_label("Change the level and/or RAG").check()
+    page.get_by_label("New level").select_option("3")
+    page.get_by_label("Rationale").fill("Disclosure was about an adult relative; no current risk at home.")
+    page.get_by_role("button", name="Record decision").click()
+    pending = page.locator("table.trail tr.trail-awaiting_sign_off")
+    expect(pending).to_contain_text("Awaiting manager sign-off", timeout=ARRIVE_MS)
+    expect(page.locator('[data-field="level"]')).to_contain_text("Level 4")  # not applied until signed off
+    expect(pending.get_by_role("button", name="Sign off")).to_have_count(0)  # coordinators can't
+
+    manager = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    sign_in(manager, console, "manager")
+    manager.goto(f"{console.url}/cases/{urgent}")
+    form = manager.locator("form.sign-off")
+    form.get_by_label("Sign-off rationale").fill("Agreed after speaking to the police.")
+    form.get_by_role("button", name="Sign off").click()
+    expect(manager.locator("table.trail tr.trail-signed_off")).to_contain_text("manager", timeout=ARRIVE_MS)
+    expect(manager.locator('[data-field="level"]')).to_contain_text("Level 3")
+    screenshot(manager, "signed-off")
+    manager.context.close()
+
+    # The coordinator's open case page follows without a reload.
+    expect(page.locator("table.trail tr.trail-signed_off")).to_have_count(1, timeout=ARRIVE_MS)
+    page.goto(f"{console.url}/queues/social_care")
+    expect(page.locator(f'#rows tr[data-id="{urgent}"]')).to_contain_text("Amber")
+    screenshot(page, "social_care")
+    page.goto(f"{console.url}/queues/closed")
+    expect(page.locator(f'#rows tr[data-id="{info}"]')).to_contain_text("Universal")
+    screenshot(page, "closed")
+
+    actions = sorted(str(d["action"]) for d in decisions(service))
+    assert actions == ["change", "confirm", "sign_off"]
+
+
+def _signed_in_client(console: Console, username: str) -> httpx.Client:
+    client = httpx.Client(base_url=console.url, timeout=10.0)
+    form = client.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token is not None
+    answer = client.post(
+        "/login",
+        data={"csrf_token": token.group(1), "username": username, "password": console.password(username)},
+    )
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def test_sessions_are_guarded_and_partner_keys_never_open_the_console(service: Service, console: Console) -> None:
+    with httpx.Client(base_url=console.url, timeout=10.0) as anonymous:
+        partner = service.auth("police")
+        assert anonymous.get("/queues/awaiting", headers=partner).status_code == 303
+        assert anonymous.get("/queues/awaiting", headers=partner).headers["location"] == "/login"
+        assert anonymous.get("/events", headers=partner).status_code == 401
+        assert anonymous.get("/counts", headers=partner).status_code == 303
+        refused = anonymous.post("/login", data={"username": "coordinator", "password": "wrong"})
+        assert refused.status_code == 403  # no CSRF token from the sign-in form
+    with _signed_in_client(console, "coordinator") as client:
+        assert [c.name for c in client.cookies.jar] == ["mash_console"]
+        queue = client.get("/queues/awaiting")
+        assert queue.status_code == 200
+        assert "frame-ancestors 'none'" in queue.headers["content-security-policy"]
+        assert queue.headers["cache-control"] == "no-store"
+    with httpx.Client(base_url=console.url, timeout=10.0) as fresh:
+        form = fresh.get("/login")
+        flags = form.headers["set-cookie"].lower()
+        assert "httponly" in flags
+        assert "samesite=strict" in flags
+        wrong = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert wrong is not None
+        answer = fresh.post("/login", data={"csrf_token": wrong.group(1), "username": "coordinator", "password": "no"})
+        assert answer.status_code == 401
+        assert "not recognised" in answer.text
+    metrics = httpx.get(f"{console.url}/metrics").text
+    assert 'mash_console_queue_depth{queue="awaiting"}' in metrics
+    assert "mash_console_oldest_waiting_seconds" in metrics
+
+
+def test_a_restarted_console_rebuilds_the_same_view(service: Service, console: Console) -> None:
+    ids = [post_contact(service, submission(code)) for code in ("disclosure_of_abuse", "young_carer")]
+    with _signed_in_client(console, "manager") as client:
+        deadline = time.monotonic() + ARRIVE_MS / 1000
+        while (before := client.get("/counts").json())["counts"]["awaiting"] < len(ids):
+            assert time.monotonic() < deadline, before
+            time.sleep(0.2)
+        rows_before = client.get("/queues/awaiting/rows").json()["html"]
+    assert before["counts"]["awaiting"] == len(ids)
+    console.proc.stop()
+    console.proc.start()
+    console.proc.wait_ready()
+    with _signed_in_client(console, "manager") as client:
+        after = client.get("/counts").json()
+        rows_after = client.get("/queues/awaiting/rows").json()["html"]
+    assert after["counts"] == before["counts"]
+    assert re.findall(r'data-id="([^"]+)"', rows_after) == re.findall(r'data-id="([^"]+)"', rows_before)
+
+

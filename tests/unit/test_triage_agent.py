@@ -1,0 +1,224 @@
+"""The worker's agent itself, run in-process with faust's `agent.test_context()` (no Kafka).
+
+Events go straight into the agent's stream. Every outbound record (case records, dead
+letters, the child table's changelog) is caught at the app's producer, after faust's own
+topic code has built and serialized it, so nothing leaves the process and the tests can
+see exactly what was sent where.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import faust
+import pytest
+
+from mash.config import Settings
+from mash.domain.case import CaseRecord, Referral
+from mash.domain.child import ChildState
+from mash.domain.contact import Child, CinSource, Consent, ConsentStatus, ContactEvent, Referrer
+from mash.domain.ruleset import Route, load_ruleset
+from mash.streams.app import create_app
+from mash.streams.dead_letter import DeadLetter, DeadLetterReason
+
+CONTACTS = "unit.contacts.v1"
+CASES = "unit.cases.v1"
+DLQ = "unit.dlq.v1"
+TABLE = "unit-children"
+CHILD_KEY = "ck-fictional-child"
+TUESDAY_1030 = datetime(2026, 3, 10, 10, 30, tzinfo=UTC)
+WAIT_S = 2.0
+
+
+def contact(
+    contact_id: str,
+    *,
+    indicators: tuple[str, ...] = ("disclosure_of_abuse",),
+    received_at: datetime = TUESDAY_1030,
+) -> ContactEvent:
+    """A police contact about one fictional child (always the same child key)."""
+    return ContactEvent(
+        contact_id=contact_id,
+        child_key=CHILD_KEY,
+        agency="police",
+        agency_reference=f"MP-{contact_id}",
+        child_index=0,
+        children_in_submission=1,
+        received_at=received_at,
+        accepted_at=received_at + timedelta(seconds=2),
+        source=CinSource.POLICE,
+        child=Child(given_name="Testo", family_name="Sampleford", date_of_birth=date(2018, 7, 19)),
+        indicators=list(indicators),
+        narrative="Fictional narrative for a test.",
+        consent=Consent(status=ConsentStatus.GIVEN),
+        referrer=Referrer(name="PC Example", role="police officer", email="pc.example@police.example"),
+    )
+
+
+@dataclass(frozen=True)
+class Sent:
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+class Outbox:
+    """Stands in for the app's producer: records every message a topic hands to it."""
+
+    def __init__(self) -> None:
+        self.sent: list[Sent] = []
+        self.changed = asyncio.Event()
+
+    def send_soon(self, fut: Any) -> None:
+        message = fut.message
+        self.sent.append(Sent(message.channel.get_topic_name(), message.key, message.value))
+        self.changed.set()
+
+    def to(self, topic: str) -> list[Sent]:
+        return [s for s in self.sent if s.topic == topic]
+
+
+@dataclass
+class Harness:
+    app: faust.App
+    agent: Any  # faust's AgentTestWrapper
+    outbox: Outbox
+
+    async def put(self, value: bytes, key: bytes, topic: str = CONTACTS) -> None:
+        # The agent reads several topics and dispatches on the record's topic, but the test
+        # wrapper names its messages after `original_channel`, which for a multi-topic
+        # channel has no single name ("<internal>"); point it at the topic being simulated.
+        self.agent.original_channel = self.app.topic(topic)
+        await self.agent.put(value=value, key=key)
+
+    async def put_contact(self, event: ContactEvent) -> None:
+        await self.put(event.model_dump_json().encode(), key=event.child_key.encode())
+
+    async def sent_to(self, topic: str, count: int) -> list[Sent]:
+        """Waits until `count` records were sent to `topic`, then returns all sent to it.
+
+        `put()` returns once the stream has taken the value, which for an agent that yields
+        nothing is before the agent body has run, so wait for the body's sends. One event's
+        sends all happen in one go, so callers unpack the result: an extra record fails too.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT_S
+        while len(self.outbox.to(topic)) < count:
+            crash = self.agent._crash_reason
+            remaining = deadline - loop.time()
+            if crash is not None or remaining <= 0:
+                sent = [(s.topic, s.key, s.value[:120]) for s in self.outbox.sent]
+                pytest.fail(f"expected {count} record(s) on {topic}; agent crash: {crash!r}; sent: {sent}")
+            self.outbox.changed.clear()
+            with contextlib.suppress(TimeoutError):  # wake now and then to notice a crash
+                await asyncio.wait_for(self.outbox.changed.wait(), min(remaining, 0.05))
+        return self.outbox.to(topic)
+
+    def state(self, child_key: str = CHILD_KEY) -> ChildState:
+        stored = self.app.tables[TABLE].get(child_key.encode())
+        assert stored is not None, f"nothing stored for {child_key}"
+        return ChildState.model_validate_json(stored)
+
+    def changelog(self) -> list[Sent]:
+        return self.outbox.to(self.app.tables[TABLE].changelog_topic.get_topic_name())
+
+
+@pytest.fixture
+async def harness(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
+    settings = Settings(
+        mode="development",
+        child_key_secret="x",
+        store="memory://",
+        topic_prefix="unit",
+        kafka_bootstrap="127.0.0.1:1",
+    )
+    app = create_app(settings, load_ruleset())
+    app.loop = asyncio.get_running_loop()
+    app.finalize()
+    outbox = Outbox()
+    # Topic.send_soon builds and serializes the message, then hands it to the producer.
+    monkeypatch.setattr(app.producer, "send_soon", outbox.send_soon)
+    # test_context() resumes the app's flow control itself (faust 0.15.3), so put() flows.
+    async with app.agents["children"].test_context() as agent:
+        yield Harness(app, agent, outbox)
+    # Iterating the stream built the app's consumer, whose thread service (never started)
+    # made an event loop of its own in its constructor: close it, or every test leaks one.
+    app.consumer._thread.thread_loop.close()
+
+
+def case_record(sent: Sent) -> CaseRecord:
+    return CaseRecord.model_validate_json(sent.value)
+
+
+def contact_ids(state: ChildState) -> list[str]:
+    return [entry.id for entry in state.timeline.entries if entry.kind == "contact"]
+
+
+async def test_a_good_contact_produces_one_case_record_keyed_by_contact_id(harness: Harness):
+    await harness.put_contact(contact("ct-abuse", indicators=("disclosure_of_abuse",)))
+
+    [sent] = await harness.sent_to(CASES, 1)
+    assert sent.key == b"ct-abuse"
+    record = case_record(sent)
+    assert (record.contact_id, record.child_key, record.level) == ("ct-abuse", CHILD_KEY, 4)
+    assert "disclosure_of_abuse" in [reason.rule for reason in record.reasons]
+    assert (record.route, record.referral, record.case_id) == (
+        Route.SOCIAL_CARE,
+        Referral.REFERRAL,
+        "ct-abuse",
+    )
+    assert harness.outbox.to(DLQ) == []
+    assert contact_ids(harness.state()) == ["ct-abuse"]
+
+
+async def test_malformed_json_goes_to_the_dead_letter_topic_and_the_agent_goes_on(harness: Harness):
+    await harness.put(b"{not json", key=b"ck-garbled")
+    await harness.put_contact(contact("ct-after"))
+
+    [letter_sent] = await harness.sent_to(DLQ, 1)
+    letter = DeadLetter.model_validate_json(letter_sent.value)
+    assert letter.reason is DeadLetterReason.MALFORMED_JSON
+    assert (letter.topic, letter.partition, letter.offset) == (CONTACTS, 0, 0)
+    assert letter.key_b64 is not None
+    assert base64.b64decode(letter.key_b64) == b"ck-garbled"
+    assert base64.b64decode(letter.value_b64) == b"{not json"
+    [case_sent] = await harness.sent_to(CASES, 1)
+    assert case_record(case_sent).contact_id == "ct-after"
+    assert contact_ids(harness.state()) == ["ct-after"]
+    assert harness.app.tables[TABLE].get(b"ck-garbled") is None
+
+
+async def test_a_redelivered_contact_gives_the_same_record_and_is_kept_once(harness: Harness):
+    event = contact("ct-twice")
+
+    await harness.put_contact(event)
+    await harness.sent_to(CASES, 1)
+    await harness.put_contact(event)
+
+    first, second = await harness.sent_to(CASES, 2)
+    assert first.key == second.key == b"ct-twice"
+    assert first.value == second.value
+    assert contact_ids(harness.state()) == ["ct-twice"]
+    assert len(harness.changelog()) == 1  # the redelivery wrote nothing to the table
+
+
+async def test_a_second_social_care_contact_is_linked_to_the_case_the_first_opened(harness: Harness):
+    await harness.put_contact(contact("ct-first"))
+    await harness.sent_to(CASES, 1)
+    await harness.put_contact(contact("ct-second", received_at=TUESDAY_1030 + timedelta(days=3)))
+
+    first, second = (case_record(s) for s in await harness.sent_to(CASES, 2))
+    assert (first.contact_id, first.referral, first.case_id) == ("ct-first", Referral.REFERRAL, "ct-first")
+    assert (second.contact_id, second.route, second.referral, second.case_id) == (
+        "ct-second",
+        Route.SOCIAL_CARE,
+        Referral.LINKED_TO_OPEN_CASE,
+        "ct-first",
+    )
+    assert contact_ids(harness.state()) == ["ct-first", "ct-second"]
