@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +147,92 @@ def report(start: Any, end: Any, fmt: str, out: Path | None) -> None:
         out.write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
+
+
+@main.command("simulate")
+@click.option("--seed", type=int, default=1, show_default=True, help="same seed and options: same lines")
+@click.option(
+    "--children",
+    type=click.IntRange(min=50),
+    default=5000,
+    show_default=True,
+    help="children who may come to notice (about a quarter of the council's children)",
+)
+@click.option("--days", type=click.IntRange(min=1), default=730, show_default=True)
+@click.option(
+    "--start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="first day (UTC); default 2024-04-01 with --out, the day --days before today with --post",
+)
+@click.option(
+    "--contacts-per-day", type=click.FloatRange(min=0, min_open=True), help="default: children / 365"
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write JSON Lines to this file")
+@click.option("--post", "post_url", metavar="URL", help="post to a running intake: http://127.0.0.1:8400")
+@click.option(
+    "--keys",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="with --post: agency id -> API key, as in .mash/demo-keys.json",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=20.0,
+    show_default=True,
+    help="with --post: lines per second",
+)
+def simulate_command(
+    seed: int,
+    children: int,
+    days: int,
+    start: datetime | None,
+    contacts_per_day: float | None,
+    out: Path | None,
+    post_url: str | None,
+    keys: Path | None,
+    rate: float,
+) -> None:
+    """Synthetic contacts and outcomes for a council: a JSONL file for replay, or posted to the intake."""
+    import json
+    import time
+    from datetime import UTC, timedelta
+
+    from mash.simulate import PostError, SimulationConfig, post_to_service, write_jsonl
+
+    if (out is None) == (post_url is None):
+        raise click.UsageError("give one of --out PATH or --post URL")
+    options: dict[str, Any] = {"seed": seed, "children": children, "days": days}
+    if contacts_per_day is not None:
+        options["contacts_per_day"] = contacts_per_day
+    if start is not None:
+        options["start"] = start.date()
+    elif post_url is not None:
+        # End the run today: the intake refuses contacts dated in the future.
+        options["start"] = datetime.now(UTC).date() - timedelta(days=days)
+    config = SimulationConfig(**options)
+    began = time.perf_counter()
+    if out is not None:
+        lines = write_jsonl(config, out)
+        click.echo(f"wrote {lines} lines to {out} in {time.perf_counter() - began:.1f}s")
+        return
+    if post_url is None or keys is None:
+        raise click.UsageError("--post needs --keys FILE (the demo-keys.json the dev server writes)")
+    if config.end_at > datetime.now(UTC):
+        raise click.UsageError("the run would end after now, and the intake refuses contacts from the future")
+
+    def refused(line: dict[str, Any], status: int, body: str) -> None:
+        # The reference identifies the line without naming the child; the body is left out.
+        item = line["submission"] if line["kind"] == "contact" else line["event"]
+        reference = item.get("agency_reference") or item.get("reference")
+        click.echo(f"refused ({status}): {line['kind']} {reference}", err=True)
+
+    try:
+        posted = asyncio.run(
+            post_to_service(config, post_url, json.loads(keys.read_text()), rate, on_refused=refused)
+        )
+    except (PostError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"posted {posted} lines to {post_url} in {time.perf_counter() - began:.1f}s")
 
 
 @main.group()

@@ -115,7 +115,10 @@ async def _wait_processed(settings: Settings, ends: dict[TopicPartition, int], s
     try:
         while True:
             committed = await admin.list_consumer_group_offsets(settings.app_id, partitions=list(ends))
-            done = sum(min(committed[tp].offset, end) if committed.get(tp) else 0 for tp, end in ends.items())
+            # A partition nobody has committed on reports -1.
+            done = sum(
+                min(max(committed[tp].offset, 0), end) if committed.get(tp) else 0 for tp, end in ends.items()
+            )
             bar.update(done - bar.n)
             if done >= total:
                 return

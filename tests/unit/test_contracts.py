@@ -36,3 +36,11 @@ def test_rules_check_prints_line_field_and_reason(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"{bad}:{line}: indicators." in result.output
     assert ".level: Input should be less than or equal to 4" in result.output
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    from mash.config import Settings
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [f"MASH_{name.upper()}" for name in Settings.model_fields if f"MASH_{name.upper()}" not in readme]
+    assert missing == []
