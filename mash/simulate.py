@@ -48,7 +48,7 @@ How the figures in `shared/domain.md` shape the data (national figures for Engla
   which ends months later; the case closes after the plan. Children whose plan ended often
   come back, and at the next plan count as "second or subsequent". Nationally ~20% of plans
   are, counting plans however long ago; a run starts with no history, so the share starts
-  at nil and builds up (roughly 10-20% in a two-year run's second year).
+  at nil and builds up (to roughly 15-20% in a two-year run's second year).
 - **Children.** Stable fictional identities: ~80% with an NHS number, the rest known by name
   and date of birth; families of one to four children share a family name, and a few
   submissions name two or three siblings. A few contacts are about unborn babies (expected
@@ -115,7 +115,7 @@ class SimulationConfig:
     nfa_share: float = 0.4  # of referrals that lead to no plan: about 40% of all closures
     plan_share: float = 0.3  # of level-4 referrals
     plan_share_again: float = 0.6  # of level-4 referrals for a child who had a plan before
-    return_after_plan: float = 0.6
+    return_after_plan: float = 0.7
 
     def __post_init__(self) -> None:
         if self.children < 50:
@@ -278,7 +278,10 @@ _GP = (
 )
 
 # Police (6) is not here: its volume is set by `police_share`. Shares are of the other
-# three quarters, after the census mix of referral sources.
+# three quarters, after the census mix of referral sources. The level mixes are what each
+# partner reports; they are tuned so that, once the service's history rules have raised
+# repeat contacts and linked open cases, about a quarter of contacts route to social care
+# (checked with the service's own `derive` in tests/unit/test_simulate.py).
 SOURCES: Final[tuple[Source, ...]] = (
     Source(
         CinSource.SCHOOLS, "school", 0.27, "school", (0.15, 0.75, 0.07, 0.03), _SCHOOL,
@@ -395,6 +398,8 @@ SOURCES: Final[tuple[Source, ...]] = (
            ("not recorded",), "council.example"),
 )  # fmt: skip
 
+# Most police notifications share information (level 1) or suggest early help; the serious
+# domestic abuse comes mostly in the bursts, which are generated separately.
 POLICE: Final = Source(
     CinSource.POLICE, "police", 0.0, "police", (0.5, 0.39, 0.07, 0.04),
     (
@@ -409,6 +414,8 @@ POLICE: Final = Source(
 
 # A child whose concerns came back after a case closed is more often at a higher level.
 RETURN_LEVELS: Final = (0.1, 0.5, 0.3, 0.1)
+# After a child protection plan, what brings a child back is more often serious again.
+RETURN_AFTER_PLAN_LEVELS: Final = (0.0, 0.3, 0.45, 0.25)
 # A burst is domestic abuse: mostly standard/medium risk, some high risk heard at MARAC.
 BURST_MARAC_SHARE: Final = 0.2
 BURST_SIBLINGS: Final = 0.55
@@ -637,15 +644,16 @@ class _Simulation:
     def _pick_weighted(self) -> int:
         return self.rng.choices(range(len(self.kids)), cum_weights=self.cum_weights)[0]
 
-    def _pick(self, source: Source, at: datetime, on: date) -> tuple[int, bool]:
-        """The subject of a contact, and whether it is a returning concern."""
+    def _pick(self, source: Source, at: datetime, on: date) -> tuple[int, _Pending | None]:
+        """The subject of a contact, and the return it serves when concerns came back."""
         # Returns are kept sorted by time: the longest overdue is served first.
         i = 0
         while i < len(self.returns) and self.returns[i].at <= at:
-            kid = self.returns[i].kid
+            due = self.returns[i]
+            kid = due.kid
             if self._eligible(kid, on, source.ages):
                 del self.returns[i]
-                return kid, True
+                return kid, due
             if _age(self.kids[kid].dob, on) > 17:  # grown up: no longer a children's services contact
                 del self.returns[i]
             else:
@@ -657,12 +665,12 @@ class _Simulation:
             for _ in range(5):
                 kid = self.rng.choice(self.recent)[1]
                 if self._eligible(kid, on, source.ages):
-                    return kid, False
+                    return kid, None
         for _ in range(50):
             kid = self._pick_weighted()
             if self._eligible(kid, on, source.ages):
-                return kid, False
-        return self.rng.choice([i for i in range(len(self.kids)) if self._eligible(i, on, (0, 17))]), False
+                return kid, None
+        return self.rng.choice([i for i in range(len(self.kids)) if self._eligible(i, on, (0, 17))]), None
 
     def _pick_unborn(self, on: date) -> int | None:
         lo = bisect.bisect_right(self.by_dob, (on, len(self.kids)))
@@ -827,7 +835,8 @@ class _Simulation:
             chance = self.config.return_after_plan if item.plan_case else self.config.return_after_closure
             if self.rng.random() < chance:
                 wait = self.rng.expovariate(1 / self.config.return_mean_days)
-                self._schedule("return", item.at + timedelta(days=wait), item.kid, item.child, item.identity)
+                back = item.at + timedelta(days=wait)
+                self._schedule("return", back, item.kid, item.child, item.identity, plan_case=item.plan_case)
         self.outcomes += 1
         event: dict[str, Any] = {"type": item.kind, "child": dict(item.child), "occurred_at": _stamp(item.at)}
         if item.kind == "case_closed":
@@ -842,7 +851,7 @@ class _Simulation:
     def _contact(self, at: datetime, source: Source, burst: bool) -> Line:
         rng = self.rng
         on = at.astimezone(LONDON).date()
-        returning = False
+        returning: _Pending | None = None
         unborn = False
         kid: int | None = None
         # Pre-birth concerns come mostly from midwives, some from police and early help.
@@ -865,7 +874,10 @@ class _Simulation:
                 level = 4 if rng.random() < BURST_MARAC_SHARE else 3
                 codes = ["domestic_abuse_marac" if level == 4 else "domestic_abuse_in_home"]
             else:
-                level = self._level(RETURN_LEVELS if returning else source.levels)
+                if returning is None:
+                    level = self._level(source.levels)
+                else:
+                    level = self._level(RETURN_AFTER_PLAN_LEVELS if returning.plan_case else RETURN_LEVELS)
                 codes = self._indicators(source, level, ages)
         children: list[dict[str, Any]] = []
         for k in kids:

@@ -9,10 +9,7 @@ and republishes the case, and the change comes back through the view like any ot
 from __future__ import annotations
 
 import asyncio
-import hmac
-import secrets
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -22,18 +19,19 @@ from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, ORJSONResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import ValidationError
 from starlette.middleware.sessions import SessionMiddleware
 
 from mash.config import Settings
 from mash.console.feed import ViewFeed
-from mash.console.forms import Refused, decision_from_form
+from mash.console.forms import Refused, decision_from_form, pending_sign_offs
+from mash.console.imm_pages import imm_router
 from mash.console.live import Hub, sse, summary, update_messages
+from mash.console.metrics import ConsoleMetrics
 from mash.console.present import environment
-from mash.console.users import User, UserDirectory
+from mash.console.sessions import SECURITY_HEADERS, SESSION_SECONDS, Forbidden, Sessions, SignedOut
+from mash.console.users import UserDirectory
 from mash.console.view import Change, ConsoleView, Queue
 from mash.domain.case import CaseRecord
 from mash.domain.contact import ContactEvent
@@ -43,72 +41,12 @@ from mash.observability.logging import get_logger
 
 log = get_logger(__name__)
 
-SESSION_SECONDS = 12 * 3600  # one long shift; then sign in again
 KEEP_ALIVE_S = 15.0
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    # Pages carry children's personal data: never keep them in a browser or proxy cache.
-    "Cache-Control": "no-store",
-}
-
-
-class SignedOut(Exception):
-    pass
-
-
-class Forbidden(Exception):
-    def __init__(self, message: str) -> None:
-        self.message = message
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class ViewCollector(Collector):
-    """Queue gauges computed from the view when Prometheus scrapes, with no personal labels."""
-
-    def __init__(self, view: ConsoleView, hub: Hub, feed: ViewFeed, now: Callable[[], datetime]) -> None:
-        self.view, self.hub, self.feed, self.now = view, hub, feed, now
-
-    def collect(self) -> Iterator[Metric]:
-        now = self.now()
-        depth = GaugeMetricFamily(
-            "mash_console_queue_depth", "Cases listed in each console queue", labels=["queue"]
-        )
-        for queue, count in self.view.counts(now).items():
-            depth.add_metric([queue.value], count)
-        overdue = GaugeMetricFamily(
-            "mash_console_overdue_cases",
-            "Cases awaiting a screening decision past their due time",
-            labels=["rag"],
-        )
-        for rag, count in self.view.overdue_by_rag(now).items():
-            overdue.add_metric([rag.value], count)
-        yield depth
-        yield overdue
-        yield GaugeMetricFamily(
-            "mash_console_oldest_waiting_seconds",
-            "Age of the longest-waiting case without a screening decision",
-            value=self.view.oldest_waiting_seconds(now),
-        )
-        yield GaugeMetricFamily(
-            "mash_console_live_clients",
-            "Browsers connected for live updates",
-            value=len(self.hub.subscribers),
-        )
-        yield GaugeMetricFamily(
-            "mash_console_view_ready",
-            "1 once the view has read the topics up to date",
-            value=float(self.feed.caught_up.is_set()),
-        )
 
 
 def _form_fields(raw: Any) -> dict[str, str]:
@@ -136,19 +74,8 @@ def create_console_app(
             hub.publish(*update_messages(view, changes, now(), render_row))
 
     feed = ViewFeed(settings, view, on_changes)
-    registry = CollectorRegistry()
-    registry.register(ViewCollector(view, hub, feed, now))
-    decisions_made = Counter(
-        "mash_console_decisions_total", "Decisions recorded from the console", ["action"], registry=registry
-    )
-    decisions_refused = Counter(
-        "mash_console_decisions_refused_total",
-        "Decision forms refused (no rationale, stale, ...)",
-        registry=registry,
-    )
-    sign_ins = Counter(
-        "mash_console_sign_ins_total", "Console sign-in attempts", ["outcome"], registry=registry
-    )
+    metrics = ConsoleMetrics(view, hub, feed, now)
+    sessions = Sessions(users)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -199,50 +126,12 @@ def create_console_app(
             response.headers.setdefault(name, value)
         return response
 
-    # --- who is asking -------------------------------------------------------------------
-
-    def signed_in(request: Request) -> User | None:
-        # Only the session cookie counts: an Authorization header (a partner's API key) is never read.
-        name = request.session.get("user")
-        since = request.session.get("since", 0)
-        if (
-            not isinstance(name, str)
-            or not isinstance(since, int | float)
-            or time.time() - since > SESSION_SECONDS
-        ):
-            return None
-        return users.get(name)  # the role comes from the users file, so a change applies at once
-
-    def require_user(request: Request) -> User:
-        user = signed_in(request)
-        if user is None:
-            raise SignedOut
-        return user
-
-    def require_caseworker(request: Request) -> User:
-        user = require_user(request)
-        if not user.can_decide:
-            raise Forbidden("Your role sees the queue counts only, not cases.")
-        return user
-
-    def csrf_token(request: Request) -> str:
-        token = request.session.get("csrf")
-        if not isinstance(token, str):
-            token = secrets.token_urlsafe(32)
-            request.session["csrf"] = token
-        return token
-
-    def csrf_ok(request: Request, fields: dict[str, str]) -> bool:
-        expected = request.session.get("csrf")
-        sent = fields.get("csrf_token", "")
-        return isinstance(expected, str) and hmac.compare_digest(sent.encode(), expected.encode())
-
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         at = now()
-        user = signed_in(request)
+        user = sessions.user(request)
         html = env.get_template(name).render(
             user=user,
-            csrf=csrf_token(request),
+            csrf=sessions.csrf_token(request),
             now=at,
             summary=summary(view, at),
             flash=request.session.pop("flash", None),
@@ -253,7 +142,7 @@ def create_console_app(
     @app.exception_handler(SignedOut)
     async def signed_out(request: Request, _: SignedOut) -> Response:
         path = request.url.path
-        if path == "/events" or path.endswith(("/rows", "/live")) or request.method != "GET":
+        if path in ("/events", "/counts") or path.endswith(("/rows", "/live")) or request.method != "GET":
             return ORJSONResponse({"detail": "sign in to the console"}, status_code=401)
         return RedirectResponse("/login", status_code=303)
 
@@ -272,29 +161,30 @@ def create_console_app(
     @app.post("/login", response_class=HTMLResponse)
     async def login(request: Request) -> Response:
         fields = _form_fields(await request.form())
-        if not csrf_ok(request, fields):
-            sign_ins.labels(outcome="csrf").inc()
+        if not sessions.csrf_ok(request, fields):
+            metrics.sign_ins.labels(outcome="csrf").inc()
             return page(
                 request, "login.html", status=403, error="The sign-in form expired; please try again."
             )
-        user = users.authenticate(fields.get("username", ""), fields.get("password", ""))
+        # argon2 is deliberately slow: verify off the event loop so live updates keep flowing.
+        user = await asyncio.to_thread(
+            users.authenticate, fields.get("username", ""), fields.get("password", "")
+        )
         if user is None:
-            sign_ins.labels(outcome="refused").inc()
+            metrics.sign_ins.labels(outcome="refused").inc()
             log.info("console_sign_in_refused")
             return page(
                 request, "login.html", status=401, error="That username and password were not recognised."
             )
-        # A fresh session on sign-in, so a token planted before it (session fixation) is useless.
-        request.session.clear()
-        request.session.update(user=user.username, since=int(time.time()), csrf=secrets.token_urlsafe(32))
-        sign_ins.labels(outcome="ok").inc()
+        sessions.start(request, user)
+        metrics.sign_ins.labels(outcome="ok").inc()
         log.info("console_sign_in", user=user.username, role=user.role.value)
         return RedirectResponse("/", status_code=303)
 
     @app.post("/logout")
     async def logout(request: Request) -> Response:
         fields = _form_fields(await request.form())
-        if not csrf_ok(request, fields):
+        if not sessions.csrf_ok(request, fields):
             return page(
                 request,
                 "error.html",
@@ -309,12 +199,12 @@ def create_console_app(
 
     @app.get("/", response_class=HTMLResponse)
     async def home(request: Request) -> Response:
-        user = require_user(request)
+        user = sessions.require_user(request)
         return RedirectResponse("/queues/awaiting" if user.can_decide else "/overview", status_code=303)
 
     @app.get("/overview", response_class=HTMLResponse)
     async def overview(request: Request) -> Response:
-        require_user(request)
+        sessions.require_user(request)
         at = now()
         return page(
             request,
@@ -328,7 +218,7 @@ def create_console_app(
 
     @app.get("/queues/{queue}", response_class=HTMLResponse)
     async def queue_page(request: Request, queue: Queue, limit: int = DEFAULT_LIMIT) -> Response:
-        require_caseworker(request)
+        sessions.require_caseworker(request)
         at = now()
         return page(
             request,
@@ -341,7 +231,7 @@ def create_console_app(
     @app.get("/queues/{queue}/rows")
     async def queue_rows(request: Request, queue: Queue, limit: int = DEFAULT_LIMIT) -> Response:
         """The list again (clocks move on), for a browser's periodic refresh or after a resync."""
-        require_caseworker(request)
+        sessions.require_caseworker(request)
         at = now()
         html = env.get_template("_rows.html").render(
             rows=view.page(queue, at, 0, _limit(limit)), queue=queue, now=at
@@ -350,7 +240,7 @@ def create_console_app(
 
     @app.get("/counts")
     async def counts(request: Request) -> Response:
-        require_user(request)
+        sessions.require_user(request)
         at = now()
         by_rag = {rag.value: n for rag, n in view.overdue_by_rag(at).items()}
         return ORJSONResponse(
@@ -378,6 +268,7 @@ def create_console_app(
             "r": record,
             "contact": contact,
             "history": view.history(contact_id),
+            "pending": pending_sign_offs(record),
             "catalogue": ruleset.catalogue,
             "usual_rag": ruleset.rag,
             "rags": list(Rag),
@@ -390,7 +281,7 @@ def create_console_app(
 
     @app.get("/cases/{contact_id}", response_class=HTMLResponse)
     async def case_page(request: Request, contact_id: str) -> Response:
-        require_caseworker(request)
+        sessions.require_caseworker(request)
         try:
             context = case_context(contact_id)
         except KeyError:
@@ -400,21 +291,21 @@ def create_console_app(
     @app.get("/cases/{contact_id}/live", response_class=HTMLResponse)
     async def case_live(request: Request, contact_id: str) -> Response:
         """The changing part of a case page, fetched when the case or the child's history changes."""
-        user = require_caseworker(request)
+        user = sessions.require_caseworker(request)
         try:
             context = case_context(contact_id)
         except KeyError:
             return not_found(request)
         html = env.get_template("_case_live.html").render(
-            user=user, csrf=csrf_token(request), now=now(), errors=[], form={}, **context
+            user=user, csrf=sessions.csrf_token(request), now=now(), errors=[], form={}, **context
         )
         return HTMLResponse(html)
 
     @app.post("/cases/{contact_id}/decisions", response_class=HTMLResponse)
     async def decide(request: Request, contact_id: str) -> Response:
-        user = require_caseworker(request)
+        user = sessions.require_caseworker(request)
         fields = _form_fields(await request.form())
-        if not csrf_ok(request, fields):
+        if not sessions.csrf_ok(request, fields):
             return page(
                 request,
                 "error.html",
@@ -429,7 +320,7 @@ def create_console_app(
         record: CaseRecord = context["r"]
         outcome = decision_from_form(fields, record, user, now())
         if isinstance(outcome, Refused):
-            decisions_refused.inc()
+            metrics.refused.inc()
             return page(request, "case.html", status=422, errors=outcome.errors, form=fields, **context)
         try:
             await produce(outcome)
@@ -439,7 +330,7 @@ def create_console_app(
                 "The decision could not be recorded just now (the event store is unavailable). Try again."
             ]
             return page(request, "case.html", status=503, errors=errors, form=fields, **context)
-        decisions_made.labels(action=outcome.action.value).inc()
+        metrics.decisions.labels(action=outcome.action.value).inc()
         log.info("console_decision", contact_id=contact_id, action=outcome.action.value, user=user.username)
         request.session["flash"] = "Decision recorded. The trail and queues update as soon as it is applied."
         return RedirectResponse(f"/cases/{contact_id}", status_code=303)
@@ -451,11 +342,13 @@ def create_console_app(
         )
         await asyncio.wait_for(send, timeout=settings.produce_timeout_s)
 
+    app.include_router(imm_router(settings, sessions, view, env, metrics.registry, now))
+
     # --- live updates --------------------------------------------------------------------------
 
     @app.get("/events")
     async def events(request: Request, since: int = -1) -> Response:
-        user = require_user(request)
+        user = sessions.require_user(request)
         sub = hub.subscribe(sees_cases=user.can_decide)
 
         async def stream() -> AsyncIterator[bytes]:
@@ -485,7 +378,9 @@ def create_console_app(
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_page() -> Response:
-        return Response(generate_latest(REGISTRY) + generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(
+            generate_latest(REGISTRY) + generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST
+        )
 
     @app.get("/health/live", include_in_schema=False)
     async def live() -> dict[str, str]:

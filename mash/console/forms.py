@@ -28,6 +28,24 @@ def new_decision_id() -> str:
     return f"dc-{uuid.uuid4().hex}"
 
 
+def pending_sign_offs(record: CaseRecord) -> set[str]:
+    """Decisions still waiting for a manager's sign-off.
+
+    The trail keeps each step as it was taken, so a change stays "awaiting_sign_off" after
+    it is signed off; the later sign-off step names only the level and RAG it applied.
+    Pair each sign-off with the earliest waiting change to that level and RAG, as the worker
+    applies them in order.
+    """
+    if not record.awaiting_sign_off:
+        return set()
+    waiting = [t for t in record.trail if t.status == "awaiting_sign_off"]
+    for signed in (t for t in record.trail if t.status == "signed_off"):
+        match = next((w for w in waiting if (w.to_level, w.to_rag) == (signed.to_level, signed.to_rag)), None)
+        if match is not None:
+            waiting.remove(match)
+    return {t.decision_id for t in waiting}
+
+
 def _role(user: User) -> Role:
     return Role.MANAGER if user.role is ConsoleRole.MANAGER else Role.COORDINATOR
 
@@ -76,10 +94,9 @@ def decision_from_form(
             )
     elif action == DecisionAction.SIGN_OFF:
         signs_off = form.get("signs_off", "")
-        awaiting = {t.decision_id for t in record.trail if t.status == "awaiting_sign_off"}
         if user.role is not ConsoleRole.MANAGER:
             errors.append("Only a manager can sign off a decision.")
-        elif signs_off not in awaiting:
+        elif signs_off not in pending_sign_offs(record):
             errors.append("That decision is not awaiting sign-off (it may already have been signed off).")
     else:
         errors.append("Choose whether to confirm the screening or change it.")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from importlib import resources
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, select_autoescape
 
 from mash.console.view import QUEUE_TITLES, Queue, clock
 from mash.domain.calendar import DEFAULT_CALENDAR
@@ -60,6 +59,7 @@ SOURCE_NAMES = {
 TRAIL_STATUS = {
     "applied": "Applied",
     "awaiting_sign_off": "Awaiting manager sign-off",
+    "was_awaiting_sign_off": "Applied when signed off (below)",
     "signed_off": "Signed off",
     "ignored": "Not applied",
 }
@@ -77,9 +77,8 @@ def words(value: object) -> str:
 
 
 def environment() -> Environment:
-    templates = resources.files("mash.console") / "templates"
     env = Environment(
-        loader=FileSystemLoader(str(templates)),
+        loader=PackageLoader("mash.console", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import uvicorn
 
 from mash.config import Settings
@@ -17,9 +19,14 @@ SHUTDOWN_GRACE_S = 3
 
 def run_console(settings: Settings) -> None:
     configure_logging(settings.log_level, process="console")
-    app = create_console_app(
-        settings, UserDirectory(settings.console_users_file), load_ruleset(settings.ruleset_file)
-    )
+    if settings.console_session_secret is None:
+        sys.exit("MASH_CONSOLE_SESSION_SECRET must be set: it signs the console's session cookies")
+    try:
+        users = UserDirectory(settings.console_users_file)
+    except (OSError, ValueError) as exc:
+        # Only the error's type: a validation error would echo the file's contents.
+        sys.exit(f"cannot read the console users file {settings.console_users_file}: {type(exc).__name__}")
+    app = create_console_app(settings, users, load_ruleset(settings.ruleset_file))
     uvicorn.run(
         app,
         host=settings.console_host,

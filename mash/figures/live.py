@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, datetime
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -25,8 +25,6 @@ REFRESH_S = 5.0
 
 
 def _today() -> date:
-    from datetime import datetime
-
     return datetime.now(LOCAL).date()
 
 

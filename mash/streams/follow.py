@@ -22,10 +22,21 @@ OnRecord = Callable[[ConsumerRecord[bytes, bytes]], None]
 
 
 class TopicFollower:
-    def __init__(self, bootstrap: str, topics: Sequence[str], on_record: OnRecord, name: str) -> None:
+    """`on_record` is called for every record in order; `after_batch`, if given, after each
+    batch of records (to push changes out once per batch rather than once per record)."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Sequence[str],
+        on_record: OnRecord,
+        name: str,
+        after_batch: Callable[[], None] | None = None,
+    ) -> None:
         self.bootstrap = bootstrap
         self.topics = list(topics)
         self.on_record = on_record
+        self.after_batch = after_batch
         self.name = name
         self.caught_up = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -71,10 +82,13 @@ class TopicFollower:
                 for records in batches.values():
                     for record in records:
                         self.on_record(record)
+                if batches and self.after_batch:
+                    self.after_batch()
                 if pending:
                     pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
                     if not pending:
                         self.caught_up.set()
+                        log.info("follower_caught_up", follower=self.name)
         finally:
             await consumer.stop()
 

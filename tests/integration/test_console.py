@@ -12,7 +12,9 @@ import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -38,7 +40,9 @@ CHROMIUM_ARGS = [
 ]
 ARRIVE_MS = 20_000  # screening by the worker included; the push itself takes well under a second
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium: make system-deps")
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="needs Debian's chromium: make system-deps"
+)
 
 
 @dataclass
@@ -112,10 +116,6 @@ def post_contact(service: Service, body: dict[str, object], agency: str = "polic
     return str(contact_id)
 
 
-def row(page: Page, contact_id: str) -> object:
-    return page.locator(f'#rows tr[data-id="{contact_id}"]')
-
-
 def screenshot(page: Page, name: str) -> None:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(OUTPUT / f"console-{name}.png"), full_page=True)
@@ -174,12 +174,14 @@ def test_a_posted_contact_arrives_live_and_a_level_change_moves_it_with_its_trai
 
     page.get_by_label("Change the level and/or RAG").check()
     page.get_by_label("New level").select_option("2")
-    page.get_by_label("Rationale").fill("Parent has asked for support; attendance plan in place. Early help fits.")
+    page.get_by_label("Rationale").fill(
+        "Parent has asked for support; attendance plan in place. Early help fits."
+    )
     page.get_by_role("button", name="Record decision").click()
     expect(page.locator(".flash")).to_contain_text("Decision recorded")
     mark_page(page)
 
-    trail = page.locator(f"table.trail tr[data-decision]")
+    trail = page.locator("table.trail tr[data-decision]")
     expect(trail).to_have_count(1, timeout=ARRIVE_MS)
     assert_not_reloaded(page)
     expect(trail).to_contain_text("Level 3 amber → level 2 green")
@@ -251,7 +253,12 @@ def test_read_only_users_see_counts_but_never_a_case(service: Service, console: 
     assert page.locator(f'a[href="/cases/{contact_id}"]').count() == 0
     screenshot(page, "overview")
 
-    for path in (f"/cases/{contact_id}", f"/cases/{contact_id}/live", "/queues/awaiting", "/queues/awaiting/rows"):
+    for path in (
+        f"/cases/{contact_id}",
+        f"/cases/{contact_id}/live",
+        "/queues/awaiting",
+        "/queues/awaiting/rows",
+    ):
         response = page.goto(f"{console.url}{path}")
         assert response is not None
         assert response.status == 403, path
@@ -264,12 +271,25 @@ def test_a_manager_signs_off_lowering_a_level_4_case_and_nfa_cases_close(
     service: Service, console: Console, page: Page, browser: Browser
 ) -> None:
     urgent = post_contact(service, submission("disclosure_of_abuse"))
-    info = post_contact(service, submission("no_unmet_needs", children=[child("Other", "Child", dob="2011-04-04")]))
+    info = post_contact(
+        service, submission("no_unmet_needs", children=[child("Other", "Child", dob="2011-04-04")])
+    )
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    late_child = [child("Late", "Child", dob="2010-02-02")]
+    late = post_contact(
+        service, submission("fgm_or_honour_based_violence", children=late_child, received_at=yesterday)
+    )
     sign_in(page, console, "coordinator")
     expect(page.locator(f'#rows tr[data-id="{urgent}"]')).to_contain_text("Red", timeout=ARRIVE_MS)
     expect(page.locator(f'#rows tr[data-id="{info}"]')).to_contain_text("No target", timeout=ARRIVE_MS)
-    # Red (4 clock hours) is listed before blue (no target).
-    assert page.locator("#rows tr").first.get_attribute("data-id") == urgent
+    overdue = page.locator(f'#rows tr[data-id="{late}"]')
+    expect(overdue).to_contain_text("Overdue", timeout=ARRIVE_MS)
+    expect(overdue).to_have_class(re.compile(r"\bis-overdue\b"))
+    expect(page.locator("[data-overdue-banner]")).to_contain_text("1 overdue")
+    # Overdue first, then red (4 clock hours), then blue (no target).
+    listed = [page.locator("#rows tr").nth(i).get_attribute("data-id") for i in range(3)]
+    assert listed == [late, urgent, info]
+    screenshot(page, "awaiting-overdue")
     page.goto(f"{console.url}/queues/imm")
     expect(page.locator(f'#rows tr[data-id="{urgent}"]')).to_be_visible()
     screenshot(page, "imm")
@@ -313,26 +333,29 @@ def test_a_manager_signs_off_lowering_a_level_4_case_and_nfa_cases_close(
     assert actions == ["change", "confirm", "sign_off"]
 
 
-def _signed_in_client(console: Console, username: str) -> httpx.Client:
-    client = httpx.Client(base_url=console.url, timeout=10.0)
-    form = client.get("/login").text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
-    assert token is not None
-    answer = client.post(
-        "/login",
-        data={"csrf_token": token.group(1), "username": username, "password": console.password(username)},
-    )
-    assert answer.status_code == 303, answer.text
-    return client
+@contextmanager
+def _signed_in_client(console: Console, username: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=console.url, timeout=10.0) as client:
+        form = client.get("/login").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert token is not None
+        answer = client.post(
+            "/login",
+            data={"csrf_token": token.group(1), "username": username, "password": console.password(username)},
+        )
+        assert answer.status_code == 303, answer.text
+        yield client
 
 
-def test_sessions_are_guarded_and_partner_keys_never_open_the_console(service: Service, console: Console) -> None:
+def test_sessions_are_guarded_and_partner_keys_never_open_the_console(
+    service: Service, console: Console
+) -> None:
     with httpx.Client(base_url=console.url, timeout=10.0) as anonymous:
         partner = service.auth("police")
         assert anonymous.get("/queues/awaiting", headers=partner).status_code == 303
         assert anonymous.get("/queues/awaiting", headers=partner).headers["location"] == "/login"
         assert anonymous.get("/events", headers=partner).status_code == 401
-        assert anonymous.get("/counts", headers=partner).status_code == 303
+        assert anonymous.get("/counts", headers=partner).status_code == 401
         refused = anonymous.post("/login", data={"username": "coordinator", "password": "wrong"})
         assert refused.status_code == 403  # no CSRF token from the sign-in form
     with _signed_in_client(console, "coordinator") as client:
@@ -348,7 +371,9 @@ def test_sessions_are_guarded_and_partner_keys_never_open_the_console(service: S
         assert "samesite=strict" in flags
         wrong = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
         assert wrong is not None
-        answer = fresh.post("/login", data={"csrf_token": wrong.group(1), "username": "coordinator", "password": "no"})
+        answer = fresh.post(
+            "/login", data={"csrf_token": wrong.group(1), "username": "coordinator", "password": "no"}
+        )
         assert answer.status_code == 401
         assert "not recognised" in answer.text
     metrics = httpx.get(f"{console.url}/metrics").text
@@ -373,5 +398,3 @@ def test_a_restarted_console_rebuilds_the_same_view(service: Service, console: C
         rows_after = client.get("/queues/awaiting/rows").json()["html"]
     assert after["counts"] == before["counts"]
     assert re.findall(r'data-id="([^"]+)"', rows_after) == re.findall(r'data-id="([^"]+)"', rows_before)
-
-

@@ -9,15 +9,19 @@ from typing import Any
 
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 
-from mash.console.forms import Refused, decision_from_form
+from mash.config import Settings
+from mash.console.app import create_console_app
+from mash.console.forms import Refused, decision_from_form, pending_sign_offs
 from mash.console.live import MAX_ROWS_PER_MESSAGE, Hub, update_messages
+from mash.console.present import environment
 from mash.console.users import ConsoleRole, User, UserDirectory, hash_password, write_demo_users
 from mash.console.view import ConsoleView, Queue, clock, queues_of
-from mash.domain.case import CaseRecord, CaseState, PlanRecord, Referral, TrailItem
+from mash.domain.case import CaseRecord, CaseState, PlanRecord, Referral, TrailItem, TrailStatus
 from mash.domain.contact import CinSource, ConsentStatus
 from mash.domain.decisions import DecisionAction, DecisionEvent, Role
-from mash.domain.ruleset import Rag, Route
+from mash.domain.ruleset import Rag, Route, load_ruleset
 
 # Tuesday 10 March 2026, 10:30 in London (GMT): inside working hours.
 NOW = datetime(2026, 3, 10, 10, 30, tzinfo=UTC)
@@ -303,6 +307,40 @@ def test_a_decision_on_a_stale_view_of_the_case_is_refused() -> None:
     assert any("changed while you had it open" in e for e in outcome.errors)
 
 
+def trail_item(
+    decision_id: str, status: TrailStatus, to_level: int = 3, to_rag: Rag = Rag.AMBER
+) -> TrailItem:
+    return TrailItem(
+        decision_id=decision_id,
+        at=NOW,
+        by="someone",
+        role=Role.MANAGER if status == "signed_off" else Role.COORDINATOR,
+        action=DecisionAction.SIGN_OFF if status == "signed_off" else DecisionAction.CHANGE,
+        from_level=4,
+        to_level=to_level,
+        from_rag=Rag.RED,
+        to_rag=to_rag,
+        rationale="why",
+        status=status,
+    )
+
+
+def test_a_signed_off_change_no_longer_waits_for_sign_off() -> None:
+    first, second = (
+        trail_item("dc-1", "awaiting_sign_off"),
+        trail_item("dc-2", "awaiting_sign_off", 2, Rag.GREEN),
+    )
+    signed = trail_item("dc-3", "signed_off")
+    assert pending_sign_offs(case("c", level=4, trail=(first, second), awaiting_sign_off=True)) == {
+        "dc-1",
+        "dc-2",
+    }
+    assert pending_sign_offs(case("c", level=4, trail=(first, second, signed), awaiting_sign_off=True)) == {
+        "dc-2"
+    }
+    assert pending_sign_offs(case("c", level=3, trail=(first, signed), awaiting_sign_off=False)) == set()
+
+
 def test_only_a_manager_signs_off_and_only_a_decision_awaiting_it() -> None:
     item = TrailItem(
         decision_id="dc-1",
@@ -415,3 +453,93 @@ def test_roles_decide_who_may_decide_and_sign_off() -> None:
     assert not COORDINATOR.can_sign_off
     assert MANAGER.can_decide
     assert MANAGER.can_sign_off
+
+
+# --- the web app's guards (no Kafka: the app's lifespan is not started) ---------------------------
+
+
+def _app_client(tmp_path: Path, secure: bool) -> tuple[TestClient, dict[str, tuple[str, str]]]:
+    users = write_demo_users(tmp_path / "users.json", tmp_path / "demo.json")
+    settings = Settings(
+        mode="development",
+        console_session_secret="unit-secret",
+        console_secure_cookies=secure,
+        console_users_file=tmp_path / "users.json",
+    )
+    app = create_console_app(settings, UserDirectory(settings.console_users_file), load_ruleset())
+    return TestClient(app, base_url="https://console.test", follow_redirects=False), users
+
+
+def _sign_in(client: TestClient, username: str, password: str) -> None:
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert token is not None
+    answer = client.post(
+        "/login", data={"csrf_token": token.group(1), "username": username, "password": password}
+    )
+    assert answer.status_code == 303
+
+
+def test_session_cookies_are_secure_httponly_and_strict_in_production(tmp_path: Path) -> None:
+    client, _ = _app_client(tmp_path, secure=True)
+    flags = client.get("/login").headers["set-cookie"].lower()
+    assert "secure" in flags
+    assert "httponly" in flags
+    assert "samesite=strict" in flags
+
+
+def test_read_only_users_get_403_on_cases_and_lists(tmp_path: Path) -> None:
+    client, users = _app_client(tmp_path, secure=True)
+    _sign_in(client, "operations", users["operations"][1])
+    assert client.get("/").headers["location"] == "/overview"
+    for path in ("/cases/ct-anything", "/cases/ct-anything/live", "/queues/awaiting", "/queues/imm/rows"):
+        assert client.get(path).status_code == 403, path
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert token is not None
+    posted = client.post(
+        "/cases/ct-anything/decisions", data={"csrf_token": token.group(1), "rationale": "x"}
+    )
+    assert posted.status_code == 403
+
+
+def test_only_a_session_opens_the_console_never_an_api_key(tmp_path: Path) -> None:
+    client, _ = _app_client(tmp_path, secure=True)
+    partner = {"Authorization": "Bearer mash_police_some-real-looking-key"}
+    assert client.get("/queues/awaiting", headers=partner).headers["location"] == "/login"
+    assert client.get("/counts", headers=partner).status_code == 401
+    assert client.post("/cases/ct-x/decisions", headers=partner, data={"rationale": "x"}).status_code == 401
+
+
+def test_a_coordinator_post_without_the_csrf_token_is_refused(tmp_path: Path) -> None:
+    client, users = _app_client(tmp_path, secure=True)
+    _sign_in(client, "coordinator", users["coordinator"][1])
+    refused = client.post("/cases/ct-x/decisions", data={"action": "confirm", "rationale": "why"})
+    assert refused.status_code == 403
+    assert client.post("/logout", data={}).status_code == 403
+
+
+def test_rows_and_the_case_page_render_for_every_queue_with_rag_as_text() -> None:
+    env = environment()
+    view = ConsoleView()
+    waiting = case("c1", level=4, trail=(trail_item("dc-1", "awaiting_sign_off"),), awaiting_sign_off=True)
+    view.apply_case(waiting)
+    for queue in Queue:
+        html = env.get_template("_row.html").render(r=waiting, queue=queue, now=NOW)
+        assert html.strip().startswith('<tr data-id="c1"')
+        assert ">Red</span>" in html
+    manager = User(username="mani", role=ConsoleRole.MANAGER, password_hash="$argon2id$x")
+    page = env.get_template("_case_live.html").render(
+        r=waiting,
+        contact=None,
+        history=view.history("c1"),
+        pending=pending_sign_offs(waiting),
+        catalogue={},
+        usual_rag=RAGS,
+        rags=list(Rag),
+        user=manager,
+        csrf="token",
+        now=NOW,
+        errors=[],
+        form={},
+    )
+    assert 'name="signs_off" value="dc-1"' in page
+    assert "Awaiting manager sign-off" in page
