@@ -83,6 +83,15 @@ def console() -> None:
     run_console(_settings())
 
 
+@main.command("hash-password")
+def hash_password() -> None:
+    """Print an argon2 hash for a console user's password (for MASH_CONSOLE_USERS_FILE)."""
+    from argon2 import PasswordHasher
+
+    password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    click.echo(PasswordHasher().hash(password))
+
+
 @main.command()
 def topics() -> None:
     """Create the service's topics on MASH_KAFKA_BOOTSTRAP if they are missing."""
@@ -233,6 +242,36 @@ def simulate_command(
     except (PostError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"posted {posted} lines to {post_url} in {time.perf_counter() - began:.1f}s")
+
+
+@main.group()
+def imm() -> None:
+    """The integrated mid-day meeting (IMM)."""
+
+
+@imm.command("freeze")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="the meeting's date; default: today (Europe/London)",
+)
+def imm_freeze(day: datetime | None) -> None:
+    """Freeze a meeting's agenda and publish it on mash.imm.v1, as the 11:30 scheduler does.
+
+    Idempotent: a meeting already frozen keeps its agenda. A day with no meeting (a weekend
+    or a bank holiday) freezes nothing.
+    """
+    from mash.streams.imm_agent import run_freeze
+    from mash.streams.topics import ensure_topics
+
+    settings = _settings()
+    asyncio.run(ensure_topics(settings))
+    try:
+        result = asyncio.run(run_freeze(settings, day.date() if day else None))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--date") from None
+    click.echo(result.describe())
 
 
 @main.group()

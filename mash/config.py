@@ -6,6 +6,7 @@ example `kafka_bootstrap` is `MASH_KAFKA_BOOTSTRAP`. The README lists them all.
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Literal
 
@@ -51,9 +52,21 @@ class Settings(BaseSettings):
     worker_port: int = 8402
     max_body_bytes: int = Field(256 * 1024, description="largest accepted request body")
     produce_timeout_s: float = Field(5.0, description="how long intake waits for Kafka before answering 503")
+    agency_rate_per_s: float = Field(
+        20.0, gt=0, description="requests per second each agency may make to the intake (token bucket refill)"
+    )
+    agency_rate_burst: int = Field(
+        300, ge=1, description="requests an agency may make at once before its rate limit applies"
+    )
+    ruleset_check_s: float = Field(
+        2.0, gt=0, description="how often intake and worker look for a changed MASH_RULESET_FILE"
+    )
     rebalance_timeout_s: float = Field(60.0, description="consumer group rebalance timeout")
     session_timeout_s: float = Field(60.0, description="consumer group session timeout")
     heartbeat_interval_s: float = Field(3.0, description="consumer group heartbeat interval")
+    imm_cutoff: time = Field(
+        time(11, 30), description="when the mid-day meeting's agenda is frozen (Europe/London)"
+    )
     log_level: str = "info"
 
     @model_validator(mode="after")

@@ -11,7 +11,9 @@ import orjson
 
 from mash.config import Settings
 from mash.domain.figures import figures
+from mash.domain.imm import imm_figures
 from mash.figures.source import read_source
+from mash.streams.imm_agent import read_imm_state
 
 COUNT_KEYS = (
     "contacts",
@@ -30,7 +32,12 @@ COUNT_KEYS = (
 
 async def compute_report(settings: Settings, start: date, end: date) -> dict[str, Any]:
     source = await read_source(settings)
-    return figures(source.contacts.values(), source.plans.values(), start, end)
+    result = figures(source.contacts.values(), source.plans.values(), start, end)
+    imm = await read_imm_state(settings)
+    result["imm"] = imm_figures(
+        imm.log.agendas.values(), imm.log.meetings.values(), imm.records.values(), start, end
+    )
+    return result
 
 
 def as_json(result: dict[str, Any]) -> str:

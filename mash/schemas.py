@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from mash.domain.case import CaseRecord, PlanRecord
 from mash.domain.contact import ContactEvent, ContactSubmission
 from mash.domain.decisions import DecisionEvent
+from mash.domain.imm import AgendaFrozen, MeetingRecorded
 from mash.domain.outcomes import OutcomeEvent, OutcomeSubmission
 from mash.domain.ruleset import Ruleset
 from mash.streams.dead_letter import DeadLetter
@@ -25,6 +26,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "decision-event.v1.json": DecisionEvent,
     "case-record.v1.json": CaseRecord,
     "plan-record.v1.json": PlanRecord,
+    "imm-agenda-frozen.v1.json": AgendaFrozen,
+    "imm-meeting-recorded.v1.json": MeetingRecorded,
     "dead-letter.v1.json": DeadLetter,
     "ruleset.v1.json": Ruleset,
 }

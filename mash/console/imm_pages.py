@@ -51,7 +51,6 @@ from mash.domain.decisions import (
     Role,
 )
 from mash.domain.imm import (
-    DEFAULT_CUTOFF,
     AgendaFrozen,
     ImmLog,
     MeetingDecision,
@@ -436,7 +435,7 @@ def imm_router(
     """The IMM pages, with their own producer and follower of `mash.imm.v1` (started with the app)."""
     imm_log = ImmLog()
     topic = settings.topic("imm")
-    cutoff: time = getattr(settings, "imm_cutoff", None) or DEFAULT_CUTOFF
+    cutoff: time = settings.imm_cutoff
     producer_box: dict[str, AIOKafkaProducer] = {}
     recording = asyncio.Lock()
 

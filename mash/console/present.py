@@ -21,6 +21,7 @@ ROUTE_NAMES = {
     "universal": "Universal: no further action",
     "early_help": "Early help",
     "social_care": "Children's social care",
+    "single_agency": "A single partner agency",
 }
 REFERRAL_NAMES = {
     "referral": "New referral to children's social care",

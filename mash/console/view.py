@@ -47,7 +47,10 @@ SortKey = tuple[float, float, str]
 
 def queues_of(record: CaseRecord) -> frozenset[Queue]:
     """The queues a case belongs in, from its latest record alone."""
-    if record.state is CaseState.CLOSED:
+    # Handed to a single partner agency, the case has left the front door as surely as a closed one.
+    if record.state is CaseState.CLOSED or (
+        record.state is CaseState.DECIDED and record.route is Route.SINGLE_AGENCY
+    ):
         return frozenset({Queue.CLOSED})
     found: set[Queue] = set()
     if record.state is CaseState.AWAITING_DECISION:

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from mash.domain.contact import CinSource, ConsentReason, ConsentStatus
-from mash.domain.decisions import DecisionAction, Role
+from mash.domain.decisions import DecisionAction, ImmDetails, Role
 from mash.domain.ruleset import Rag, Route
 
 
@@ -70,6 +70,9 @@ class TrailItem(BaseModel):
     to_rag: Rag
     rationale: str
     status: TrailStatus
+    # imm_outcome only: what the integrated mid-day meeting agreed. "applied" for the outcome
+    # that set the route; "ignored" for a second outcome from the same meeting.
+    imm: ImmDetails | None = None
 
 
 class CaseRecord(BaseModel):

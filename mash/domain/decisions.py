@@ -1,5 +1,6 @@
 """Decisions people make about a contact: a coordinator confirms or changes its level and RAG,
-a manager signs off lowering a level-4 case.
+a manager signs off lowering a level-4 case, the integrated mid-day meeting (IMM) agrees an
+outcome for it.
 
 Each is an event on `mash.decisions.v1`, keyed by child key, applied by the worker in
 event-time order. Nothing is overwritten: the case record carries the whole trail.
@@ -7,6 +8,7 @@ event-time order. Nothing is overwritten: the case record carries the whole trai
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -19,11 +21,84 @@ class DecisionAction(StrEnum):
     CONFIRM = "confirm"  # the screening stands
     CHANGE = "change"  # a new level and/or RAG
     SIGN_OFF = "sign_off"  # a manager approves a change that lowered a level-4 case
+    IMM_OUTCOME = "imm_outcome"  # the integrated mid-day meeting agreed the intervention
 
 
 class Role(StrEnum):
     COORDINATOR = "coordinator"
     MANAGER = "manager"
+
+
+class ImmOutcome(StrEnum):
+    """What the integrated mid-day meeting agreed for a case."""
+
+    NFA = "nfa"  # no further action
+    ADVICE_SIGNPOST = "advice_signpost"
+    EARLY_HELP = "early_help"
+    SINGLE_AGENCY = "single_agency"  # one named agency supports the child and family
+    CSC_ASSESSMENT = "csc_assessment"  # children's social care assessment (child in need, s17)
+    STRATEGY_DISCUSSION = "strategy_discussion"  # s47: significant harm suspected
+
+
+# Interventions the family has to agree to: the meeting records their consent, or why it
+# proceeds without it (domain primer, "Consent").
+NEEDS_CONSENT = frozenset({ImmOutcome.EARLY_HELP, ImmOutcome.SINGLE_AGENCY, ImmOutcome.CSC_ASSESSMENT})
+
+
+class PartnerAgency(StrEnum):
+    """The MASH partners: who attends the meeting and who may lead a case. A fixed list, so
+    it is safe as a metric label."""
+
+    CHILDRENS_SOCIAL_CARE = "childrens_social_care"
+    POLICE = "police"
+    HEALTH = "health"
+    EDUCATION = "education"
+    EARLY_HELP = "early_help"
+    HOUSING = "housing"
+    PROBATION = "probation"
+    YOUTH_JUSTICE = "youth_justice"
+    ADULT_SERVICES = "adult_services"
+    OTHER = "other"
+
+
+class ConsentBasis(StrEnum):
+    """The family's consent to the agreed intervention, or the lawful reason to proceed without it."""
+
+    GIVEN = "given"
+    NOT_REQUIRED = "not_required"  # no service is offered (no further action, advice)
+    SIGNIFICANT_HARM = "significant_harm"
+    INCREASES_RISK = "increases_risk"
+    HARMFUL_DELAY = "harmful_delay"
+    SPECIFIED_HARM = "specified_harm"
+    SERIOUS_CRIME = "serious_crime"
+
+
+MEETING_ID_PATTERN = r"^imm-\d{4}-\d{2}-\d{2}$"
+Text = Annotated[str, Field(min_length=1, max_length=5000)]
+
+
+class ImmAction(BaseModel):
+    """Something the meeting asked someone to do, by a date."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    what: Annotated[str, Field(min_length=1, max_length=1000)]
+    owner: Annotated[str, Field(min_length=1, max_length=200)]
+    due: date
+
+
+class ImmDetails(BaseModel):
+    """What the meeting agreed about one case: carried by the decision into the timeline and the trail."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    meeting_id: Annotated[str, Field(pattern=MEETING_ID_PATTERN)]
+    outcome: ImmOutcome
+    lead_agency: PartnerAgency
+    single_agency_name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    consent_basis: ConsentBasis | None = None
+    actions: tuple[ImmAction, ...] = ()
+    dissent: Text | None = None
 
 
 class DecisionEvent(BaseModel):
@@ -43,11 +118,32 @@ class DecisionEvent(BaseModel):
     rag: Rag | None = None
     rationale: Annotated[str, Field(min_length=1, max_length=5000)]
     signs_off: str | None = Field(None, description="sign_off only: the decision_id being approved")
+    meeting_id: Annotated[str, Field(pattern=MEETING_ID_PATTERN)] | None = Field(
+        None, description="imm_outcome only: the meeting, imm-YYYY-MM-DD"
+    )
+    outcome: ImmOutcome | None = Field(None, description="imm_outcome only: what the meeting agreed")
+    lead_agency: PartnerAgency | None = Field(None, description="imm_outcome only: the agreed lead agency")
+    single_agency_name: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        None, description="imm_outcome with single_agency only: the agency named"
+    )
+    consent_basis: ConsentBasis | None = Field(
+        None,
+        description="imm_outcome only: consent given, or why the intervention proceeds without it "
+        "(required for early_help, single_agency and csc_assessment)",
+    )
+    actions: list[ImmAction] = Field(default_factory=list, description="imm_outcome only: agreed actions")
+    dissent: Text | None = Field(None, description="imm_outcome only: any partner's recorded dissent")
 
     @model_validator(mode="after")
     def _fields_fit_the_action(self) -> DecisionEvent:
         if not self.rationale.strip():
             raise ValueError("a rationale is required for every decision")
+        if self.action is DecisionAction.IMM_OUTCOME:
+            self._check_imm()
+        elif self.meeting_id or self.outcome or self.lead_agency or self.single_agency_name:
+            raise ValueError("only an imm_outcome names a meeting, outcome or lead agency")
+        elif self.consent_basis or self.actions or self.dissent:
+            raise ValueError("only an imm_outcome records consent, actions or dissent")
         if self.action is DecisionAction.CHANGE and self.level is None and self.rag is None:
             raise ValueError("a change needs a new level or RAG")
         if self.action is not DecisionAction.CHANGE and (self.level is not None or self.rag is not None):
@@ -57,3 +153,33 @@ class DecisionEvent(BaseModel):
         if self.action is DecisionAction.SIGN_OFF and self.role is not Role.MANAGER:
             raise ValueError("only a manager signs off")
         return self
+
+    def _check_imm(self) -> None:
+        if self.meeting_id is None or self.outcome is None or self.lead_agency is None:
+            raise ValueError("an imm_outcome needs the meeting_id, the outcome and the lead agency")
+        if (self.outcome is ImmOutcome.SINGLE_AGENCY) != (self.single_agency_name is not None):
+            raise ValueError("single_agency_name is given with, and only with, a single_agency outcome")
+        if self.outcome in NEEDS_CONSENT and self.consent_basis in (None, ConsentBasis.NOT_REQUIRED):
+            raise ValueError(
+                f"a {self.outcome.value} outcome needs the family's consent, or the reason to proceed "
+                "without it"
+            )
+        if self.dissent is not None and not self.dissent.strip():
+            raise ValueError("dissent, when given, may not be blank")
+
+    def imm_details(self) -> ImmDetails | None:
+        """What an imm_outcome agreed, as the timeline and the trail keep it; None for other actions."""
+        if self.action is not DecisionAction.IMM_OUTCOME:
+            return None
+        assert self.meeting_id is not None
+        assert self.outcome is not None
+        assert self.lead_agency is not None
+        return ImmDetails(
+            meeting_id=self.meeting_id,
+            outcome=self.outcome,
+            lead_agency=self.lead_agency,
+            single_agency_name=self.single_agency_name,
+            consent_basis=self.consent_basis,
+            actions=tuple(self.actions),
+            dissent=self.dissent,
+        )

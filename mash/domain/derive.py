@@ -3,9 +3,10 @@
 `derive` walks the timeline in event-time order and, for each contact, screens it against
 what was known of the child just before, applies the people's decisions about it, routes
 it by its (decided) level, and works out whether it is a referral, a re-referral or linked
-to an open case. Outcomes close cases and start or end plans at their own times. Because
-everything is recomputed from the timeline, the result depends only on what happened and
-when, never on the order the events were processed in.
+to an open case. An outcome agreed at the integrated mid-day meeting (IMM) routes the contact
+as the meeting agreed instead of by its level. Outcomes close cases and start or end plans at
+their own times. Because everything is recomputed from the timeline, the result depends only
+on what happened and when, never on the order the events were processed in.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from mash.domain.case import (
     TrailStatus,
 )
 from mash.domain.contact import ConsentStatus
-from mash.domain.decisions import DecisionAction, Role
+from mash.domain.decisions import DecisionAction, ImmDetails, ImmOutcome, Role
 from mash.domain.outcomes import OutcomeType
 from mash.domain.referrals import is_re_referral, local_date
-from mash.domain.ruleset import Rag, Route, Ruleset
+from mash.domain.ruleset import Rag, Route, RouteTo, Ruleset
 from mash.domain.screening import Known, screen
 from mash.domain.timeline import ChildTimeline, ContactEntry, DecisionEntry
 
@@ -48,12 +49,39 @@ class _Decided:
     decided_at: datetime | None = None
     trail: list[TrailItem] = field(default_factory=list)
     awaiting_sign_off: bool = False
+    imm: ImmDetails | None = None  # the meeting's outcome that routes the contact, if any
+    discussed: bool = False  # the IMM has agreed an outcome for it
+
+
+_IMM_ROUTES: dict[ImmOutcome, tuple[Route, str]] = {
+    ImmOutcome.NFA: (Route.UNIVERSAL, "No further action"),
+    ImmOutcome.ADVICE_SIGNPOST: (Route.UNIVERSAL, "Advice and signposting"),
+    ImmOutcome.EARLY_HELP: (Route.EARLY_HELP, "Early help"),
+    ImmOutcome.SINGLE_AGENCY: (Route.SINGLE_AGENCY, "Single agency support"),
+    ImmOutcome.CSC_ASSESSMENT: (Route.SOCIAL_CARE, "Children's social care assessment"),
+    ImmOutcome.STRATEGY_DISCUSSION: (Route.SOCIAL_CARE, "Strategy discussion (s47)"),
+}
+
+
+def imm_route(imm: ImmDetails) -> RouteTo:
+    """Where the meeting's outcome sends the contact (social care outcomes refer or link it)."""
+    route, pathway = _IMM_ROUTES[imm.outcome]
+    if imm.single_agency_name:
+        pathway = f"{pathway}: {imm.single_agency_name}"
+    return RouteTo(route=route, pathway=f"{pathway} (agreed at the integrated mid-day meeting)")
 
 
 def _apply_decisions(level: int, rag: Rag, decisions: list[DecisionEntry], ruleset: Ruleset) -> _Decided:
-    """Applies a contact's decisions in order. Lowering a level-4 case waits for a manager's sign-off."""
+    """Applies a contact's decisions in order. Lowering a level-4 case waits for a manager's sign-off.
+
+    An IMM outcome routes the contact as the meeting agreed, whatever its level, until a later
+    decision changes its level. Only the first outcome from each meeting applies (in event time,
+    then decision id): a meeting recorded twice, or an outcome sent twice under new ids, is kept
+    in the trail as "ignored" and changes nothing.
+    """
     state = _Decided(level=level, rag=rag)
     pending: dict[str, DecisionEntry] = {}
+    meetings: set[str] = set()
 
     def step(d: DecisionEntry, to_level: int, to_rag: Rag, status: TrailStatus) -> None:
         state.trail.append(
@@ -69,8 +97,14 @@ def _apply_decisions(level: int, rag: Rag, decisions: list[DecisionEntry], rules
                 to_rag=to_rag,
                 rationale=d.rationale,
                 status=status,
+                imm=d.imm,
             )
         )
+
+    def apply_level(to_level: int, to_rag: Rag) -> None:
+        if to_level != state.level:
+            state.imm = None  # a new level routes by the level again
+        state.level, state.rag = to_level, to_rag
 
     for d in decisions:
         if d.action is DecisionAction.CONFIRM:
@@ -86,11 +120,19 @@ def _apply_decisions(level: int, rag: Rag, decisions: list[DecisionEntry], rules
                 step(d, to_level, to_rag, "awaiting_sign_off")
             else:
                 step(d, to_level, to_rag, "applied")
-                state.level, state.rag = to_level, to_rag
+                apply_level(to_level, to_rag)
                 state.decided_at = state.decided_at or d.at
                 # A change that is applied supersedes any change still waiting for sign-off.
                 pending.clear()
             state.awaiting_sign_off = bool(pending)
+        elif d.action is DecisionAction.IMM_OUTCOME:
+            if d.imm is None or d.imm.meeting_id in meetings:
+                step(d, state.level, state.rag, "ignored")
+                continue
+            meetings.add(d.imm.meeting_id)
+            step(d, state.level, state.rag, "applied")
+            state.imm, state.discussed = d.imm, True
+            state.decided_at = state.decided_at or d.at
         else:
             approved = pending.get(d.signs_off or "") if d.role is Role.MANAGER else None
             if approved is None:
@@ -100,7 +142,7 @@ def _apply_decisions(level: int, rag: Rag, decisions: list[DecisionEntry], rules
             to_level = approved.level if approved.level is not None else state.level
             to_rag = approved.rag if approved.rag is not None else ruleset.rag[to_level]
             step(d, to_level, to_rag, "signed_off")
-            state.level, state.rag = to_level, to_rag
+            apply_level(to_level, to_rag)
             state.decided_at = state.decided_at or d.at
             state.awaiting_sign_off = bool(pending)
     return state
@@ -138,7 +180,7 @@ def derive(child_key: str, timeline: ChildTimeline, ruleset: Ruleset) -> Derived
             known = Known(tuple(earlier_contacts), open_case is not None, tuple(plans_started))
             screening = screen(entry.indicators, known, entry.at, ruleset)
             decided = _apply_decisions(screening.level, screening.rag, decisions[entry.id], ruleset)
-            route_to = ruleset.routes[decided.level]
+            route_to = ruleset.routes[decided.level] if decided.imm is None else imm_route(decided.imm)
             reasons = list(screening.reasons)
             if consent := _consent_reason(entry, decided.level):
                 reasons.append(consent)
@@ -187,7 +229,7 @@ def derive(child_key: str, timeline: ChildTimeline, ruleset: Ruleset) -> Derived
                 re_referral=re_referral,
                 nfa=None,
                 case_closed_at=None,
-                imm_agenda=decided.level >= 2 and not no_further_action,
+                imm_agenda=decided.level >= 2 and not no_further_action and not decided.discussed,
                 consent_status=entry.consent_status,
                 consent_reason=entry.consent_reason,
                 children_in_submission=entry.children_in_submission,

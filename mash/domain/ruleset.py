@@ -30,6 +30,7 @@ class Rag(StrEnum):
 class Route(StrEnum):
     UNIVERSAL = "universal"  # advice or signposting; no further action by the MASH
     EARLY_HELP = "early_help"
+    SINGLE_AGENCY = "single_agency"  # one named partner agency supports the family (an IMM outcome)
     SOCIAL_CARE = "social_care"
 
 

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from mash.domain.contact import CinSource, ConsentReason, ConsentStatus, ContactEvent
-from mash.domain.decisions import DecisionAction, DecisionEvent, Role
+from mash.domain.decisions import DecisionAction, DecisionEvent, ImmDetails, Role
 from mash.domain.outcomes import OutcomeEvent, OutcomeType
 from mash.domain.ruleset import Rag
 
@@ -83,6 +83,7 @@ class DecisionEntry(BaseModel):
     rag: Rag | None
     rationale: str
     signs_off: str | None
+    imm: ImmDetails | None = None  # imm_outcome only: what the meeting agreed
 
     @classmethod
     def of(cls, event: DecisionEvent) -> DecisionEntry:
@@ -97,6 +98,7 @@ class DecisionEntry(BaseModel):
             rag=event.rag,
             rationale=event.rationale,
             signs_off=event.signs_off,
+            imm=event.imm_details(),
         )
 
 

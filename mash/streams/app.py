@@ -27,9 +27,12 @@ from mash.domain.decisions import DecisionEvent
 from mash.domain.outcomes import OutcomeEvent
 from mash.domain.ruleset import Ruleset
 from mash.domain.timeline import ContactEntry, DecisionEntry, Entry, OutcomeEntry
+from mash.intake.rulesets import RulesetHolder
 from mash.observability import metrics
 from mash.observability.logging import get_logger
+from mash.observability.pipeline import install_pipeline_metrics
 from mash.streams.dead_letter import DeadLetterReason, Rejected, dead_letter, parse_event, to_json
+from mash.streams.imm_agent import install_imm
 from mash.streams.topics import CHILD_INPUTS
 
 log = get_logger(__name__)
@@ -85,6 +88,8 @@ def _entry(topic: str, raw: bytes, settings: Settings) -> tuple[str, Entry]:
 
 def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
     app = faust.App(settings.app_id, **faust_settings(settings))
+    # Re-reads MASH_RULESET_FILE when it changes; a file with errors is refused and the last good one kept.
+    rules = RulesetHolder(ruleset, settings.ruleset_file, settings.ruleset_check_s)
     inputs = app.topic(*(settings.topic(name) for name in CHILD_INPUTS), key_type=bytes, value_type=bytes)
     cases = app.topic(settings.topic("cases"), key_type=bytes, value_type=bytes)
     plans = app.topic(settings.topic("plans"), key_type=bytes, value_type=bytes)
@@ -129,7 +134,7 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
             key = child_key.encode()
             stored = children.get(key)
             state = ChildState.model_validate_json(stored) if stored else ChildState()
-            step = apply(state, child_key, entry, ruleset)
+            step = apply(state, child_key, entry, rules.current)
             if step.duplicate:
                 metrics.DUPLICATES.labels(topic=topic).inc()
             else:
@@ -160,4 +165,6 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
         recovered = bool(tables.recovery.completed.is_set()) and not app.rebalancing
         return view.json({"ready": recovered}, status=200 if recovered else 503)
 
+    install_pipeline_metrics(app, settings)
+    install_imm(app, settings)
     return app

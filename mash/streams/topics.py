@@ -17,7 +17,8 @@ from mash.config import Settings
 CHILD_INPUTS = ("contacts", "outcomes", "decisions")
 OUTPUTS = ("cases", "plans")
 DEAD_LETTERS = "dlq"
-ALL = (*CHILD_INPUTS, *OUTPUTS, DEAD_LETTERS)
+IMM = "imm"  # the integrated mid-day meeting: frozen agendas and meeting records, keyed by meeting id
+ALL = (*CHILD_INPUTS, *OUTPUTS, DEAD_LETTERS, IMM)
 
 
 async def ensure_topics(settings: Settings) -> list[str]:
