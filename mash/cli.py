@@ -12,6 +12,7 @@ import click
 from pydantic import ValidationError
 
 from mash.config import Settings
+from mash.observability.logging import configure_logging
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -27,6 +28,9 @@ def _settings(**overrides: Any) -> Settings:
 @click.group()
 def main() -> None:
     """MASH triage event service. Settings come from MASH_* environment variables (see README)."""
+    # Batch commands print their results on stdout; their logs (JSON) go to stderr.
+    # Long-running parts reconfigure logging for themselves.
+    configure_logging("warning", process="cli")
 
 
 @main.command()

@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, ORJSONResponse, RedirectResponse, StreamingResponse
@@ -38,6 +37,7 @@ from mash.domain.contact import ContactEvent
 from mash.domain.decisions import DecisionEvent
 from mash.domain.ruleset import Rag, Ruleset
 from mash.observability.logging import get_logger
+from mash.streams.producer import ProducerHandle, ProducerUnavailable
 
 log = get_logger(__name__)
 
@@ -64,7 +64,7 @@ def create_console_app(
     env = environment()
     row_template = env.get_template("_row.html")
     decisions_topic = settings.topic("decisions")
-    producer_box: dict[str, AIOKafkaProducer] = {}
+    kafka = ProducerHandle(settings, "console")
 
     def render_row(queue: Queue, contact_id: str, at: datetime) -> str:
         return row_template.render(r=view.records[contact_id], queue=queue, now=at)
@@ -79,28 +79,14 @@ def create_console_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            acks="all",
-            linger_ms=0,
-            request_timeout_ms=int(settings.produce_timeout_s * 1000),
-            max_batch_size=1 if settings.embedded_broker else 16384,
-        )
-        while True:
-            try:
-                await producer.start()
-                break
-            except KafkaError:
-                log.warning("console_waiting_for_kafka")
-                await asyncio.sleep(1.0)
-        producer_box["p"] = producer
+        await kafka.start()
         await feed.start()
         try:
             yield
         finally:
             hub.close()
             await feed.stop()
-            await producer.stop()
+            await kafka.stop()
 
     app = FastAPI(
         title="MASH coordinator console", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
@@ -324,7 +310,7 @@ def create_console_app(
             return page(request, "case.html", status=422, errors=outcome.errors, form=fields, **context)
         try:
             await produce(outcome)
-        except (KafkaError, TimeoutError) as exc:
+        except (KafkaError, TimeoutError, ProducerUnavailable) as exc:
             log.warning("console_kafka_unavailable", error=type(exc).__name__)
             errors = [
                 "The decision could not be recorded just now (the event store is unavailable). Try again."
@@ -336,13 +322,12 @@ def create_console_app(
         return RedirectResponse(f"/cases/{contact_id}", status_code=303)
 
     async def produce(event: DecisionEvent) -> None:
-        producer = producer_box["p"]
-        send = producer.send_and_wait(
+        send = kafka.get().send_and_wait(
             decisions_topic, key=event.child_key.encode(), value=event.model_dump_json().encode()
         )
         await asyncio.wait_for(send, timeout=settings.produce_timeout_s)
 
-    app.include_router(imm_router(settings, sessions, view, env, metrics.registry, now))
+    app.include_router(imm_router(settings, sessions, view, env, metrics.registry, kafka, now))
 
     # --- live updates --------------------------------------------------------------------------
 
@@ -388,7 +373,7 @@ def create_console_app(
 
     @app.get("/health/ready", include_in_schema=False)
     async def ready() -> Response:
-        ok = feed.caught_up.is_set() and "p" in producer_box
+        ok = feed.caught_up.is_set() and kafka.ready
         return ORJSONResponse({"ready": ok}, status_code=200 if ok else 503)
 
     return app

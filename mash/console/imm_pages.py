@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -66,6 +66,7 @@ from mash.domain.imm import (
 )
 from mash.observability.logging import get_logger
 from mash.streams.follow import TopicFollower
+from mash.streams.producer import ProducerHandle, ProducerUnavailable
 
 log = get_logger(__name__)
 
@@ -429,14 +430,15 @@ def imm_router(
     view: ConsoleView,
     env: Environment,
     registry: CollectorRegistry,
+    kafka: ProducerHandle,
     now: Callable[[], datetime] = utc_now,
     calendar: WorkingCalendar = DEFAULT_CALENDAR,
 ) -> APIRouter:
-    """The IMM pages, with their own producer and follower of `mash.imm.v1` (started with the app)."""
+    """The IMM pages, with their follower of `mash.imm.v1` (started with the app); they write
+    with the console's producer."""
     imm_log = ImmLog()
     topic = settings.topic("imm")
     cutoff: time = settings.imm_cutoff
-    producer_box: dict[str, AIOKafkaProducer] = {}
     recording = asyncio.Lock()
 
     def on_record(record: ConsumerRecord[bytes, bytes]) -> None:
@@ -452,27 +454,11 @@ def imm_router(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            acks="all",
-            linger_ms=0,
-            request_timeout_ms=int(settings.produce_timeout_s * 1000),
-            max_batch_size=1 if settings.embedded_broker else 16384,
-        )
-        while True:
-            try:
-                await producer.start()
-                break
-            except KafkaError:
-                log.warning("console_imm_waiting_for_kafka")
-                await asyncio.sleep(1.0)
-        producer_box["p"] = producer
         await follower.start()
         try:
             yield
         finally:
             await follower.stop()
-            await producer.stop()
 
     router = APIRouter(lifespan=lifespan)
 
@@ -512,9 +498,8 @@ def imm_router(
         return now().astimezone(calendar.zone).date()
 
     async def send(topic_name: str, key: str, value: bytes) -> None:
-        producer = producer_box["p"]
         await asyncio.wait_for(
-            producer.send_and_wait(topic_name, key=key.encode(), value=value),
+            kafka.get().send_and_wait(topic_name, key=key.encode(), value=value),
             timeout=settings.produce_timeout_s,
         )
 
@@ -574,7 +559,7 @@ def imm_router(
         if agenda.meeting_id not in imm_log.agendas:
             try:
                 await send(topic, agenda.meeting_id, agenda.model_dump_json().encode())
-            except (KafkaError, TimeoutError) as exc:
+            except (KafkaError, TimeoutError, ProducerUnavailable) as exc:
                 log.warning("console_kafka_unavailable", error=type(exc).__name__)
                 request.session["flash"] = (
                     "The agenda could not be frozen just now (the event store is unavailable)."
@@ -657,7 +642,7 @@ def imm_router(
                         settings.topic("decisions"), decision.child_key, decision.model_dump_json().encode()
                     )
                 await send(topic, meeting, outcome.meeting.model_dump_json().encode())
-            except (KafkaError, TimeoutError) as exc:
+            except (KafkaError, TimeoutError, ProducerUnavailable) as exc:
                 log.warning("console_kafka_unavailable", error=type(exc).__name__)
                 errors = [
                     "The meeting could not be recorded just now (the event store is unavailable). Try again."

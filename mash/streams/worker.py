@@ -6,18 +6,32 @@ import asyncio
 import logging
 
 import faust
+from aiokafka.errors import KafkaError
 
 from mash.config import Settings
 from mash.domain.ruleset import load_ruleset
-from mash.observability.logging import configure_logging
+from mash.observability.logging import configure_logging, get_logger
 from mash.streams.app import create_app
 from mash.streams.topics import ensure_topics
+
+log = get_logger(__name__)
+
+
+async def _topics_when_kafka_answers(settings: Settings) -> None:
+    """Waits for Kafka rather than exiting, so a worker started before its broker just waits."""
+    while True:
+        try:
+            await ensure_topics(settings)
+            return
+        except KafkaError as exc:
+            log.warning("waiting_for_kafka", error=type(exc).__name__)
+            await asyncio.sleep(2.0)
 
 
 def run_worker(settings: Settings) -> None:
     configure_logging(settings.log_level, process="worker")
     ruleset = load_ruleset(settings.ruleset_file)
-    asyncio.run(ensure_topics(settings))
+    asyncio.run(_topics_when_kafka_answers(settings))
     app = create_app(settings, ruleset)
     # Our JSON handler, so faust's and aiokafka's lines pass the personal-data filter too.
     app.conf.loghandlers = list(logging.getLogger().handlers)

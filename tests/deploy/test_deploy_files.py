@@ -4,8 +4,12 @@
   vendored by the `check-jsonschema` package, then checked for what the schema can't see.
 - Every Kubernetes manifest is validated against the Kubernetes 1.30 OpenAPI schemas (strict:
   unknown fields are errors) bundled by `kubernetes-validate`, then checked the same way.
-- deploy/prometheus/prometheus.yml goes through `promtool check config` where promtool is
-  installed (Debian package `prometheus`).
+- deploy/prometheus/prometheus.yml goes through `promtool check config`, the alert rules through
+  `promtool check rules`, and their unit tests through `promtool test rules`, where promtool is
+  installed (Debian package `prometheus`; `make system-deps` installs it).
+- The Grafana dashboards are well-formed, provisioned, and query only catalogued metrics; every
+  alert has a runbook and a unit test. (tests/integration/test_observability.py checks the
+  same metrics against a real Prometheus scraping the real processes.)
 - Across all of them: every MASH_* variable is a field of `mash.config.Settings` and its value
   parses, every probe or healthcheck asks a port the process listens on for a path it serves,
   and every file, volume, Secret key and service they name exists.
@@ -32,6 +36,7 @@ import yaml
 
 from mash.cli import main as mash_cli
 from mash.config import Settings
+from mash.console.users import UserDirectory, UsersFile
 from mash.domain.ruleset import load_ruleset
 from mash.intake.agencies import DEMO_AGENCIES, AgencyDirectory, AgencyFile
 
@@ -41,6 +46,11 @@ DOCKERFILE = ROOT / "Dockerfile"
 DEPLOY = ROOT / "deploy"
 KUBERNETES = DEPLOY / "kubernetes"
 PROMETHEUS_CONFIG = DEPLOY / "prometheus" / "prometheus.yml"
+ALERT_RULES = DEPLOY / "prometheus" / "alerts.yml"
+ALERT_TESTS = DEPLOY / "prometheus" / "alerts.test.yml"
+DASHBOARDS = DEPLOY / "grafana" / "dashboards"
+# The metrics catalogue and alert runbooks: README sections, first written in docs/operations.md.
+OPERATIONS_DOCS = (ROOT / "README.md", ROOT / "docs" / "operations.md")
 KUBERNETES_VERSION = "1.30.0"
 
 # Compose durations are Go durations: "10s", "1m30s".
@@ -49,8 +59,10 @@ GO_DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
 COMPOSE_VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 HEALTH_URL = re.compile(r"http://(?:127\.0\.0\.1|localhost):(?P<port>\d+)(?P<path>/[\w/.-]*)")
 # The processes the image runs, by `mash` command: which Settings port they listen on.
-PORT_FIELD = {"worker": "worker_port", "intake": "intake_port"}
+PORT_FIELD = {"worker": "worker_port", "intake": "intake_port", "console": "console_port"}
 SECRET = "test-child-key-secret"
+SESSION_SECRET = "test-console-session-secret"
+COMPOSE_SECRETS = {"MASH_CHILD_KEY_SECRET": SECRET, "MASH_CONSOLE_SESSION_SECRET": SESSION_SECRET}
 
 
 # ---------------------------------------------------------------- helpers
@@ -135,20 +147,30 @@ def mash_command(service: dict[str, Any]) -> str | None:
 
 @pytest.fixture(scope="module")
 def routes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
+    from mash.console.app import create_console_app
     from mash.intake.app import create_intake_app
     from mash.streams.app import create_app
 
     tmp = tmp_path_factory.mktemp("routes")
     agencies = tmp / "agencies.json"
     agencies.write_text('{"agencies": []}', encoding="utf-8")
-    settings = Settings(mode="development", child_key_secret=SECRET, data_dir=tmp / "worker")
+    users = tmp / "users.json"
+    users.write_text('{"users": []}', encoding="utf-8")
+    settings = Settings(
+        mode="development",
+        child_key_secret=SECRET,
+        console_session_secret=SESSION_SECRET,
+        data_dir=tmp / "worker",
+    )
     ruleset = load_ruleset(None)
     worker: Any = create_app(settings, ruleset)
     intake = create_intake_app(settings, ruleset, AgencyDirectory(agencies))
+    console = create_console_app(settings, UserDirectory(users), ruleset)
     return {
-        # faust's pages are aiohttp routes; the intake's are FastAPI (starlette) routes
+        # faust's pages are aiohttp routes; the intake's and console's are FastAPI (starlette) routes
         "worker": {route.resource.canonical for route in worker.web.web_app.router.routes()},
         "intake": {str(getattr(route, "path", "")) for route in intake.routes},
+        "console": {str(getattr(route, "path", "")) for route in console.routes},
     }
 
 
@@ -164,8 +186,8 @@ def compose_raw() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def compose(compose_raw: dict[str, Any]) -> dict[str, Any]:
-    """The compose file as compose sees it once `.env` holds the required secret."""
-    interpolated: dict[str, Any] = interpolate(compose_raw, {"MASH_CHILD_KEY_SECRET": SECRET})
+    """The compose file as compose sees it once `.env` holds the required secrets."""
+    interpolated: dict[str, Any] = interpolate(compose_raw, COMPOSE_SECRETS)
     return interpolated
 
 
@@ -214,22 +236,35 @@ def test_the_compose_schema_really_rejects_mistakes(compose: dict[str, Any]) -> 
     assert any(e.startswith("services/worker-1/depends_on") for e in errors), errors
 
 
-def test_compose_refuses_to_start_without_the_child_key_secret(compose_raw: dict[str, Any]) -> None:
+def test_compose_refuses_to_start_without_its_secrets(compose_raw: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="MASH_CHILD_KEY_SECRET"):
         interpolate(compose_raw, {})
     with pytest.raises(ValueError, match="MASH_CHILD_KEY_SECRET"):
-        interpolate(compose_raw, {"MASH_CHILD_KEY_SECRET": ""})
+        interpolate(compose_raw, {**COMPOSE_SECRETS, "MASH_CHILD_KEY_SECRET": ""})
+    with pytest.raises(ValueError, match="MASH_CONSOLE_SESSION_SECRET"):
+        interpolate(compose_raw, {"MASH_CHILD_KEY_SECRET": SECRET})
+    with pytest.raises(ValueError, match="MASH_CONSOLE_SESSION_SECRET"):
+        interpolate(compose_raw, {**COMPOSE_SECRETS, "MASH_CONSOLE_SESSION_SECRET": ""})
     for text in walk_strings(compose_raw):
         # every reference is ${NAME...}: a bare $NAME or an unescaped $ would be a surprise
         assert "$" not in COMPOSE_VARIABLE.sub("", text), text
         for match in COMPOSE_VARIABLE.finditer(text):
             assert match["op"], f"{match[0]}: give a default (:-) or make it required (:?)"
-            if match["name"] == "MASH_CHILD_KEY_SECRET":
+            if match["name"] in COMPOSE_SECRETS:
                 assert match["op"] == ":?"
 
 
 def test_expected_services_and_images(services: dict[str, dict[str, Any]]) -> None:
-    assert set(services) == {"kafka", "topics", "worker-1", "worker-2", "intake", "prometheus", "grafana"}
+    assert set(services) == {
+        "kafka",
+        "topics",
+        "worker-1",
+        "worker-2",
+        "intake",
+        "console",
+        "prometheus",
+        "grafana",
+    }
     assert services["kafka"]["image"] == "apache/kafka:3.9.1"
     assert services["prometheus"]["image"].startswith("prom/prometheus:")
     assert services["grafana"]["image"].startswith("grafana/grafana:")
@@ -245,6 +280,7 @@ def test_expected_services_and_images(services: dict[str, dict[str, Any]]) -> No
         "worker-1": "worker",
         "worker-2": "worker",
         "intake": "intake",
+        "console": "console",
         "prometheus": None,
         "grafana": None,
     }
@@ -345,9 +381,9 @@ def test_depends_on_targets_exist_with_sensible_conditions(services: dict[str, d
                 assert "healthcheck" in services[target], f"{name} waits for {target} to be healthy"
             if condition == "service_completed_successfully":
                 assert services[target].get("restart") == "no", f"{target} must be a one-shot service"
-    for name in ("topics", "worker-1", "worker-2", "intake"):
+    for name in ("topics", "worker-1", "worker-2", "intake", "console"):
         assert services[name]["depends_on"]["kafka"]["condition"] == "service_healthy", name
-    for name in ("worker-1", "worker-2", "intake"):
+    for name in ("worker-1", "worker-2", "intake", "console"):
         assert services[name]["depends_on"]["topics"]["condition"] == "service_completed_successfully"
 
 
@@ -402,6 +438,7 @@ def test_published_ports_are_unique_and_reach_the_process(services: dict[str, di
                 assert int(container) == getattr(settings, PORT_FIELD[command]), name
     assert len(published) == len(set(published)), published
     assert "8400" in published, "the intake adapter is published on 8400"
+    assert "8401" in published, "the console is published on 8401"
 
 
 def test_intake_reads_the_agencies_file_from_a_read_only_mount(services: dict[str, dict[str, Any]]) -> None:
@@ -412,6 +449,20 @@ def test_intake_reads_the_agencies_file_from_a_read_only_mount(services: dict[st
     source, mode = mounts[agencies_file]
     assert mode == "ro"
     assert (ROOT / source).resolve() == DEPLOY / "agencies.example.json"
+
+
+def test_console_reads_its_users_file_from_a_read_only_mount(services: dict[str, dict[str, Any]]) -> None:
+    console = services["console"]
+    settings = settings_from_env(env_map(console["environment"]))
+    assert settings.console_session_secret is not None
+    assert settings.console_session_secret.get_secret_value() == SESSION_SECRET, "from .env, never inline"
+    users_file = str(settings.console_users_file)
+    mounts = {target: (source, mode) for source, target, mode in short_volumes(console)}
+    assert users_file in mounts, f"nothing mounted at MASH_CONSOLE_USERS_FILE={users_file}"
+    source, mode = mounts[users_file]
+    assert mode == "ro"
+    parsed = UsersFile.model_validate_json((ROOT / source).read_bytes())
+    assert parsed.users == [], "the example ships no users (and so no password hashes)"
 
 
 def test_example_agencies_file_is_valid_and_holds_no_keys() -> None:
@@ -473,10 +524,11 @@ def test_dockerfile_builds_a_plain_production_image(services: dict[str, dict[str
 def test_prometheus_scrapes_every_process_on_its_port(services: dict[str, dict[str, Any]]) -> None:
     config = load_yaml(PROMETHEUS_CONFIG)
     assert config["global"]["scrape_interval"] == "15s"
-    assert "rule_files" not in config
+    assert config["rule_files"] == ["alerts.yml"]
+    assert (PROMETHEUS_CONFIG.parent / "alerts.yml").resolve() == ALERT_RULES
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert set(jobs) == {"mash-worker", "mash-intake"}
-    expected = {"mash-worker": "worker", "mash-intake": "intake"}
+    assert set(jobs) == {"mash-worker", "mash-intake", "mash-console"}
+    expected = {"mash-worker": "worker", "mash-intake": "intake", "mash-console": "console"}
     for job_name, command in expected.items():
         job = jobs[job_name]
         assert job.get("metrics_path", "/metrics") == "/metrics"
@@ -489,19 +541,86 @@ def test_prometheus_scrapes_every_process_on_its_port(services: dict[str, dict[s
             assert int(port) == getattr(settings, PORT_FIELD[command]), target
 
 
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    found = shutil.which("promtool")
+    if found is None:
+        pytest.skip("promtool is not installed (Debian package `prometheus`: make system-deps)")
+    return subprocess.run([found, *args], capture_output=True, text=True, check=False, cwd=ROOT)
+
+
 def test_prometheus_config_passes_promtool() -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool is not installed (Debian package `prometheus`)")
-    result = subprocess.run(
-        [promtool, "check", "config", str(PROMETHEUS_CONFIG)], capture_output=True, text=True, check=False
-    )
+    result = promtool("check", "config", str(PROMETHEUS_CONFIG))
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 rule files found" in result.stdout, "promtool checked the alert rules the config names"
+
+
+def test_alert_rules_pass_promtool() -> None:
+    result = promtool("check", "rules", str(ALERT_RULES))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_alert_rules_unit_tests_pass() -> None:
+    """`promtool test rules`: each alert fires on its condition and not on the nearest fine one."""
+    result = promtool("test", "rules", str(ALERT_TESTS))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def alert_rules() -> dict[str, dict[str, Any]]:
+    rules: dict[str, dict[str, Any]] = {}
+    for group in load_yaml(ALERT_RULES)["groups"]:
+        for rule in group["rules"]:
+            assert "alert" in rule, f"only alerting rules here: {rule}"
+            assert rule["alert"] not in rules, f"{rule['alert']} defined twice"
+            rules[rule["alert"]] = rule
+    return rules
+
+
+def operations_docs() -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in OPERATIONS_DOCS if p.exists())
+
+
+def test_the_alerts_the_issue_asks_for_exist_each_tested_with_a_runbook() -> None:
+    rules = alert_rules()
+    assert {
+        "MashRedCaseOverdue",
+        "MashOldestWaitingCaseOverTarget",
+        "MashConsumerLagGrowing",
+        "MashDeadLettersArriving",
+        "MashIntakeErrorRate",
+        "MashWorkerDown",
+    } <= set(rules)
+    tests = load_yaml(ALERT_TESTS)
+    assert tests["rule_files"] == ["alerts.yml"]
+    tested: dict[str, list[int]] = {}
+    for case in tests["tests"]:
+        for check in case["alert_rule_test"]:
+            tested.setdefault(check["alertname"], []).append(len(check["exp_alerts"]))
+    docs = operations_docs()
+    for name, rule in rules.items():
+        assert name in tested, f"{name} has no unit test in {ALERT_TESTS.name}"
+        assert max(tested[name]) > 0, f"{name} is never shown firing"
+        assert rule["labels"]["severity"] in ("critical", "warning"), name
+        assert {"summary", "description", "runbook"} <= set(rule["annotations"]), name
+        assert rule["annotations"]["runbook"].endswith(name)
+        runbook = re.search(rf"^### {name}\n\n(.+?)(?=^#|\Z)", docs, flags=re.MULTILINE | re.DOTALL)
+        assert runbook is not None, f"{name} has no runbook section (### {name}) in the README"
+        assert len(runbook.group(1).split()) > 60, f"{name}'s runbook is too thin"
+    assert not set(tested) - set(rules), "tests for alerts that do not exist"
+
+
+def test_alert_rules_use_only_the_configured_jobs() -> None:
+    jobs = {job["job_name"] for job in load_yaml(PROMETHEUS_CONFIG)["scrape_configs"]}
+    for name, rule in alert_rules().items():
+        for job in re.findall(r'job="([^"]+)"', rule["expr"]):
+            assert job in jobs, f"{name} names job {job}, which prometheus.yml does not scrape"
 
 
 def test_prometheus_and_grafana_mounts(services: dict[str, dict[str, Any]]) -> None:
     prometheus = {t: s for s, t, _ in short_volumes(services["prometheus"])}
     assert (ROOT / prometheus["/etc/prometheus/prometheus.yml"]).resolve() == PROMETHEUS_CONFIG
+    # rule_files are relative to the config file: alerts.yml must sit beside it in the container
+    assert (ROOT / prometheus["/etc/prometheus/alerts.yml"]).resolve() == ALERT_RULES
     grafana = {t: s for s, t, _ in short_volumes(services["grafana"])}
     assert (ROOT / grafana["/etc/grafana/provisioning"]).resolve() == DEPLOY / "grafana" / "provisioning"
 
@@ -518,7 +637,99 @@ def test_prometheus_and_grafana_mounts(services: dict[str, dict[str, Any]]) -> N
     assert provider["type"] == "file"
     path = provider["options"]["path"]
     assert path in grafana, f"the dashboards provider reads {path}, which is not mounted"
-    assert (ROOT / grafana[path]).is_dir()
+    assert (ROOT / grafana[path]).resolve() == DASHBOARDS
+
+
+# ---------------------------------------------------------------- Grafana dashboards
+
+METRIC_NAME = re.compile(r"\bmash_[a-z0-9_]+")
+
+
+def dashboards() -> dict[str, dict[str, Any]]:
+    found = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(DASHBOARDS.glob("*.json"))}
+    assert found, "no dashboards"
+    return found
+
+
+def catalogued_metrics() -> set[str]:
+    return set(re.findall(r"^\|\s*`(mash_[a-z0-9_]+)`", operations_docs(), flags=re.MULTILINE))
+
+
+def test_dashboards_are_provisionable_and_distinct() -> None:
+    boards = dashboards()
+    titles = {board["title"] for board in boards.values()}
+    assert {"MASH front door", "MASH service health"} <= titles
+    uids = [board["uid"] for board in boards.values()]
+    assert len(uids) == len(set(uids)), uids
+    for name, board in boards.items():
+        assert re.fullmatch(r"[a-z0-9-]{1,40}", board["uid"]), name
+        assert name == f"{board['uid']}.json"
+        assert board.get("id") is None, f"{name}: a provisioned dashboard has no fixed id"
+        assert isinstance(board["schemaVersion"], int)
+        ids = [panel["id"] for panel in board["panels"]]
+        assert len(ids) == len(set(ids)), f"{name}: panel ids repeat"
+        for panel in board["panels"]:
+            grid = panel["gridPos"]
+            assert grid["x"] + grid["w"] <= 24, f"{name}: {panel['title']} is wider than the grid"
+            if panel["type"] == "row":
+                continue
+            assert panel["datasource"] == {"type": "prometheus", "uid": "prometheus"}, panel["title"]
+            assert panel["targets"], f"{name}: {panel['title']} has no query"
+            assert panel.get("description"), f"{name}: {panel['title']} says nothing about itself"
+            refs = [t["refId"] for t in panel["targets"]]
+            assert len(refs) == len(set(refs)), panel["title"]
+    datasources = load_yaml(DEPLOY / "grafana/provisioning/datasources/prometheus.yml")
+    assert datasources["datasources"][0]["uid"] == "prometheus"
+
+
+def dashboard_metrics(board: dict[str, Any]) -> set[str]:
+    names = set()
+    for panel in board["panels"]:
+        for target in panel.get("targets", []):
+            for name in METRIC_NAME.findall(target["expr"]):
+                names.add(name.removesuffix("_bucket"))
+    return names
+
+
+def test_dashboards_and_alerts_query_only_catalogued_metrics() -> None:
+    catalogue = catalogued_metrics()
+    assert catalogue, "no metrics catalogue in the README (or docs/operations.md)"
+    for name, board in dashboards().items():
+        used = dashboard_metrics(board)
+        assert used, name
+        assert used <= catalogue, f"{name} queries uncatalogued metrics: {sorted(used - catalogue)}"
+        for panel in board["panels"]:
+            for target in panel.get("targets", []):
+                # Console gauges are the same on every replica: max() them, never sum() them raw.
+                assert not re.search(
+                    r"sum(?: by \([^)]*\))? \(mash_(console|figures|imm)_", target["expr"]
+                ), f"{name}: {panel['title']}: {target['expr']}"
+    for name, rule in alert_rules().items():
+        used = {n.removesuffix("_bucket") for n in METRIC_NAME.findall(rule["expr"])}
+        assert used <= catalogue, f"{name} uses uncatalogued metrics: {sorted(used - catalogue)}"
+
+
+def test_front_door_dashboard_answers_the_managers_questions() -> None:
+    used = dashboard_metrics(dashboards()["mash-front-door.json"])
+    for metric in (
+        "mash_contacts_received_total",  # demand by source
+        "mash_contacts_screened_total",  # levels
+        "mash_figures_rolling_12m_conversion_rate",  # conversion
+        "mash_figures_rolling_12m_re_referral_rate",  # re-referrals
+        "mash_console_overdue_cases",  # overdue cases
+        "mash_console_oldest_waiting_seconds",
+        "mash_imm_latest_agenda_cases",  # IMM
+    ):
+        assert metric in used, metric
+    health = dashboard_metrics(dashboards()["mash-service-health.json"])
+    for metric in (
+        "mash_worker_messages_consumed_total",  # throughput
+        "mash_worker_event_processing_seconds",  # latency
+        "mash_worker_consumer_lag_messages",  # lag
+        "mash_intake_requests_total",  # errors
+        "mash_dead_letters_total",  # DLQ
+    ):
+        assert metric in health, metric
 
 
 # ---------------------------------------------------------------- Kubernetes
@@ -575,9 +786,11 @@ def test_every_manifest_is_valid_against_the_kubernetes_schemas(manifests: list[
     assert kinds == [
         "ConfigMap",
         "Deployment",
+        "Deployment",
         "Job",
         "Namespace",
         "Secret",
+        "Service",
         "Service",
         "Service",
         "StatefulSet",
@@ -690,6 +903,7 @@ def test_services_select_their_pods_and_named_ports(manifests: list[dict[str, An
                 workload["spec"]["selector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
             )
     assert by_kind(manifests, "Deployment")["mash-intake"]["spec"]["replicas"] == 2
+    assert by_kind(manifests, "Deployment")["mash-console"]["spec"]["replicas"] >= 1
 
 
 def test_secret_holds_a_valid_agencies_file_that_intake_mounts(manifests: list[dict[str, Any]]) -> None:
@@ -710,6 +924,41 @@ def test_secret_holds_a_valid_agencies_file_that_intake_mounts(manifests: list[d
             break
     else:
         pytest.fail(f"MASH_AGENCIES_FILE={agencies_file} is not on a mounted volume")
+
+
+def test_console_gets_its_session_secret_and_users_file_from_the_secret(
+    manifests: list[dict[str, Any]],
+) -> None:
+    secret = by_kind(manifests, "Secret")["mash-secrets"]
+    assert UsersFile.model_validate_json(secret["stringData"]["console-users.json"]).users == []
+    deployment = by_kind(manifests, "Deployment")["mash-console"]
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"] == ["console"]
+    refs = {
+        item["name"]: item["valueFrom"]["secretKeyRef"]
+        for item in container["env"]
+        if "valueFrom" in item and "secretKeyRef" in item["valueFrom"]
+    }
+    assert refs["MASH_CONSOLE_SESSION_SECRET"] == {"name": "mash-secrets", "key": "console-session-secret"}
+    assert refs["MASH_CHILD_KEY_SECRET"] == {"name": "mash-secrets", "key": "child-key-secret"}
+    assert secret["stringData"]["console-session-secret"] != secret["stringData"]["child-key-secret"]
+    settings = settings_from_env(container_env(container, manifests))
+    assert settings.console_session_secret is not None
+    assert settings.console_secure_cookies is True, "behind the ingress's TLS: Secure cookies"
+    users_file = settings.console_users_file
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    for mount in container["volumeMounts"]:
+        if users_file.parent == Path(mount["mountPath"]):
+            volume = volumes[mount["name"]]["secret"]
+            assert mount["readOnly"] is True
+            assert "subPath" not in mount, "a subPath mount never sees an updated Secret"
+            assert volume["secretName"] == "mash-secrets"
+            items = {item["path"]: item["key"] for item in volume["items"]}
+            assert items[users_file.name] == "console-users.json"
+            break
+    else:
+        pytest.fail(f"MASH_CONSOLE_USERS_FILE={users_file} is not on a mounted volume")
 
 
 def test_topics_job_runs_mash_topics(manifests: list[dict[str, Any]]) -> None:
