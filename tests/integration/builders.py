@@ -6,11 +6,15 @@ import uuid
 from typing import Any
 
 
-def child(given: str = "Testa", family: str = "Sampleford", dob: str = "2015-03-02", **extra: Any) -> dict[str, Any]:
+def child(
+    given: str = "Testa", family: str = "Sampleford", dob: str = "2015-03-02", **extra: Any
+) -> dict[str, Any]:
     return {"given_name": given, "family_name": family, "date_of_birth": dob, **extra}
 
 
-def submission(*indicators: str, children: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+def submission(
+    *indicators: str, children: list[dict[str, Any]] | None = None, **extra: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "agency_reference": f"REF-{uuid.uuid4().hex[:12]}",
         "children": children or [child()],

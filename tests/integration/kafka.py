@@ -8,7 +8,9 @@ import time
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 
-async def _read(bootstrap: str, topic: str, at_least: int, timeout: float) -> list[ConsumerRecord[bytes, bytes]]:
+async def _read(
+    bootstrap: str, topic: str, at_least: int, timeout: float
+) -> list[ConsumerRecord[bytes, bytes]]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:

@@ -28,9 +28,13 @@ def test_bad_events_are_dead_lettered_and_the_good_ones_around_them_processed(se
     ]
     write_topic(service.bootstrap, service.topic("contacts"), bad)
     with service.client() as client:
-        last = client.post("/v1/contacts", json=submission("disclosure_of_abuse"), headers=service.auth()).json()
+        last = client.post(
+            "/v1/contacts", json=submission("disclosure_of_abuse"), headers=service.auth()
+        ).json()
 
-    letters = [orjson.loads(r.value) for r in read_topic(service.bootstrap, service.topic("dlq"), at_least=len(bad))]
+    letters = [
+        orjson.loads(r.value) for r in read_topic(service.bootstrap, service.topic("dlq"), at_least=len(bad))
+    ]
     assert [letter["reason"] for letter in letters] == [
         "malformed_json",
         "malformed_json",
@@ -42,7 +46,13 @@ def test_bad_events_are_dead_lettered_and_the_good_ones_around_them_processed(se
     assert letters[4]["problems"] == [{"loc": ["indicators"], "msg": "Field required", "type": "missing"}]
     # Nothing is lost: the original bytes are kept.
     assert base64.b64decode(letters[0]["value_b64"]) == b"{not json"
-    cases = {orjson.loads(r.value)["contact_id"] for r in read_topic(service.bootstrap, service.topic("cases"), at_least=2)}
+    cases = {
+        orjson.loads(r.value)["contact_id"]
+        for r in read_topic(service.bootstrap, service.topic("cases"), at_least=2)
+    }
     assert cases == {*first["contact_ids"], *last["contact_ids"]}
     metrics = service.worker_metrics()
-    assert f'mash_dead_letters_total{{reason="schema_invalid",topic="{service.topic("contacts")}"}} 1.0' in metrics
+    assert (
+        f'mash_dead_letters_total{{reason="schema_invalid",topic="{service.topic("contacts")}"}} 1.0'
+        in metrics
+    )

@@ -21,9 +21,21 @@ def test_mash_dev_runs_the_service_with_demo_agencies_and_stops_on_sigterm(tmp_p
     intake_port, worker_port = free_port(), free_port()
     out = (tmp_path / "dev.out").open("wb")
     dev = subprocess.Popen(
-        [sys.executable, "-m", "mash", "dev", "--intake-port", str(intake_port), "--worker-port", str(worker_port),
-         "--state-dir", str(tmp_path / "state")],
-        stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        [
+            sys.executable,
+            "-m",
+            "mash",
+            "dev",
+            "--intake-port",
+            str(intake_port),
+            "--worker-port",
+            str(worker_port),
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         deadline = time.monotonic() + 120
@@ -37,7 +49,9 @@ def test_mash_dev_runs_the_service_with_demo_agencies_and_stops_on_sigterm(tmp_p
         assert keys["police"] in printed  # shown once, at start
         auth = {"Authorization": f"Bearer {keys['police']}"}
         with httpx.Client(base_url=f"http://127.0.0.1:{intake_port}", timeout=10) as client:
-            [urgent] = client.post("/v1/contacts", json=submission("disclosure_of_abuse"), headers=auth).json()["contact_ids"]
+            [urgent] = client.post(
+                "/v1/contacts", json=submission("disclosure_of_abuse"), headers=auth
+            ).json()["contact_ids"]
             # Another child: the first now has an open case, which would raise any later contact.
             other = submission("no_unmet_needs", children=[child("Newly", "Known", dob="2012-05-05")])
             [info] = client.post("/v1/contacts", json=other, headers=auth).json()["contact_ids"]

@@ -7,7 +7,9 @@ from tests.integration.conftest import Service
 from tests.integration.kafka import read_topic
 
 
-def test_a_repeated_submission_returns_the_original_ids_even_after_an_intake_restart(intake_only: Service) -> None:
+def test_a_repeated_submission_returns_the_original_ids_even_after_an_intake_restart(
+    intake_only: Service,
+) -> None:
     body = submission("young_carer", children=[child("Testa"), child("Testo", dob="2018-07-19")])
     with intake_only.client() as client:
         first = client.post("/v1/contacts", json=body, headers=intake_only.auth())
@@ -36,6 +38,10 @@ def test_a_repeated_submission_returns_the_original_ids_even_after_an_intake_res
 def test_the_same_reference_from_another_agency_is_a_different_submission(intake_only: Service) -> None:
     body = submission("young_carer")
     with intake_only.client() as client:
-        police = client.post("/v1/contacts", json=body, headers=intake_only.auth("police")).json()["contact_ids"]
-        school = client.post("/v1/contacts", json=body, headers=intake_only.auth("school")).json()["contact_ids"]
+        police = client.post("/v1/contacts", json=body, headers=intake_only.auth("police")).json()[
+            "contact_ids"
+        ]
+        school = client.post("/v1/contacts", json=body, headers=intake_only.auth("school")).json()[
+            "contact_ids"
+        ]
     assert set(police).isdisjoint(school)

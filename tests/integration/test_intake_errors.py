@@ -12,7 +12,9 @@ from tests.integration.builders import child, submission
 from tests.integration.conftest import Service
 from tests.integration.kafka import read_topic
 
-INVALID = [json.loads(line) for line in (Path(__file__).parents[1] / "fixtures" / "invalid-contacts.jsonl").open()]
+INVALID = [
+    json.loads(line) for line in (Path(__file__).parents[1] / "fixtures" / "invalid-contacts.jsonl").open()
+]
 # Where each invalid sample's problem must be reported.
 EXPECTED_FIELD = {
     "bad NHS number check digit": ["body", "children", 0, "nhs_number"],
@@ -33,7 +35,9 @@ def test_every_sample_invalid_submission_is_refused_naming_the_field(intake_only
     assert {case["why_invalid"] for case in INVALID} == set(EXPECTED_FIELD)
     with intake_only.client() as client:
         for case in INVALID:
-            response = client.post("/v1/contacts", json=case["submission"], headers=intake_only.auth("school"))
+            response = client.post(
+                "/v1/contacts", json=case["submission"], headers=intake_only.auth("school")
+            )
             assert response.status_code == 422, (case["why_invalid"], response.text)
             problems: list[dict[str, Any]] = response.json()["detail"]
             assert EXPECTED_FIELD[case["why_invalid"]] in [p["loc"] for p in problems], (case, problems)
@@ -56,7 +60,10 @@ def test_unknown_indicator_codes_are_listed_with_where_to_find_valid_ones(intake
 
 
 def test_errors_never_echo_personal_data(intake_only: Service) -> None:
-    body = submission("no_unmet_needs", children=[child("Zebedee", "Quillfeather", dob="2030-01-01", nhs_number="9434765910")])
+    body = submission(
+        "no_unmet_needs",
+        children=[child("Zebedee", "Quillfeather", dob="2030-01-01", nhs_number="9434765910")],
+    )
     with intake_only.client() as client:
         response = client.post("/v1/contacts", json=body, headers=intake_only.auth())
     assert response.status_code == 422
@@ -66,9 +73,15 @@ def test_errors_never_echo_personal_data(intake_only: Service) -> None:
 
 @pytest.mark.parametrize(
     ("headers", "reason"),
-    [({}, "no key"), ({"Authorization": "Bearer mash_police_not-a-real-key"}, "unknown key"), ({"Authorization": "Basic abc"}, "wrong scheme")],
+    [
+        ({}, "no key"),
+        ({"Authorization": "Bearer mash_police_not-a-real-key"}, "unknown key"),
+        ({"Authorization": "Basic abc"}, "wrong scheme"),
+    ],
 )
-def test_a_request_without_a_valid_key_is_401(intake_only: Service, headers: dict[str, str], reason: str) -> None:
+def test_a_request_without_a_valid_key_is_401(
+    intake_only: Service, headers: dict[str, str], reason: str
+) -> None:
     with intake_only.client() as client:
         response = client.post("/v1/contacts", json=submission("young_carer"), headers=headers)
         assert response.status_code == 401, reason

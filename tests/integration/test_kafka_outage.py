@@ -17,7 +17,12 @@ def test_kafka_outage_gives_503_with_retry_after(tmp_path: Path) -> None:
         try:
             service.intake.wait_ready()
             with service.client() as client:
-                assert client.post("/v1/contacts", json=submission("young_carer"), headers=service.auth()).status_code == 202
+                assert (
+                    client.post(
+                        "/v1/contacts", json=submission("young_carer"), headers=service.auth()
+                    ).status_code
+                    == 202
+                )
                 own_broker.stop()
                 started = time.monotonic()
                 response = client.post("/v1/contacts", json=submission("young_carer"), headers=service.auth())

@@ -13,7 +13,9 @@ from tests.integration.conftest import Service
 from tests.integration.kafka import read_topic
 
 
-def wait_screened(client: httpx.Client, contact_id: str, auth: dict[str, str], timeout: float = 20.0) -> dict[str, Any]:
+def wait_screened(
+    client: httpx.Client, contact_id: str, auth: dict[str, str], timeout: float = 20.0
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         response = client.get(f"/v1/contacts/{contact_id}", headers=auth)
@@ -37,7 +39,9 @@ def test_disclosure_of_abuse_is_level_4_red_to_social_care(service: Service) -> 
 
 def test_no_unmet_needs_is_level_1_blue_universal(service: Service) -> None:
     with service.client() as client:
-        response = client.post("/v1/contacts", json=submission("no_unmet_needs"), headers=service.auth("school"))
+        response = client.post(
+            "/v1/contacts", json=submission("no_unmet_needs"), headers=service.auth("school")
+        )
         [contact_id] = response.json()["contact_ids"]
         status = wait_screened(client, contact_id, service.auth("school"))
     assert (status["level"], status["rag"], status["route"]) == (1, "blue", "universal")
@@ -45,7 +49,11 @@ def test_no_unmet_needs_is_level_1_blue_universal(service: Service) -> None:
 
 
 def test_three_children_make_three_contacts_each_screened_once(service: Service) -> None:
-    children = [child("Testa", dob="2015-03-02"), child("Testo", dob="2018-07-19"), child("Testi", dob="2022-01-05")]
+    children = [
+        child("Testa", dob="2015-03-02"),
+        child("Testo", dob="2018-07-19"),
+        child("Testi", dob="2022-01-05"),
+    ]
     with service.client() as client:
         response = client.post(
             "/v1/contacts", json=submission("domestic_abuse_marac", children=children), headers=service.auth()
@@ -64,9 +72,13 @@ def test_three_children_make_three_contacts_each_screened_once(service: Service)
 def test_case_record_explains_the_decision_without_personal_data(service: Service) -> None:
     body = submission("persistent_absence", "parental_mental_health_significant", "missed_health_checks")
     with service.client() as client:
-        [contact_id] = client.post("/v1/contacts", json=body, headers=service.auth("school")).json()["contact_ids"]
+        [contact_id] = client.post("/v1/contacts", json=body, headers=service.auth("school")).json()[
+            "contact_ids"
+        ]
         wait_screened(client, contact_id, service.auth("school"))
-    [record] = [orjson.loads(r.value) for r in read_topic(service.bootstrap, service.topic("cases"), at_least=1)]
+    [record] = [
+        orjson.loads(r.value) for r in read_topic(service.bootstrap, service.topic("cases"), at_least=1)
+    ]
     assert record["level"] == 3
     rules = {reason["rule"] for reason in record["reasons"]}
     assert {"persistent_absence", "parental_mental_health_significant", "multiple_unmet_needs"} <= rules

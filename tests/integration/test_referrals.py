@@ -28,7 +28,12 @@ def latest_cases(service: Service, at_least: int) -> dict[str, dict[str, Any]]:
 
 def mash(service: Service, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mash", *args], env=service.env, capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, "-m", "mash", *args],
+        env=service.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -73,10 +78,18 @@ def test_replay_then_report_gives_the_hand_computed_figures(service: Service, tm
     a, b = child("Alpha", "Replay", dob="2012-01-01"), child("Beta", "Replay", dob="2013-01-01")
 
     def contact(ref: str, who: dict[str, Any], at: str, *codes: str) -> dict[str, Any]:
-        return {"kind": "contact", "agency": "police", "submission": submission(*codes, children=[who], agency_reference=ref, received_at=at)}
+        return {
+            "kind": "contact",
+            "agency": "police",
+            "submission": submission(*codes, children=[who], agency_reference=ref, received_at=at),
+        }
 
     def outcome(kind: str, who: dict[str, Any], at: str, **extra: Any) -> dict[str, Any]:
-        return {"kind": "outcome", "agency": "case-system", "event": {"type": kind, "child": who, "occurred_at": at, **extra}}
+        return {
+            "kind": "outcome",
+            "agency": "case-system",
+            "event": {"type": kind, "child": who, "occurred_at": at, **extra},
+        }
 
     lines = [
         outcome("cp_plan_started", b, "2020-01-01T10:00:00Z"),
@@ -90,7 +103,12 @@ def test_replay_then_report_gives_the_hand_computed_figures(service: Service, tm
         contact("R5", a, "2026-03-05T10:00:00Z", "young_carer"),
     ]
     history = tmp_path / "history.jsonl"
-    history.write_text("\n".join(json.dumps(line) for line in lines[:4]) + "\n{not json\n" + "\n".join(json.dumps(line) for line in lines[4:]) + "\n")
+    history.write_text(
+        "\n".join(json.dumps(line) for line in lines[:4])
+        + "\n{not json\n"
+        + "\n".join(json.dumps(line) for line in lines[4:])
+        + "\n"
+    )
 
     replayed = mash(service, "replay", str(history), "--quiet")
     assert replayed.returncode == 0, replayed.stderr
@@ -102,9 +120,15 @@ def test_replay_then_report_gives_the_hand_computed_figures(service: Service, tm
     figures = json.loads(reported.stdout)
     # R5 is level 2 on its own, but A's case opened by R4 is open, so history makes it level 3: linked.
     expected = {
-        "contacts": 5, "referrals": 3, "re_referrals": 1, "linked_to_open_case": 2, "referrals_nfa": 1,
-        "cp_plans_started": 1, "cp_plans_second_or_subsequent": 1,
-        "conversion_rate": 0.6, "re_referral_rate": round(1 / 3, 6),
+        "contacts": 5,
+        "referrals": 3,
+        "re_referrals": 1,
+        "linked_to_open_case": 2,
+        "referrals_nfa": 1,
+        "cp_plans_started": 1,
+        "cp_plans_second_or_subsequent": 1,
+        "conversion_rate": 0.6,
+        "re_referral_rate": round(1 / 3, 6),
     }
     assert {k: figures[k] for k in expected} == expected
     assert figures["by_source"] == {"6": {"contacts": 5, "referrals": 3, "re_referrals": 1}}

@@ -20,9 +20,11 @@ PER_CHILD = 15
 
 def post_all(service: Service, accepted: list[str]) -> None:
     with service.client() as client:
-        for round_ in range(PER_CHILD):
+        for _ in range(PER_CHILD):
             for n in range(CHILDREN):
-                body = submission("domestic_abuse_in_home", children=[child(f"Child{n}", dob="2016-01-0" + str(1 + n % 9))])
+                body = submission(
+                    "domestic_abuse_in_home", children=[child(f"Child{n}", dob="2016-01-0" + str(1 + n % 9))]
+                )
                 response = client.post("/v1/contacts", json=body, headers=service.auth())
                 assert response.status_code == 202, response.text
                 accepted.extend(response.json()["contact_ids"])

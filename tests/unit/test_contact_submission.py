@@ -41,7 +41,12 @@ def test_valid_nhs_numbers_pass_the_modulus_11_check(number: str) -> None:
 
 @pytest.mark.parametrize(
     ("number", "why"),
-    [("9434765910", "check digit"), ("123456789", "10 digits"), ("12345678a0", "10 digits"), ("1234567890", "check")],
+    [
+        ("9434765910", "check digit"),
+        ("123456789", "10 digits"),
+        ("12345678a0", "10 digits"),
+        ("1234567890", "check"),
+    ],
 )
 def test_invalid_nhs_numbers_are_refused_with_a_reason(number: str, why: str) -> None:
     problem = nhs_number_problem(number)
@@ -64,12 +69,16 @@ def test_a_minimal_submission_is_valid() -> None:
 
 def test_consent_needs_a_reason_unless_given() -> None:
     assert ("consent",) in errors_at(body(consent={"status": "refused"}))
-    ok = ContactSubmission.model_validate(body(consent={"status": "not_sought", "reason": "significant_harm"}))
+    ok = ContactSubmission.model_validate(
+        body(consent={"status": "not_sought", "reason": "significant_harm"})
+    )
     assert ok.consent.reason is not None
 
 
 def test_an_unborn_child_needs_an_expected_date_and_no_date_of_birth() -> None:
-    assert ("children", 0) in errors_at(body(children=[{"given_name": "U", "family_name": "P", "unborn": True}]))
+    assert ("children", 0) in errors_at(
+        body(children=[{"given_name": "U", "family_name": "P", "unborn": True}])
+    )
     unborn = {"given_name": "U", "family_name": "P", "unborn": True, "expected_date": "2027-02-20"}
     assert ContactSubmission.model_validate(body(children=[unborn])).children[0].unborn
 
@@ -93,7 +102,11 @@ def test_the_referrer_must_be_reachable() -> None:
 
 def check(submission: ContactSubmission, received_at: datetime) -> list[str]:
     problems = submission_problems(
-        submission, received_at=received_at, now=NOW, known_indicators=frozenset({"young_carer"}), catalogue_source="x"
+        submission,
+        received_at=received_at,
+        now=NOW,
+        known_indicators=frozenset({"young_carer"}),
+        catalogue_source="x",
     )
     return [p.type for p in problems]
 
@@ -107,7 +120,11 @@ def test_received_at_up_to_five_minutes_ahead_is_clock_skew_beyond_is_refused() 
 def test_unknown_indicator_codes_are_named() -> None:
     submission = ContactSubmission.model_validate(body(indicators=["young_carer", "nope", "also_nope"]))
     [problem] = submission_problems(
-        submission, received_at=NOW, now=NOW, known_indicators=frozenset({"young_carer"}), catalogue_source="GET x"
+        submission,
+        received_at=NOW,
+        now=NOW,
+        known_indicators=frozenset({"young_carer"}),
+        catalogue_source="GET x",
     )
     assert "also_nope, nope" in problem.msg
     assert "GET x" in problem.msg

@@ -42,5 +42,7 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     from mash.config import Settings
 
     readme = (ROOT / "README.md").read_text()
-    missing = [f"MASH_{name.upper()}" for name in Settings.model_fields if f"MASH_{name.upper()}" not in readme]
+    missing = [
+        f"MASH_{name.upper()}" for name in Settings.model_fields if f"MASH_{name.upper()}" not in readme
+    ]
     assert missing == []

@@ -13,7 +13,9 @@ from mash.figures.live import FiguresCollector
 from mash.figures.source import FigureSource
 
 
-def fact(day: str, source: str = "6", referral: Referral = Referral.NOT_REFERRED, **extra: object) -> ContactFact:
+def fact(
+    day: str, source: str = "6", referral: Referral = Referral.NOT_REFERRED, **extra: object
+) -> ContactFact:
     values: dict[str, object] = {
         "received_on": date.fromisoformat(day),
         "source": source,
@@ -40,7 +42,11 @@ FACTS = [
     fact("2025-05-03", source="2A", referral=Referral.LINKED_TO_OPEN_CASE),
     fact("2026-03-31", source="3E", referral=Referral.REFERRAL),  # the last day: inside
 ]
-PLANS = [PlanFact(date(2025, 6, 1), False), PlanFact(date(2025, 7, 1), True), PlanFact(date(2026, 4, 1), True)]
+PLANS = [
+    PlanFact(date(2025, 6, 1), False),
+    PlanFact(date(2025, 7, 1), True),
+    PlanFact(date(2026, 4, 1), True),
+]
 
 
 def test_a_statutory_year_counts_contacts_by_the_day_received_inclusive() -> None:
@@ -59,7 +65,11 @@ def test_by_source_and_by_month() -> None:
         "2A": {"contacts": 3, "referrals": 1, "re_referrals": 0},
         "3E": {"contacts": 1, "referrals": 1, "re_referrals": 0},
     }
-    assert list(year["by_month"]) == [f"2025-{m:02}" for m in range(4, 13)] + ["2026-01", "2026-02", "2026-03"]
+    assert list(year["by_month"]) == [f"2025-{m:02}" for m in range(4, 13)] + [
+        "2026-01",
+        "2026-02",
+        "2026-03",
+    ]
     assert year["by_month"]["2025-04"]["contacts"] == 3
     assert year["by_month"]["2025-05"]["conversion_rate"] == 0.5
     assert year["by_month"]["2025-06"]["cp_plans_started"] == 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from mash.domain.ruleset import RulesetError, RulesetProblem, load_ruleset, parse_ruleset
 
