@@ -16,6 +16,7 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, ORJSONResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -38,6 +39,7 @@ from mash.domain.decisions import DecisionEvent
 from mash.domain.ruleset import Rag, Ruleset
 from mash.observability.logging import get_logger
 from mash.streams.producer import ProducerHandle, ProducerUnavailable
+from mash.web import invalid_request
 
 log = get_logger(__name__)
 
@@ -124,6 +126,8 @@ def create_console_app(
             **context,
         )
         return HTMLResponse(html, status_code=status)
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
 
     @app.exception_handler(SignedOut)
     async def signed_out(request: Request, _: SignedOut) -> Response:
