@@ -1,10 +1,12 @@
 """`mash dev`: the whole service on one machine, on the embedded broker.
 
-A convenience over the parts: it starts the broker, then `mash worker` and `mash intake`
-as child processes with the same settings, creates the demo agencies, posts the demo
-contacts and supervises: a part that dies is restarted, and Ctrl-C or SIGTERM stops
-everything. The broker keeps nothing, so the worker's table state from an earlier run
-is discarded first.
+A convenience over the parts: it starts the broker, then `mash worker`, `mash intake` and
+`mash console` as child processes with the same settings, creates the demo agencies, posts
+the demo contacts and supervises: a part that dies is restarted (and it says so), and Ctrl-C
+or SIGTERM stops everything. The broker keeps nothing, so the worker's table state from an
+earlier run is discarded first; if the broker itself dies it is restarted, empty, on the
+same port, and the worker and console, whose state mirrored the old broker, are restarted
+with it (the intake notices the fresh broker by itself: see mash/intake/guard.py).
 """
 
 from __future__ import annotations
@@ -53,6 +55,14 @@ class Part:
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """At once: for a part whose state is being thrown away anyway."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if self.log:
+            self.log.close()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -115,6 +125,16 @@ def _wait_ready(url: str, timeout: float) -> bool:
 def _port_taken(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         return sock.connect_ex((host, port)) == 0
+
+
+def _restart_broker(old: EmbeddedBroker) -> EmbeddedBroker:
+    """The broker again on its port, retried while the port is still held by the dead one."""
+    for _ in range(50):
+        try:
+            return EmbeddedBroker(old.host, old.port).start()
+        except TimeoutError:
+            time.sleep(0.2)
+    return EmbeddedBroker(old.host, old.port).start()
 
 
 def run_dev(settings: Settings, state_dir: Path, broker_port: int = 0, demo_data: bool = True) -> None:
@@ -192,8 +212,25 @@ def run_dev(settings: Settings, state_dir: Path, broker_port: int = 0, demo_data
             print("not ready after 90 s: see the logs above", file=sys.stderr)
         print("Ctrl-C stops everything.")
         sys.stdout.flush()
+        broker_restarts = 0
         while True:
             time.sleep(0.5)
+            if broker.process is not None and broker.process.poll() is not None:
+                broker_restarts += 1
+                print(
+                    f"broker exited (code {broker.process.returncode}); restarting it on the same port, "
+                    f"empty: every topic and offset is gone (restart {broker_restarts})",
+                    flush=True,
+                )
+                broker = _restart_broker(broker)
+                # Their state mirrors the old broker: the worker's tables, the console's view.
+                for part in parts:
+                    if part.name in ("worker", "console"):
+                        part.kill()
+                        if part.name == "worker":
+                            shutil.rmtree(settings.data_dir, ignore_errors=True)
+                        print(f"{part.name} restarted, with fresh state, for the new broker", flush=True)
+                        part.start()
             for part in parts:
                 # A part that keeps dying waits longer each time, so a broken setting doesn't spin.
                 if not part.alive() and time.monotonic() - part.started_at > min(30, 2**part.restarts):

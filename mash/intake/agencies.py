@@ -2,20 +2,26 @@
 
 Keys are stored only as SHA-256 hashes: a key is 32 random bytes, so a fast hash is as
 safe as a slow one and keeps every request cheap. The file is re-read when it changes,
-so a key can be added, rotated or revoked without a restart.
+so a key can be added, rotated (list the new hash beside the old, then drop the old) or
+revoked without a restart. An agency may carry its own rate and payload limits; without
+them the intake's settings apply.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import secrets
 from pathlib import Path
+from typing import Annotated
 
 import orjson
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mash.domain.contact import CinSource
+from mash.intake.watch import WatchedFile
+from mash.observability.logging import get_logger
+
+log = get_logger(__name__)
 
 
 class Agency(BaseModel):
@@ -26,7 +32,16 @@ class Agency(BaseModel):
     default_source: CinSource
     can_submit: bool = True
     can_report_outcomes: bool = False
-    key_hashes: tuple[str, ...] = ()
+    key_hashes: tuple[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")], ...] = ()
+    rate_per_s: Annotated[float, Field(gt=0)] | None = Field(
+        None, description="this agency's requests per second; default MASH_AGENCY_RATE_PER_S"
+    )
+    rate_burst: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="requests this agency may make at once; default MASH_AGENCY_RATE_BURST"
+    )
+    max_body_bytes: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="this agency's largest request body, below MASH_MAX_BODY_BYTES"
+    )
 
 
 class AgencyFile(BaseModel):
@@ -44,26 +59,46 @@ def new_key(agency_id: str) -> str:
 
 
 class AgencyDirectory:
-    """Looks agencies up by API key, re-reading the file when its modification time changes."""
+    """Looks agencies up by API key, re-reading the file whenever it changes.
+
+    A file that cannot be read or is invalid is refused (and logged); the last good
+    directory stays in force, so a bad edit does not lock every partner out.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._mtime_ns = -1
+        self._file = WatchedFile(path)
         self._by_hash: dict[str, Agency] = {}
-        self.reload_if_changed()
+        self._unreadable = False
+        self._load()  # at start a bad file is an error: there is no last good one
+
+    def _load(self) -> None:
+        parsed = AgencyFile.model_validate_json(self._file.read())
+        self._by_hash = {h: agency for agency in parsed.agencies for h in agency.key_hashes}
 
     def reload_if_changed(self) -> None:
-        mtime_ns = self.path.stat().st_mtime_ns
-        if mtime_ns == self._mtime_ns:
+        if not self._file.changed():
             return
-        parsed = AgencyFile.model_validate_json(self.path.read_bytes())
-        self._by_hash = {h: agency for agency in parsed.agencies for h in agency.key_hashes}
-        self._mtime_ns = mtime_ns
+        try:
+            self._load()
+        except OSError as exc:
+            if not self._unreadable:  # once, not on every request while the file is missing
+                log.error("agencies_reload_refused", file=str(self.path), error=type(exc).__name__)
+            self._unreadable = True
+            return
+        except ValidationError as exc:
+            # Where and why only: never the values, which include key hashes.
+            problems = [
+                f"{'.'.join(str(p) for p in err['loc']) or '(file)'}: {err['msg']}"
+                for err in exc.errors(include_input=False, include_url=False)
+            ]
+            log.error("agencies_reload_refused", file=str(self.path), problems=problems)
+            return
+        self._unreadable = False
+        log.info("agencies_reloaded", agencies=len({a.id for a in self._by_hash.values()}))
 
     def by_key(self, key: str) -> Agency | None:
-        # On a bad or missing file, keep the last good directory rather than lock every partner out.
-        with contextlib.suppress(OSError, ValueError):
-            self.reload_if_changed()
+        self.reload_if_changed()
         return self._by_hash.get(hash_key(key))
 
 

@@ -1,8 +1,9 @@
 """The intake adapter's HTTP API (FastAPI): `POST /v1/contacts`, `GET /v1/contacts/{id}`.
 
-Handlers stay thin: authenticate the agency, validate (pydantic model, then the checks
-that need the clock and the ruleset), split into one contact per child, and write them
-to Kafka with acks=all before answering 202. Nothing is written for a refused request.
+Handlers stay thin: authenticate the agency, apply its rate and payload limits, validate
+(pydantic model, then the checks that need the clock and the ruleset), split into one
+contact per child, and write them to Kafka with acks=all before answering 202. Nothing is
+written for a refused request, and every refusal says what is wrong in `detail`.
 """
 
 import asyncio
@@ -20,6 +21,7 @@ from fastapi.responses import JSONResponse, ORJSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mash.config import Settings
 from mash.domain.contact import FUTURE_TOLERANCE, ContactSubmission, Problem, submission_problems
@@ -28,7 +30,10 @@ from mash.domain.outcomes import OutcomeSubmission
 from mash.domain.ruleset import Ruleset
 from mash.domain.submissions import outcome_event, split_submission
 from mash.intake.agencies import Agency, AgencyDirectory
+from mash.intake.guard import TopicGuard, TopicsUnavailable
 from mash.intake.ledger import Ledger, contact_headers, ledger_follower
+from mash.intake.limits import RATE_LIMITED, RateLimiter, retry_after_header
+from mash.intake.rulesets import RulesetHolder
 from mash.observability import metrics
 from mash.observability.logging import get_logger
 
@@ -57,12 +62,32 @@ class ApiError(Exception):
         self.status, self.detail, self.headers = status, detail, headers or {}
 
 
-def create_intake_app(settings: Settings, ruleset: Ruleset, agencies: AgencyDirectory) -> FastAPI:
+def create_intake_app(
+    settings: Settings, ruleset: Ruleset | RulesetHolder, agencies: AgencyDirectory
+) -> FastAPI:
+    rules = (
+        ruleset
+        if isinstance(ruleset, RulesetHolder)
+        else RulesetHolder(ruleset, settings.ruleset_file, settings.ruleset_check_s)
+    )
+    limiter = RateLimiter()
     ledger = Ledger()
-    feed = ledger_follower(settings, ledger)
+    feed_box = {"f": ledger_follower(settings, ledger)}
+    feed_started: set[str] = set()
     secret = settings.secret()
     in_flight: dict[str, asyncio.Future[list[str]]] = {}
     producer_box: dict[str, AIOKafkaProducer] = {}
+
+    async def rebuild_ledger() -> None:
+        """The broker is fresh (the embedded one restarted): what the ledger knew is gone from Kafka."""
+        following = "following" in feed_started
+        await feed_box["f"].stop()
+        ledger.clear()
+        feed_box["f"] = ledger_follower(settings, ledger)
+        if following:
+            await feed_box["f"].start()
+
+    guard = TopicGuard(settings, rebuild_ledger)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -83,11 +108,19 @@ def create_intake_app(settings: Settings, ruleset: Ruleset, agencies: AgencyDire
                 log.warning("intake_waiting_for_kafka")
                 await asyncio.sleep(1.0)
         producer_box["p"] = producer
-        await feed.start()
+        while True:
+            try:
+                await guard.check(producer.client)
+                break
+            except TopicsUnavailable as exc:
+                log.warning("intake_waiting_for_topics", reason=str(exc))
+                await asyncio.sleep(1.0)
+        await feed_box["f"].start()
+        feed_started.add("following")
         try:
             yield
         finally:
-            await feed.stop()
+            await feed_box["f"].stop()
             await producer.stop()
 
     app = FastAPI(
@@ -103,6 +136,14 @@ def create_intake_app(settings: Settings, ruleset: Ruleset, agencies: AgencyDire
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         detail: Any = exc.detail if isinstance(exc.detail, str) else [p.model_dump() for p in exc.detail]
         return ORJSONResponse({"detail": detail}, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it cannot even decode (not UTF-8, say): as for bad JSON.
+            problem = Problem(loc=["body"], msg="the body is not JSON text in UTF-8", type="json_invalid")
+            return ORJSONResponse({"detail": [problem.model_dump()]}, status_code=422)
+        return ORJSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -137,28 +178,55 @@ def create_intake_app(settings: Settings, ruleset: Ruleset, agencies: AgencyDire
         return response
 
     async def agency(
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Agency:
+        """The agency whose key this is, within its rate limit and payload limit."""
         found = agencies.by_key(credentials.credentials) if credentials else None
         if found is None:
             raise ApiError(401, "a valid agency API key is required", {"WWW-Authenticate": "Bearer"})
+        rate = found.rate_per_s or settings.agency_rate_per_s
+        burst = found.rate_burst or settings.agency_rate_burst
+        wait = limiter.take(found.id, rate, burst)
+        if wait > 0:
+            RATE_LIMITED.labels(agency=found.id).inc()
+            log.warning("intake_rate_limited", agency=found.id)
+            raise ApiError(
+                429,
+                f"this agency is over its rate limit of {rate:g} requests a second (bursts of {burst}); "
+                "slow down and retry after the Retry-After seconds",
+                {"Retry-After": retry_after_header(wait)},
+            )
+        limit = found.max_body_bytes
+        length = request.headers.get("content-length")
+        if limit is not None and length is not None and length.isdigit() and int(length) > limit:
+            raise ApiError(413, f"request body is over this agency's {limit} byte limit")
         return found
 
     async def produce(topic: str, records: list[tuple[bytes, bytes, list[tuple[str, bytes]]]]) -> None:
-        """Writes the records with acks=all and waits for every acknowledgement, or raises 503."""
+        """Writes the records with acks=all and waits for every acknowledgement, or raises 503.
+
+        On the embedded broker the topics are checked before and after (see guard.py): a
+        broker that restarted in between may have acknowledged the records and kept nothing.
+        """
         producer = producer_box["p"]
+        unavailable = ApiError(
+            503, "the event could not be stored; try again later", {"Retry-After": RETRY_AFTER_S}
+        )
 
         async def send_all() -> None:
             sends = [await producer.send(topic, key=k, value=v, headers=h) for k, v, h in records]
             await asyncio.gather(*sends)
 
         try:
+            generation = await guard.check(producer.client) if settings.embedded_broker else 0
             await asyncio.wait_for(send_all(), timeout=settings.produce_timeout_s)
-        except (KafkaError, TimeoutError) as exc:
+            if settings.embedded_broker and await guard.check(producer.client) != generation:
+                log.warning("intake_broker_restarted_during_write")
+                raise unavailable
+        except (KafkaError, TimeoutError, TopicsUnavailable) as exc:
             log.warning("intake_kafka_unavailable", error=type(exc).__name__)
-            raise ApiError(
-                503, "the event could not be stored; try again later", {"Retry-After": RETRY_AFTER_S}
-            ) from None
+            raise unavailable from None
 
     @app.post(
         "/v1/contacts",
@@ -166,8 +234,10 @@ def create_intake_app(settings: Settings, ruleset: Ruleset, agencies: AgencyDire
         response_model=Accepted,
         responses={
             401: {"model": ErrorBody},
+            403: {"model": ErrorBody},
             413: {"model": ErrorBody},
             422: {"model": ErrorBody},
+            429: {"model": ErrorBody},
             503: {"model": ErrorBody},
         },
     )
@@ -183,17 +253,18 @@ def create_intake_app(settings: Settings, ruleset: Ruleset, agencies: AgencyDire
             raise ApiError(403, "this agency may not submit contacts")
         now = datetime.now(UTC)
         received_at = submission.received_at or now
+        in_force = rules.current
         problems = submission_problems(
             submission,
             received_at=received_at,
             now=now,
-            known_indicators=ruleset.codes,
-            catalogue_source=f"the ruleset catalogue (version {ruleset.version}): GET /v1/indicators",
+            known_indicators=in_force.codes,
+            catalogue_source=f"the ruleset catalogue (version {in_force.version}): GET /v1/indicators",
         )
         if problems:
             raise ApiError(422, problems)
         ref_key = reference_key(secret, who.id, submission.agency_reference)
-        if not feed.caught_up.is_set():
+        if not feed_box["f"].caught_up.is_set():
             raise ApiError(
                 503, "the intake adapter is still reading its ledger; try again", {"Retry-After": "1"}
             )
@@ -232,7 +303,9 @@ def create_intake_app(settings: Settings, ruleset: Ruleset, agencies: AgencyDire
         responses={
             401: {"model": ErrorBody},
             403: {"model": ErrorBody},
+            413: {"model": ErrorBody},
             422: {"model": ErrorBody},
+            429: {"model": ErrorBody},
             503: {"model": ErrorBody},
         },
     )
@@ -262,7 +335,10 @@ def create_intake_app(settings: Settings, ruleset: Ruleset, agencies: AgencyDire
         log.info("outcome_accepted", agency=who.id, type=event.type.value)
         return OutcomeAccepted(outcome_id=event.outcome_id)
 
-    @app.get("/v1/contacts/{contact_id}", responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}})
+    @app.get(
+        "/v1/contacts/{contact_id}",
+        responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}, 429: {"model": ErrorBody}},
+    )
     async def contact_status(contact_id: str, who: Annotated[Agency, Depends(agency)]) -> dict[str, object]:
         """The contact's current status, to the agency that made it (404 to every other agency)."""
         status = ledger.status_for(contact_id, who.id)
@@ -273,6 +349,7 @@ def create_intake_app(settings: Settings, ruleset: Ruleset, agencies: AgencyDire
     @app.get("/v1/indicators")
     async def indicators() -> dict[str, object]:
         """The ruleset's indicator catalogue: the codes partners may send, with their levels."""
+        ruleset = rules.current
         return {
             "ruleset_version": ruleset.version,
             "indicators": [
@@ -291,7 +368,7 @@ def create_intake_app(settings: Settings, ruleset: Ruleset, agencies: AgencyDire
 
     @app.get("/health/ready", include_in_schema=False)
     async def ready() -> Response:
-        ok = feed.caught_up.is_set() and "p" in producer_box
+        ok = feed_box["f"].caught_up.is_set() and "p" in producer_box
         return ORJSONResponse({"ready": ok}, status_code=200 if ok else 503)
 
     return app

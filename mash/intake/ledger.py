@@ -75,6 +75,12 @@ class Ledger:
         self.status: dict[str, dict[str, object]] = {}
         self.agency_of: dict[str, str] = {}
 
+    def clear(self) -> None:
+        """Forgets everything: the topics it mirrors are gone (a fresh embedded broker)."""
+        self.submissions.clear()
+        self.status.clear()
+        self.agency_of.clear()
+
     def accepted(self, reference_key: str) -> list[str] | None:
         sub = self.submissions.get(reference_key)
         return sub.ordered_ids() if sub and sub.complete else None

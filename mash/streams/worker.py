@@ -12,6 +12,7 @@ from mash.config import Settings
 from mash.domain.ruleset import load_ruleset
 from mash.observability.logging import configure_logging, get_logger
 from mash.streams.app import create_app
+from mash.streams.epoch import broker_epoch, discard_stale_state
 from mash.streams.topics import ensure_topics
 
 log = get_logger(__name__)
@@ -32,6 +33,9 @@ def run_worker(settings: Settings) -> None:
     configure_logging(settings.log_level, process="worker")
     ruleset = load_ruleset(settings.ruleset_file)
     asyncio.run(_topics_when_kafka_answers(settings))
+    if settings.embedded_broker:
+        # A fresh embedded broker has none of the changelog this state was built from.
+        discard_stale_state(settings, asyncio.run(broker_epoch(settings)))
     app = create_app(settings, ruleset)
     # Our JSON handler, so faust's and aiokafka's lines pass the personal-data filter too.
     app.conf.loghandlers = list(logging.getLogger().handlers)

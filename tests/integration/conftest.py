@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -49,14 +50,18 @@ class Proc:
         path = self.log_path.with_name(f"{self.log_path.stem}-{len(self.logs)}.log")
         self.logs.append(path)
         with path.open("wb") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "mash", self.name], env=self.env, stderr=out, stdout=out)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "mash", self.name], env=self.env, stderr=out, stdout=out
+            )
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
-                raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n{self.log_text()[-3000:]}")
+                raise AssertionError(
+                    f"{self.name} exited with {self.process.returncode}:\n{self.log_text()[-3000:]}"
+                )
             try:
                 if httpx.get(f"{self.url}/health/ready", timeout=1.0).status_code == 200:
                     return
@@ -170,3 +175,58 @@ def service(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Service]:
         svc.intake.stop()
         svc.worker.stop()
         shutil.rmtree(tmp_path / "worker-state", ignore_errors=True)
+
+
+# --- helpers for the reliability, access and privacy tests (added; the fixtures above are unchanged) ---
+
+
+def add_worker(service: Service, index: int) -> Proc:
+    """Another worker in the same consumer group: its own table state directory and web port."""
+    port = free_port()
+    env = {
+        **service.env,
+        "MASH_DATA_DIR": str(service.tmp / f"worker-state-{index}"),
+        "MASH_WORKER_PORT": str(port),
+    }
+    return Proc("worker", f"http://127.0.0.1:{port}", service.tmp / f"worker{index}.log", env)
+
+
+@dataclass
+class ConsoleProc:
+    proc: Proc
+    users: dict[str, tuple[str, str]]
+
+    @property
+    def url(self) -> str:
+        return self.proc.url
+
+    def password(self, username: str) -> str:
+        return self.users[username][1]
+
+
+def make_console(service: Service) -> ConsoleProc:
+    """The console as `mash console` runs it, on the service's topics, with the demo users."""
+    from mash.console.users import write_demo_users
+
+    users = write_demo_users(service.tmp / "users.json", service.tmp / "demo-users.json")
+    port = free_port()
+    env = {
+        **service.env,
+        "MASH_CONSOLE_PORT": str(port),
+        "MASH_CONSOLE_USERS_FILE": str(service.tmp / "users.json"),
+        "MASH_CONSOLE_SESSION_SECRET": "integration-console-secret",
+        "MASH_CONSOLE_SECURE_COOKIES": "false",  # plain HTTP on loopback
+    }
+    return ConsoleProc(Proc("console", f"http://127.0.0.1:{port}", service.tmp / "console.log", env), users)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The reliability figures (contacts sent, kills, lost, duplicated, fuzz cases, 5xx), at the end."""
+    from tests.integration.figures import RECORDED
+
+    if not RECORDED:
+        return
+    terminalreporter.section("reliability figures")
+    for entry in RECORDED:
+        figures = ", ".join(f"{k}={v}" for k, v in entry.items() if k != "test")
+        terminalreporter.write_line(f"{entry['test']}: {figures}")

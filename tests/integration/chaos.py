@@ -1,0 +1,163 @@
+"""Chaos for the reliability and outage tests: killing processes at seeded random moments, and
+the checks that nothing was lost or decided twice."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from tests.integration.traffic import Published, console_client, decision_of
+
+CHAOS_ENV = {
+    "MASH_SESSION_TIMEOUT_S": "6",
+    "MASH_HEARTBEAT_INTERVAL_S": "0.5",
+    "MASH_REBALANCE_TIMEOUT_S": "2",
+    # The test's own client is one steady stream per agency; the limits are tested elsewhere.
+    "MASH_AGENCY_RATE_PER_S": "1000",
+    "MASH_AGENCY_RATE_BURST": "1000",
+}
+
+
+class Victim(Protocol):
+    name: str
+
+    def stop(self, sig: int = ...) -> None: ...
+
+    def start(self) -> None: ...
+
+
+@dataclass(eq=False)
+class Chaos(threading.Thread):
+    """SIGKILLs a random victim when the traffic reaches randomly chosen points, then restarts it."""
+
+    rng: random.Random
+    victims: Sequence[Victim]
+    progress: Callable[[], int]
+    total: int
+    kills: int
+    restart_after: tuple[float, float] = (0.3, 3.0)
+    log: list[str] = field(default_factory=list)
+    gave_up: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        super().__init__(daemon=True)
+        # Moments between 5% and 85% of the traffic, so each kill lands with contacts flowing.
+        self.moments = sorted(self.rng.sample(range(self.total // 20, self.total * 17 // 20), self.kills))
+        # Random victims, but every process is killed at least once when there are kills enough.
+        order = [k % len(self.victims) for k in range(self.kills)]
+        self.rng.shuffle(order)
+        self.plan = [
+            (m, v, self.rng.uniform(*self.restart_after)) for m, v in zip(self.moments, order, strict=True)
+        ]
+
+    def run(self) -> None:
+        for moment, index, pause in self.plan:
+            while self.progress() < moment:
+                if self.gave_up.wait(0.01):
+                    return
+            victim = self.victims[index]
+            victim.stop(signal.SIGKILL)
+            self.log.append(
+                f"SIGKILL {victim.name}#{index} at {self.progress()}/{self.total}, back after {pause:.1f} s"
+            )
+            time.sleep(pause)
+            victim.start()
+
+
+def assert_exactly_once_effects(accepted: set[str], published: Published) -> tuple[int, int, int]:
+    """Every accepted contact has a record and one decision; returns (lost, duplicated, extra)."""
+    lost = accepted - published.copies.keys()
+    extra = published.copies.keys() - accepted
+    duplicated = {
+        cid for cid, copies in published.copies.items() if len({decision_of(c) for c in copies}) > 1
+    }
+    assert not lost, f"{len(lost)} accepted contacts have no case record, e.g. {sorted(lost)[:3]}"
+    assert not extra, f"{len(extra)} case records are for contacts nobody accepted"
+    assert not duplicated, f"{len(duplicated)} contacts were decided twice, differently"
+    return len(lost), len(duplicated), len(extra)
+
+
+def assert_referrals_consistent(latest: dict[str, dict[str, Any]]) -> None:
+    """Per child, by event time: a referral opens a case; until it closes, social care contacts link to it."""
+    by_child: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in latest.values():
+        by_child[record["child_key"]].append(record)
+    for records in by_child.values():
+        open_case: tuple[str, datetime | None] | None = None
+        for r in sorted(records, key=lambda r: (datetime.fromisoformat(r["received_at"]), r["contact_id"])):
+            at = datetime.fromisoformat(r["received_at"])
+            if open_case is not None and open_case[1] is not None and open_case[1] <= at:
+                open_case = None  # at the same instant, a closure comes before a new contact
+            if r["referral"] == "referral":
+                assert open_case is None, f"{r['contact_id']}: a second referral while {open_case[0]} is open"
+                closed = r["case_closed_at"]
+                open_case = (r["contact_id"], datetime.fromisoformat(closed) if closed else None)
+            elif r["referral"] == "linked_to_open_case":
+                assert open_case is not None, f"{r['contact_id']} is linked, but the child has no open case"
+                assert r["case_id"] == open_case[0], f"{r['contact_id']} is linked to the wrong case"
+            else:
+                assert r["route"] != "social_care", f"{r['contact_id']} went to social care unreferred"
+
+
+def console_view_counts(url: str, password: str) -> dict[str, Any]:
+    client = console_client(url, "manager", password)
+    try:
+        answer: dict[str, Any] = client.get("/counts").json()
+        return answer
+    finally:
+        client.close()
+
+
+@dataclass
+class DevPart:
+    """One of `mash dev`'s child processes, found by its command line; `mash dev` itself restarts it."""
+
+    dev: subprocess.Popen[bytes]
+    name: str
+
+    def pid(self) -> int | None:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == self.dev.pid and argv[1:4] == [b"-m", b"mash", self.name.encode()]:
+                return int(entry.name)
+        return None
+
+    def stop(self, sig: int = signal.SIGKILL) -> None:
+        pid = self.pid()
+        assert pid is not None, f"mash dev has no {self.name} process running"
+        os.kill(pid, sig)
+
+    def start(self) -> None:
+        """Nothing to do: `mash dev` notices the death and restarts the part itself."""
+
+
+def environ(part: DevPart) -> dict[str, str]:
+    pid = part.pid()
+    assert pid is not None, f"no {part.name} process"
+    pairs = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(p.decode(errors="replace").split("=", 1) for p in pairs if b"=" in p)
+
+
+def wait_for_text(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while text not in (printed := path.read_text()):
+        assert proc.poll() is None, printed
+        assert time.monotonic() < deadline, f"no {text!r} after {timeout} s:\n{printed}"
+        time.sleep(0.3)
+    return printed

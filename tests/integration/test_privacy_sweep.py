@@ -1,0 +1,285 @@
+"""Privacy sweep: the suite's kinds of traffic, carrying marker personal data, and a scan of
+everything that must never hold it.
+
+The traffic: simulated contacts and the case system's outcomes with every name, date of
+birth, postcode, narrative and referrer replaced by markers; invalid and oversized
+submissions; status checks by the right and the wrong agency; bad events on the input
+topics; the console used by each role; and a worker and an intake SIGKILLed and restarted
+while it flows. The scan: every log line of every process, every metric of the intake,
+worker and console, every dead-letter reason, every error response, and every Kafka key and
+header on every one of the service's topics (internal ones included). Zero hits.
+
+Then the logs of every other test in this session (under pytest's base temporary directory)
+are scanned for the personal data the suite's own builders and simulator use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from mash.embedded import EmbeddedBroker
+from tests.integration.builders import child, submission
+from tests.integration.conftest import make_console, make_service
+from tests.integration.figures import record_figures
+from tests.integration.kafka import read_topic, write_topic
+from tests.integration.traffic import Poster, console_client, simulated_lines, wait_published
+
+SEED = 20_260_719
+MARKER = "Zqx"  # never in a hash (hex), a uuid, a timestamp or a word of the service's own
+MARKER_DOB = "2011-03-17"
+MARKER_POSTCODE = "ZX9 9QX"
+MARKER_PHONE = "01632 960"
+MARKER_EMAIL = "marker.example"
+
+
+def with_markers(lines: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], set[str]]:
+    """The lines with every piece of personal data replaced by a marker; and the NHS numbers in them."""
+    nhs: set[str] = set()
+    for n, line in enumerate(lines):
+        kids = line["submission"]["children"] if line["kind"] == "contact" else [line["event"]["child"]]
+        for j, kid in enumerate(kids):
+            kid["given_name"] = f"{MARKER}given{n}x{j}"
+            kid["family_name"] = f"{MARKER}family{n}"
+            if kid.get("date_of_birth"):
+                kid["date_of_birth"] = MARKER_DOB
+            kid["postcode"] = MARKER_POSTCODE
+            if kid.get("nhs_number"):
+                nhs.add(kid["nhs_number"])
+        if line["kind"] == "contact":
+            sub = line["submission"]
+            sub["narrative"] = f"{MARKER}narrative {n}: {sub['narrative']}"
+            sub["referrer"] = {
+                "name": f"{MARKER}referrer{n}",
+                "role": sub["referrer"]["role"],
+                "phone": f"{MARKER_PHONE}{n % 1000:03d}",
+                "email": f"zqx{n}@{MARKER_EMAIL}",
+            }
+    return lines, nhs
+
+
+def hits(text: str, nhs: set[str]) -> list[str]:
+    """Every marker found in the text (case-insensitively: identities are case-folded)."""
+    found = [
+        m.group(0) for m in re.finditer(rf"(?i){MARKER}\w*|{MARKER_EMAIL}|{re.escape(MARKER_PHONE)}\d*", text)
+    ]
+    found += [p for p in (MARKER_DOB, MARKER_POSTCODE, MARKER_POSTCODE.replace(" ", "")) if p in text]
+    found += [number for number in nhs if number in text]
+    return found
+
+
+async def _topics(bootstrap: str, prefix: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return sorted(t for t in await admin.list_topics() if t.startswith(prefix))
+    finally:
+        await admin.close()
+
+
+def test_marker_personal_data_never_reaches_logs_metrics_dead_letters_errors_or_kafka_keys(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    lines, nhs = with_markers(simulated_lines(SEED, 300, with_outcomes=True))
+    service = make_service(
+        broker.bootstrap,
+        tmp_path,
+        MASH_AGENCY_RATE_PER_S="1000",
+        MASH_AGENCY_RATE_BURST="1000",
+        MASH_LOG_LEVEL="debug",
+    )
+    console = make_console(service)
+    errors: list[str] = []  # every error response body
+    for proc in (service.worker, service.intake, console.proc):
+        proc.start()
+    try:
+        for proc in (service.intake, service.worker, console.proc):
+            proc.wait_ready()
+        poster = Poster(service.intake.url, service.keys, lines, rate=60.0, resend_share=0.05, seed=SEED)
+        poster.start()
+        while poster.posted.done < len(lines) // 3:
+            time.sleep(0.05)
+        service.worker.stop(signal.SIGKILL)
+        service.worker.start()
+        while poster.posted.done < len(lines) * 2 // 3:
+            time.sleep(0.05)
+        service.intake.stop(signal.SIGKILL)
+        service.intake.start()
+        posted = poster.result(timeout=120)
+        assert not posted.refused, posted.refused[:3]
+        service.worker.wait_ready(90)
+        accepted = posted.accepted_ids()
+        wait_published(broker.bootstrap, service.settings, accepted, timeout=90)
+
+        kid = child(f"{MARKER}Invalid", f"{MARKER}Errorson", dob=MARKER_DOB, postcode=MARKER_POSTCODE)
+        invalid = [
+            submission(
+                "not_a_code", children=[{**kid, "nhs_number": "9434765910"}], narrative=f"{MARKER} narrative"
+            ),
+            submission("young_carer", children=[{**kid, "date_of_birth": "2999-01-01"}]),
+            submission("young_carer", children=[{**kid, "nhs_number": f"{MARKER}123"}]),
+            submission("young_carer", children=[kid], referrer={"name": f"{MARKER}ref", "role": "x"}),
+            {**submission("young_carer", children=[kid]), "unexpected_field": f"{MARKER}value"},
+            submission("young_carer", children=[kid], narrative=f"{MARKER}" * 100_000),
+        ]
+        with service.client() as client:
+            for body in invalid:
+                response = client.post("/v1/contacts", json=body, headers=service.auth())
+                assert response.status_code in (413, 422), response.text
+                errors.append(response.text)
+            broken = orjson.dumps(invalid[0])[:-20]
+            response = client.post(
+                "/v1/contacts", content=broken, headers={**service.auth(), "Content-Type": "application/json"}
+            )
+            errors.append(response.text)
+            outcome = {
+                "type": "case_closed",
+                "child": {**kid, "unborn": "maybe"},
+                "occurred_at": "2025-01-01T00:00:00Z",
+            }
+            response = client.post("/v1/outcomes", json=outcome, headers=service.auth("case-system"))
+            assert response.status_code == 422
+            errors.append(response.text)
+            for contact_id in sorted(accepted)[:20]:
+                response = client.get(f"/v1/contacts/{contact_id}", headers=service.auth("school"))
+                errors.extend([response.text] if response.status_code >= 400 else [])
+            intake_metrics = client.get("/metrics").text
+
+        # Bad copies of real events (which hold the markers) onto every input topic.
+        events = [
+            r for r in read_topic(broker.bootstrap, service.topic("contacts")) if MARKER.encode() in r.value
+        ][:3]
+        bad = [
+            (e.key, e.value.replace(b'"schema_version":1', b'"schema_version":1,"extra":1')) for e in events
+        ] + [(b"ck-wrong", events[0].value), (events[0].key, events[0].value[:-30])]
+        for topic in ("contacts", "outcomes", "decisions"):
+            write_topic(broker.bootstrap, service.topic(topic), bad)
+        letters = read_topic(broker.bootstrap, service.topic("dlq"), at_least=3 * len(bad), timeout=30)
+        assert len(letters) >= 3 * len(bad)
+        reasons = [
+            orjson.dumps({k: v for k, v in orjson.loads(x.value).items() if k != "value_b64"}).decode()
+            for x in letters
+        ]
+
+        # The console, as each role, and signed out; errors included.
+        some_case = sorted(accepted)[0]
+        for user in ("coordinator", "manager", "operations"):
+            session = console_client(console.url, user, console.password(user))
+            try:
+                for path in ("/counts", "/overview", "/queues/awaiting", f"/cases/{some_case}", "/imm"):
+                    response = session.get(path)
+                    if response.status_code >= 400 or user == "operations":
+                        errors.append(response.text)
+                for path in (
+                    f"/queues/awaiting/rows?limit={MARKER}given",
+                    f"/events?since={MARKER}x",
+                    f"/cases/{MARKER}given1",
+                ):
+                    response = (
+                        session.get(path) if not path.startswith("/events") else session.get(path, timeout=3)
+                    )
+                    errors.append(response.text)
+            finally:
+                session.close()
+        with httpx.Client(base_url=console.url, timeout=10.0) as anonymous:
+            for path in (f"/cases/{some_case}", "/counts", f"/queues/{MARKER}given"):
+                errors.append(anonymous.get(path).text)
+            errors.append(
+                anonymous.post("/login", data={"username": f"{MARKER}given1", "password": MARKER}).text
+            )
+        console_metrics = httpx.get(f"{console.url}/metrics").text
+        worker_metrics = service.worker_metrics()
+
+        keys_and_headers: list[str] = []
+        topics = asyncio.run(_topics(broker.bootstrap, service.settings.topic_prefix))
+        assert any("changelog" in t for t in topics), topics
+        for topic in topics:
+            for record in read_topic(broker.bootstrap, topic, timeout=1):
+                keys_and_headers.append((record.key or b"").decode(errors="replace"))
+                keys_and_headers.extend(f"{k}={v.decode(errors='replace')}" for k, v in record.headers)
+    finally:
+        for proc in (service.intake, console.proc, service.worker):
+            proc.stop()
+
+    logs = {proc.name: proc.log_text() for proc in (service.intake, service.worker, console.proc)}
+    assert "contacts_accepted" in logs["intake"]
+    assert "dead_letter" in logs["worker"]
+    assert MARKER in orjson.dumps([r.value.decode(errors="replace") for r in events]).decode(), (
+        "the traffic had markers"
+    )
+    places = {
+        **{f"{name} log": text for name, text in logs.items()},
+        "intake metrics": intake_metrics,
+        "worker metrics": worker_metrics,
+        "console metrics": console_metrics,
+        "dead-letter reasons": "\n".join(reasons),
+        "error responses": "\n".join(errors),
+        "Kafka keys and headers": "\n".join(keys_and_headers),
+    }
+    found = {where: sorted(set(hits(text, nhs)))[:5] for where, text in places.items() if hits(text, nhs)}
+    leaking = [e[:300] for e in errors if hits(e, nhs)]
+    log_lines = sum(text.count("\n") for text in logs.values())
+    record_figures(
+        "privacy sweep",
+        contacts_sent=len(accepted),
+        log_lines=log_lines,
+        error_responses=len(errors),
+        dead_letters=len(letters),
+        kafka_records=len(keys_and_headers),
+        topics=len(topics),
+        hits=sum(len(v) for v in found.values()),
+    )
+    assert not found, f"personal data found: {found}; error responses with it: {leaking[:3]}"
+
+
+# The fictional personal data the rest of the suite sends (tests/integration/builders.py and
+# the tests' own children), and NHS numbers from the range reserved for test data.
+SUITE_NAMES = (
+    "Sampleford",
+    "Marigoldina",
+    "Zephyrwhistle",
+    "Quillon",
+    "Marchbank",
+    "Consolewood",
+    "Matrixford",
+    "Topicson",
+    "Restartson",
+)
+TEST_NHS = re.compile(r"(?<!\d)999\d{7}(?!\d)")
+
+
+def test_no_log_of_any_test_in_this_session_holds_personal_data(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    base = tmp_path_factory.getbasetemp()
+    scanned, found = 0, []
+    for path in [*base.rglob("*.log"), *base.rglob("*.out")]:
+        text = path.read_text(errors="replace")
+        scanned += 1
+        for name in SUITE_NAMES:
+            if name in text:
+                found.append(f"{path.relative_to(base)}: {name}")
+        found.extend(f"{path.relative_to(base)}: an NHS number" for _ in TEST_NHS.finditer(text))
+    record_figures("privacy sweep: every test's logs", log_files=scanned, hits=len(found))
+    assert not found, found[:10]
+
+
+def test_the_child_key_secret_has_no_default_in_production(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "MASH_MODE": "production", "MASH_KAFKA_BOOTSTRAP": "127.0.0.1:1"}
+    for part in ("intake", "worker", "console"):
+        done = subprocess.run(
+            [sys.executable, "-m", "mash", part], env=env, capture_output=True, timeout=60, cwd=tmp_path
+        )
+        assert done.returncode == 2, (part, done.stderr[-500:])
+        assert b"MASH_CHILD_KEY_SECRET must be set in production mode" in done.stderr
