@@ -37,6 +37,7 @@ from mash.intake.limits import RATE_LIMITED, RateLimiter, retry_after_header
 from mash.intake.rulesets import RulesetHolder
 from mash.observability import metrics
 from mash.observability.logging import get_logger
+from mash.web import invalid_request
 
 log = get_logger(__name__)
 RETRY_AFTER_S = "5"
@@ -54,6 +55,11 @@ class OutcomeAccepted(BaseModel):
 
 class ErrorBody(BaseModel):
     detail: str | list[Problem]
+
+
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (401, 403, 413, 422, 429, 503)
+}
 
 
 class ApiError(Exception):
@@ -155,14 +161,7 @@ def create_intake_app(
             return ORJSONResponse({"detail": [problem.model_dump()]}, status_code=422)
         return ORJSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        # pydantic's errors echo the input; a child's name must never come back in an error.
-        problems = [
-            Problem(loc=list(err["loc"]), msg=err["msg"], type=err["type"]).model_dump()
-            for err in exc.errors()
-        ]
-        return ORJSONResponse({"detail": problems}, status_code=422)
+    app.add_exception_handler(RequestValidationError, invalid_request)
 
     @app.middleware("http")
     async def limits_and_metrics(
@@ -244,14 +243,7 @@ def create_intake_app(
         "/v1/contacts",
         status_code=202,
         response_model=Accepted,
-        responses={
-            401: {"model": ErrorBody},
-            403: {"model": ErrorBody},
-            413: {"model": ErrorBody},
-            422: {"model": ErrorBody},
-            429: {"model": ErrorBody},
-            503: {"model": ErrorBody},
-        },
+        responses=WRITE_ERRORS,
     )
     async def submit_contact(
         submission: ContactSubmission, who: Annotated[Agency, Depends(agency)], response: Response
@@ -312,14 +304,7 @@ def create_intake_app(
         "/v1/outcomes",
         status_code=202,
         response_model=OutcomeAccepted,
-        responses={
-            401: {"model": ErrorBody},
-            403: {"model": ErrorBody},
-            413: {"model": ErrorBody},
-            422: {"model": ErrorBody},
-            429: {"model": ErrorBody},
-            503: {"model": ErrorBody},
-        },
+        responses=WRITE_ERRORS,
     )
     async def submit_outcome(
         submission: OutcomeSubmission, who: Annotated[Agency, Depends(agency)]
