@@ -7,7 +7,6 @@ written for a refused request, and every refusal says what is wrong in `detail`.
 """
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -96,9 +95,8 @@ def create_intake_app(
 
     guard = TopicGuard(settings, rebuild_ledger)
 
-    async def connect() -> None:
-        """Kafka first, then the ledger. In the background, so the adapter binds its port,
-        answers its health checks (live, not ready) and stops on SIGTERM while Kafka is away."""
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap,
             acks="all",
@@ -107,10 +105,11 @@ def create_intake_app(
             # One record per batch on the embedded broker keeps its end offsets exact.
             max_batch_size=1 if settings.embedded_broker else 16384,
         )
-        while True:
+        started = False
+        while not started:
             try:
                 await producer.start()
-                break
+                started = True
             except KafkaError:
                 log.warning("intake_waiting_for_kafka")
                 await asyncio.sleep(1.0)
@@ -124,20 +123,11 @@ def create_intake_app(
                 await asyncio.sleep(1.0)
         await feed_box["f"].start()
         feed_started.add("following")
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        starting = asyncio.create_task(connect(), name="intake-connect")
         try:
             yield
         finally:
-            starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await starting
-            if "following" in feed_started:
-                await feed_box["f"].stop()
-            if "p" in producer_box:
-                await producer_box["p"].stop()
+            await feed_box["f"].stop()
+            await producer.stop()
 
     app = FastAPI(
         title="MASH intake adapter",
@@ -218,12 +208,10 @@ def create_intake_app(
         On the embedded broker the topics are checked before and after (see guard.py): a
         broker that restarted in between may have acknowledged the records and kept nothing.
         """
+        producer = producer_box["p"]
         unavailable = ApiError(
             503, "the event could not be stored; try again later", {"Retry-After": RETRY_AFTER_S}
         )
-        if "p" not in producer_box:
-            raise unavailable
-        producer = producer_box["p"]
 
         async def send_all() -> None:
             sends = [await producer.send(topic, key=k, value=v, headers=h) for k, v, h in records]
