@@ -25,6 +25,7 @@ from pydantic import SecretStr
 
 from mash.config import Settings
 from mash.embedded import free_port
+from mash.streams import follow
 from mash.streams.topics import ensure_topics
 
 BENCH_SECRET = "bench-child-key-secret"  # noqa: S105 (a bench-only key for made-up children)
@@ -289,13 +290,10 @@ async def produce(bootstrap: str, topic: str, records: Sequence[Record]) -> None
 
 
 async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    for _ in range(50):
-        found = consumer.partitions_for_topic(topic)
-        if found:
-            return set(found)
-        await consumer._client.force_metadata_update()
-        await asyncio.sleep(0.2)
-    raise BenchError(f"topic {topic} has no partitions")
+    try:
+        return await follow.partitions_of(consumer, topic)
+    except RuntimeError as exc:
+        raise BenchError(str(exc)) from None
 
 
 @dataclass

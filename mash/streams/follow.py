@@ -69,7 +69,7 @@ class TopicFollower:
         await consumer.start()
         try:
             partitions = [
-                TopicPartition(t, p) for t in self.topics for p in sorted(await _partitions(consumer, t))
+                TopicPartition(t, p) for t in self.topics for p in sorted(await partitions_of(consumer, t))
             ]
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
@@ -93,7 +93,8 @@ class TopicFollower:
             await consumer.stop()
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    """The topic's partitions, waiting a little for metadata of a topic just created."""
     for _ in range(50):
         found = consumer.partitions_for_topic(topic)
         if found:
