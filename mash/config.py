@@ -13,6 +13,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# See `Settings.fetch_wait_ms`.
+EMBEDDED_FETCH_WAIT_MS = 10
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MASH_", extra="ignore")
@@ -64,7 +67,10 @@ class Settings(BaseSettings):
     fetch_max_wait_ms: int | None = Field(
         None,
         ge=1,
-        description="longest a worker's fetch waits for records; default 1500, or 10 on the embedded broker",
+        description=(
+            "longest a fetch waits for records (worker, console, intake, figures); "
+            "default the client's (1500 ms worker, 500 ms others), or 10 on the embedded broker"
+        ),
     )
     rebalance_timeout_s: float = Field(60.0, description="consumer group rebalance timeout")
     session_timeout_s: float = Field(60.0, description="consumer group session timeout")
@@ -88,6 +94,13 @@ class Settings(BaseSettings):
     @property
     def app_id(self) -> str:
         return f"{self.topic_prefix}-worker"
+
+    @property
+    def fetch_wait_ms(self) -> int | None:
+        """The fetch wait every consumer uses. The embedded broker holds a fetch for its whole
+        wait even when records arrive, so there it is short; Apache Kafka answers as soon as
+        records are there, so its clients' defaults only bound idle waits."""
+        return self.fetch_max_wait_ms or (EMBEDDED_FETCH_WAIT_MS if self.embedded_broker else None)
 
     def topic(self, name: str) -> str:
         """The full name of one of the service's topics, e.g. topic('contacts') -> 'mash.contacts.v1'."""

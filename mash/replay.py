@@ -45,7 +45,7 @@ class ReplayResult:
 Record = tuple[str, bytes, bytes, list[tuple[str, bytes]]]
 
 
-def _records_of_line(
+def records_of_line(
     line: bytes,
     agencies: dict[str, Agency],
     ruleset: Ruleset,
@@ -99,7 +99,7 @@ def _records_of_line(
     ]
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+def numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
             if line.strip():
@@ -144,12 +144,12 @@ async def replay(
     pending: list[asyncio.Future[Any]] = []
     started = time.monotonic()
     try:
-        total = sum(1 for _ in _lines(path))
+        total = sum(1 for _ in numbered_lines(path))
         for number, line in tqdm(
-            _lines(path), total=total, desc="replayed", unit="line", disable=not show_progress
+            numbered_lines(path), total=total, desc="replayed", unit="line", disable=not show_progress
         ):
             try:
-                records = _records_of_line(line, agencies, ruleset, secret, settings, now)
+                records = records_of_line(line, agencies, ruleset, secret, settings, now)
             except ValueError as exc:
                 result.bad_lines.append((number, str(exc)))
                 continue

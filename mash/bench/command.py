@@ -24,7 +24,10 @@ import click
     "--only",
     multiple=True,
     metavar="NAME",
-    help="run only these (repeat, or comma-separate): pipeline, two-workers, latency, intake, rules, memory",
+    help=(
+        "run only these (repeat, or comma-separate): pipeline, two-workers, latency, intake, rules, "
+        "memory, replay, console"
+    ),
 )
 @click.option(
     "--profile",

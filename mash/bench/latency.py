@@ -84,7 +84,7 @@ def _ids(accepted: list[tuple[list[str], float]]) -> list[bytes]:
     return [cid.encode() for ids, _ in accepted for cid in ids]
 
 
-async def _steady(
+async def post_steadily(
     pool: Pool, keys: dict[str, str], bodies: list[Submission], rate: float
 ) -> list[tuple[list[str], float]]:
     """Posts at `rate` per second, each on time however long the last one takes."""
@@ -143,9 +143,9 @@ async def run_latency(
         await asyncio.to_thread(wait_all_ready, procs)
         await counter.start()
         # Warm-up: the first requests open connections and fill caches; not counted.
-        warm = await _steady(pool, keys, bodies[:warmup], rate)
+        warm = await post_steadily(pool, keys, bodies[:warmup], rate)
         await counter.wait_for_keys(_ids(warm), 60, procs)
-        accepted = await _steady(pool, keys, bodies[warmup : warmup + steady_count], rate)
+        accepted = await post_steadily(pool, keys, bodies[warmup : warmup + steady_count], rate)
         await counter.wait_for_keys(_ids(accepted), 120, procs)
         steady = Spread.of([counter.first_seen[cid.encode()] - at for ids, at in accepted for cid in ids])
 

@@ -15,11 +15,13 @@ from typing import Any
 
 import orjson
 
+from mash.bench.console import ConsoleResult
 from mash.bench.intake import IntakeResult
-from mash.bench.latency import LatencyResult
+from mash.bench.latency import LatencyResult, Spread
 from mash.bench.memory import MemoryResult
 from mash.bench.pipeline import PipelineResult, Throughput
 from mash.bench.profiling import Hot
+from mash.bench.replay import SIMULATED_DAYS, ReplayResult
 from mash.bench.rules import RulesResult
 
 # The keys `mash bench --json` always writes (null when that measurement did not run).
@@ -86,6 +88,8 @@ TARGETS: dict[str, Target] = {
     ),
     "rules": Target(">= 50,000/s", _at_least("rules_contacts_per_s", 50_000)),
     "memory": Target("< 1 GiB", _below("worker_rss_mib_1m_children", 1024)),
+    # The README's promise: changes reach an open browser "within a second".
+    "console": Target("p99 < 1 s", _below("console_sse_p99_ms", 1000)),
 }
 
 
@@ -98,6 +102,8 @@ class Results:
     intake: IntakeResult | None = None
     rules: RulesResult | None = None
     memory: MemoryResult | None = None
+    replay: ReplayResult | None = None
+    console: ConsoleResult | None = None
     seconds: float = 0.0
     machine: dict[str, Any] = field(default_factory=dict)
 
@@ -164,7 +170,45 @@ def figures(results: Results) -> Figures:
         f["memory_children"] = m.children
         f["children_in_rocksdb"] = m.children_in_rocksdb
         f["table_recovery_s"] = round(m.recovery_s, 1)
+    if rp := results.replay:
+        f["replay_contacts_per_s"] = round(rp.per_s, 1)
+        f["replay_contacts"] = rp.contacts
+        f["replay_outcomes"] = rp.outcomes
+        f["replay_seconds"] = round(rp.seconds, 1)
+        f["replay_command_seconds"] = round(rp.command_seconds, 1)
+        f["replay_last_case_s"] = round(rp.last_case_s, 1)
+        f["replay_write_only_contacts_per_s"] = round(rp.write_only_per_s, 1)
+    if c := results.console:
+        for name, spread in (
+            ("console_sse", c.sse),
+            ("console_cases_topic", c.cases_topic),
+            ("console_queue_page", c.queue_page),
+            ("console_case_page", c.case_page),
+        ):
+            f[f"{name}_p50_ms"] = round(spread.p50_ms, 1)
+            f[f"{name}_p99_ms"] = round(spread.p99_ms, 1)
+            f[f"{name}_max_ms"] = round(spread.max_ms, 1)
+        for name, spread in (
+            ("console_sse", c.sse_10k),
+            ("console_cases_topic", c.cases_topic_10k),
+            ("console_queue_page", c.queue_page_10k),
+            ("console_case_page", c.case_page_10k),
+        ):
+            f[f"{name}_p50_ms_10k"] = round(spread.p50_ms, 1)
+            f[f"{name}_p99_ms_10k"] = round(spread.p99_ms, 1)
+            f[f"{name}_max_ms_10k"] = round(spread.max_ms, 1)
+        f["console_contacts"] = c.sse.count
+        f["console_rate_per_s"] = c.rate_per_s
+        f["console_cases_before"] = c.cases_before
+        f["console_open_cases"] = c.open_cases
+        f["console_load_s"] = round(c.load_s, 1)
+        f["console_further_contacts"] = c.sse_10k.count
+        f["console_stream_reconnects"] = c.reconnects
     return f
+
+
+def _spread(s: Spread, name: str = "p50") -> str:
+    return f"{name} {_ms(s.p50_ms)}, p99 {_ms(s.p99_ms)}, max {_ms(s.max_ms)}"
 
 
 def _cpu(t: Throughput) -> str:
@@ -253,6 +297,49 @@ def rows(results: Results) -> list[Row]:
                 *target("memory"),
             )
         )
+    if rp := results.replay:
+        compared = f"write-only, same records: {_n(rp.write_only_per_s)}/s"
+        if p := results.pipeline:
+            compared = (
+                f"bare aiokafka loop {_n(p.bare_per_s)}/s, ratio {rp.per_s / p.bare_per_s:.1%}; " + compared
+            )
+        out.append(
+            Row(
+                f"mash replay FILE, 1 worker ({_n(rp.contacts)} contacts, {_n(rp.outcomes)} outcomes)",
+                f"{_n(rp.per_s)} contacts/s",
+                compared,
+            )
+        )
+    if c := results.console:
+        out.append(
+            Row(
+                f"console: 202 to case in open live stream, steady {c.rate_per_s:.0f}/s ({_n(c.sse.count)})",
+                _spread(c.sse),
+                f"202 to case record on the topic: {_spread(c.cases_topic)}",
+                *target("console"),
+            )
+        )
+        out.append(
+            Row(
+                f"console queue page (first 100), {_n(c.open_cases)} open cases",
+                _spread(c.queue_page_10k),
+                f"{_n(c.cases_before)} cases: {_spread(c.queue_page)}",
+            )
+        )
+        out.append(
+            Row(
+                f"console case page, {_n(c.open_cases)} open cases ({c.case_page_10k.count} cases)",
+                _spread(c.case_page_10k),
+                f"{_n(c.cases_before)} cases: {_spread(c.case_page)}",
+            )
+        )
+        out.append(
+            Row(
+                f"console: 202 to live stream, {_n(c.open_cases)} open cases ({_n(c.sse_10k.count)})",
+                _spread(c.sse_10k),
+                f"202 to case record on the topic: {_spread(c.cases_topic_10k)}",
+            )
+        )
     return out
 
 
@@ -301,6 +388,23 @@ def notes(results: Results) -> list[str]:
             f"RSS when ready {m.rss_ready_mib:,.0f} MiB, "
             f"after {_n(m.live_contacts)} live contacts {m.rss_after_live_mib:,.0f} MiB; "
             f"children in RocksDB afterwards: {m.children_in_rocksdb}"
+        )
+    if rp := results.replay:
+        cpu = ", ".join(f"{k} {v:.1f}" for k, v in sorted(rp.cpu_seconds.items()))
+        out.append(
+            f"replay: `mash replay --quiet FILE` on `mash simulate --seed 1 --children {rp.children} "
+            f"--days {SIMULATED_DAYS}` ({_n(rp.lines)} lines); the command with MASH_EMBEDDED_BROKER=true "
+            "(one record per batch, so the end offsets it waits for are exact), the worker with "
+            f"{PIPELINE_PROFILE}; returned after {rp.seconds:.1f} s ({rp.command_seconds:.1f} s by its own "
+            f"count), last case record {rp.last_case_s:.1f} s after its start; CPU s: {cpu}"
+        )
+    if c := results.console:
+        out.append(
+            f"console: one signed-in coordinator holding /events; latency from the 202 read to the first "
+            f"`update` event naming the contact; pages timed one after another on one connection "
+            f"({c.queue_page.count} each; case pages of as many different cases); "
+            f"{_n(c.open_cases)} open cases loaded by writing contacts to the contacts topic for the worker "
+            f"to screen, in the console's stream after {c.load_s:.1f} s; stream reconnects: {c.reconnects}"
         )
     out.append(f"total time: {results.seconds:.0f} s")
     return out

@@ -3,7 +3,8 @@
 The order keeps the measurements from disturbing one another: the in-process ruleset
 core first, then the pipeline runs (bare loop, one worker, two workers, batch size 1) on
 one broker, then latency and intake on a second, then memory on a third, so the million
-table records of the memory run sit in a broker of their own.
+table records of the memory run sit in a broker of their own; then `mash replay` and the
+console, each on a broker of its own too.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from mash.bench.report import Results, format_table, machine, notes, rows, to_js
 from mash.bench.workload import Workload
 from mash.embedded import EmbeddedBroker
 
-MEASUREMENTS = ("pipeline", "two-workers", "latency", "intake", "rules", "memory")
+MEASUREMENTS = ("pipeline", "two-workers", "latency", "intake", "rules", "memory", "replay", "console")
 DEFAULT_CONTACTS = 100_000
 QUICK_CONTACTS = 5_000
 
@@ -39,6 +40,10 @@ class Sizes:
     memory_children: int
     memory_sample: int
     memory_live: int
+    replay_children: int  # `mash simulate --children`: about two contacts per child over two years
+    console_contacts: int
+    console_open_cases: int
+    console_further: int
 
     @classmethod
     def of(cls, contacts: int | None, quick: bool) -> Sizes:
@@ -52,6 +57,10 @@ class Sizes:
             memory_children=50_000 if quick else 1_000_000,
             memory_sample=sample,
             memory_live=min(1_000 if quick else 2_000, n - sample),
+            replay_children=1_500 if quick else 15_000,
+            console_contacts=200 if quick else 500,
+            console_open_cases=2_000 if quick else 10_000,
+            console_further=50 if quick else 100,
         )
 
 
@@ -145,6 +154,31 @@ async def _measure(options: BenchOptions, chosen: tuple[str, ...], work: Path, e
                 children=sizes.memory_children,
                 sample=sizes.memory_sample,
                 live=sizes.memory_live,
+            )
+
+    if "replay" in chosen:
+        from mash.bench.replay import run_replay
+
+        echo(f"mash replay of a simulated file ({sizes.replay_children:,} children over two years) ...")
+        with EmbeddedBroker() as broker:
+            results.replay = await run_replay(
+                broker.bootstrap, work, _pid(broker), children=sizes.replay_children
+            )
+
+    if "console" in chosen:
+        from mash.bench.console import run_console
+
+        echo(
+            f"console: {sizes.console_contacts} contacts at 20/s to the live stream, then "
+            f"{sizes.console_open_cases:,} open cases ..."
+        )
+        with EmbeddedBroker() as broker:
+            results.console = await run_console(
+                broker.bootstrap,
+                work,
+                contacts=sizes.console_contacts,
+                open_cases=sizes.console_open_cases,
+                further=sizes.console_further,
             )
     return results
 

@@ -43,7 +43,7 @@ class ViewFeed:
         self._topics = {name: settings.topic(name) for name in ("cases", "plans", "contacts")}
         self._changes: list[Change] = []
         self._follower = TopicFollower(
-            settings.kafka_bootstrap, list(self._topics.values()), self._apply, "console", self._push
+            settings, list(self._topics.values()), self._apply, "console", self._push
         )
 
     @property

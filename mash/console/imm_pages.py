@@ -449,7 +449,7 @@ def imm_router(
         except ValidationError:
             log.warning("console_imm_unreadable_record", partition=record.partition, offset=record.offset)
 
-    follower = TopicFollower(settings.kafka_bootstrap, [topic], on_record, "console-imm")
+    follower = TopicFollower(settings, [topic], on_record, "console-imm")
     registry.register(ImmCollector(imm_log, view.records, calendar))
 
     @asynccontextmanager

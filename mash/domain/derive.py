@@ -15,6 +15,7 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 
 from mash.domain.calendar import due_at
 from mash.domain.case import (
@@ -34,6 +35,10 @@ from mash.domain.referrals import is_re_referral, local_date
 from mash.domain.ruleset import Rag, Route, RouteTo, Ruleset
 from mash.domain.screening import Known, screen
 from mash.domain.timeline import ChildTimeline, ContactEntry, DecisionEntry
+
+# A child's contacts are derived again with each of its events; the working-time clock is
+# the dearest part and depends only on these two values.
+_due_at = lru_cache(maxsize=65_536)(due_at)
 
 
 @dataclass(frozen=True)
@@ -218,7 +223,7 @@ def derive(child_key: str, timeline: ChildTimeline, ruleset: Ruleset) -> Derived
                 screened_rag=screening.rag,
                 level=decided.level,
                 rag=decided.rag,
-                due_at=due_at(entry.at, decided.rag.value),
+                due_at=_due_at(entry.at, decided.rag.value),
                 decided_at=decided.decided_at,
                 reasons=tuple(reasons),
                 ruleset_version=ruleset.version,

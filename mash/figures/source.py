@@ -44,7 +44,7 @@ def figures_follower(settings: Settings, source: FigureSource) -> TopicFollower:
         except ValueError:  # not ours to fix here: the worker only publishes valid records
             log.warning("figures_unreadable_record", topic=record.topic, offset=record.offset)
 
-    return TopicFollower(settings.kafka_bootstrap, list(kinds), on_record, "figures")
+    return TopicFollower(settings, list(kinds), on_record, "figures")
 
 
 async def read_source(settings: Settings) -> FigureSource:

@@ -128,4 +128,4 @@ def ledger_follower(settings: Settings, ledger: Ledger) -> TopicFollower:
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 log.warning("ledger_unreadable_case", offset=record.offset)
 
-    return TopicFollower(settings.kafka_bootstrap, [contacts, settings.topic("cases")], on_record, "ledger")
+    return TopicFollower(settings, [contacts, settings.topic("cases")], on_record, "ledger")

@@ -41,6 +41,7 @@ class RulesetHolder:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._ruleset = ruleset
+        self._codes = ruleset.codes
         self._file = WatchedFile(path) if path is not None else None
         self._check_every_s = check_every_s
         self._clock = clock
@@ -56,6 +57,12 @@ class RulesetHolder:
             self._next_check = self._clock() + self._check_every_s
             self.reload_if_changed()
         return self._ruleset
+
+    @property
+    def codes(self) -> frozenset[str]:
+        """`current.codes`, made once per ruleset rather than on every request (without looking at
+        the file: read `current` first)."""
+        return self._codes
 
     def reload_if_changed(self) -> bool:
         """Reads the file if it changed; True when a new ruleset came into force."""
@@ -83,7 +90,7 @@ class RulesetHolder:
         RULESET_VERSION.labels(version=ruleset.version).set(1)
         RULESET_RELOADS.labels(outcome="applied").inc()
         log.info("ruleset_reloaded", file=source, version=ruleset.version, previous=self._ruleset.version)
-        self._ruleset = ruleset
+        self._ruleset, self._codes = ruleset, ruleset.codes
         return True
 
 

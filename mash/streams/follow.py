@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from mash.config import Settings
 from mash.observability.logging import get_logger
 
 log = get_logger(__name__)
@@ -27,13 +28,13 @@ class TopicFollower:
 
     def __init__(
         self,
-        bootstrap: str,
+        settings: Settings,
         topics: Sequence[str],
         on_record: OnRecord,
         name: str,
         after_batch: Callable[[], None] | None = None,
     ) -> None:
-        self.bootstrap = bootstrap
+        self.settings = settings
         self.topics = list(topics)
         self.on_record = on_record
         self.after_batch = after_batch
@@ -65,7 +66,13 @@ class TopicFollower:
                 await asyncio.sleep(1.0)
 
     async def _follow(self, forever: bool) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None)
+        wait = self.settings.fetch_wait_ms
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            enable_auto_commit=False,
+            group_id=None,
+            **({"fetch_max_wait_ms": wait} if wait else {}),
+        )
         await consumer.start()
         try:
             partitions = [

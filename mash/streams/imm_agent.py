@@ -71,7 +71,7 @@ async def read_imm_log(settings: Settings) -> ImmLog:
         if record.value is not None:
             _add_imm(imm_log, record)
 
-    await TopicFollower(settings.kafka_bootstrap, [settings.topic("imm")], on_record, "imm-log").read_to_end()
+    await TopicFollower(settings, [settings.topic("imm")], on_record, "imm-log").read_to_end()
     return imm_log
 
 
@@ -101,7 +101,7 @@ async def read_imm_state(settings: Settings) -> ImmState:
         else:
             _add_imm(state.log, record)
 
-    await TopicFollower(settings.kafka_bootstrap, [cases, imm], on_record, "imm-state").read_to_end()
+    await TopicFollower(settings, [cases, imm], on_record, "imm-state").read_to_end()
     for key, value in latest.items():
         try:
             case = CaseRecord.model_validate_json(value)

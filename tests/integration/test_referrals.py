@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import orjson
 
 from tests.integration.builders import child, submission
 from tests.integration.conftest import Service
+from tests.integration.independent_figures import history_from_lines, report_figures
 from tests.integration.kafka import read_topic
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -134,6 +136,13 @@ def test_replay_then_report_gives_the_hand_computed_figures(service: Service, tm
     assert figures["by_source"] == {"6": {"contacts": 5, "referrals": 3, "re_referrals": 1}}
     assert figures["by_month"]["2026-03"]["re_referrals"] == 1
     assert figures["by_month"]["2025-06"]["linked_to_open_case"] == 1
+    # The independent count (test_report_checks.py checks it on two years of simulated history)
+    # gives the hand-computed figures here too, and everything else the report says.
+    agencies = json.loads((service.tmp / "agencies.json").read_text())["agencies"]
+    by_hand = history_from_lines(lines, default_sources={a["id"]: a["default_source"] for a in agencies})
+    independent = report_figures(by_hand.contacts, by_hand.plans, date(2025, 1, 1), date(2026, 12, 31))
+    assert {k: independent[k] for k in expected} == expected
+    assert {k: v for k, v in figures.items() if k != "imm"} == independent
     # A period that cuts through the year: only March 2026.
     march = json.loads(mash(service, "report", "--from", "2026-03-01", "--to", "2026-03-31").stdout)
     assert (march["contacts"], march["referrals"], march["re_referrals"]) == (2, 1, 1)

@@ -3,7 +3,8 @@ steady rate, what the service published, and an independent account of what it s
 
 Nothing here trusts the service under test: the expected records are derived from the input
 topics with the pure domain function, crash-free, and the figures are counted from the
-case-state topic without `mash.domain.figures`.
+case-state topic without `mash.domain.figures` (tests/integration/independent_figures.py,
+re-exported here).
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
@@ -37,13 +37,15 @@ from mash.domain.outcomes import OutcomeEvent
 from mash.domain.ruleset import Ruleset, load_ruleset
 from mash.domain.timeline import ChildTimeline, ContactEntry, DecisionEntry, Entry, OutcomeEntry
 from mash.intake.agencies import AgencyFile
-from mash.replay import _records_of_line
+from mash.replay import records_of_line
 from mash.simulate import SimulationConfig, simulate
 from tests.integration.conftest import Service
+from tests.integration.independent_figures import count_figures as count_figures
+from tests.integration.independent_figures import local_day as local_day
+from tests.integration.independent_figures import report_counts as report_counts
 from tests.integration.kafka import read_topic
 
 Line = dict[str, Any]
-LONDON = ZoneInfo("Europe/London")
 
 
 # --- traffic -------------------------------------------------------------------------------------
@@ -254,7 +256,7 @@ class Producer(threading.Thread):
                 if delay > 0:
                     await asyncio.sleep(delay)
                 next_at = max(next_at + 1 / self.rate, loop.time())
-                records = _records_of_line(
+                records = records_of_line(
                     orjson.dumps(line), self.agencies, ruleset, secret, self.settings, now
                 )
                 for topic, key, value, headers in records:
@@ -386,41 +388,7 @@ def decision_of(record: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(record[f] for f in DECISION_FIELDS)
 
 
-# --- independent figures ---------------------------------------------------------------------------
-
-
-def local_day(at: str) -> date:
-    return datetime.fromisoformat(at).astimezone(LONDON).date()
-
-
-def count_figures(
-    records: Iterable[dict[str, Any]], plans: Iterable[dict[str, Any]], start: date, end: date
-) -> dict[str, Any]:
-    """The report's counts, by hand from the case records (not with mash.domain.figures)."""
-    mine = [r for r in records if start <= local_day(r["received_at"]) <= end]
-    referrals = [r for r in mine if r["referral"] == "referral"]
-    levels: dict[str, int] = defaultdict(int)
-    for r in mine:
-        levels[str(r["level"])] += 1
-    return {
-        "contacts": len(mine),
-        "referrals": len(referrals),
-        "re_referrals": sum(1 for r in referrals if r["re_referral"]),
-        "linked_to_open_case": sum(1 for r in mine if r["referral"] == "linked_to_open_case"),
-        "referrals_nfa": sum(1 for r in referrals if r["nfa"]),
-        "contacts_nfa": sum(1 for r in mine if r["route"] == "universal"),
-        "cp_plans_started": sum(1 for p in plans if start <= local_day(p["started_at"]) <= end),
-        "by_level": dict(sorted(levels.items())),
-    }
-
-
-def report_counts(report: dict[str, Any]) -> dict[str, Any]:
-    keys = ("contacts", "referrals", "re_referrals", "linked_to_open_case", "referrals_nfa", "contacts_nfa")
-    return {
-        **{k: report[k] for k in keys},
-        "cp_plans_started": report["cp_plans_started"],
-        "by_level": report["by_level"],
-    }
+# --- independent figures (in tests/integration/independent_figures.py) ------------------------------
 
 
 def console_counts(records: Iterable[dict[str, Any]], now: datetime) -> dict[str, int]:

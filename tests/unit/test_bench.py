@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import orjson
@@ -15,6 +16,7 @@ import pytest
 
 from mash.bench.common import (
     BENCH_SECRET,
+    BenchError,
     Memory,
     bench_settings,
     cpu_seconds,
@@ -22,12 +24,14 @@ from mash.bench.common import (
     percentile,
     read_memory,
 )
+from mash.bench.console import ConsoleResult, recent, shift_days, sse_contact_ids
 from mash.bench.http import Connection, Pool
 from mash.bench.intake import IntakeResult, Load
 from mash.bench.latency import LatencyResult, Spread
 from mash.bench.memory import MemoryResult, changelog_topic, child_states, synthetic_key
 from mash.bench.pipeline import PipelineResult, Throughput
 from mash.bench.profiling import format_hot, hot_functions
+from mash.bench.replay import ReplayResult, summary_of
 from mash.bench.report import (
     REQUIRED_KEYS,
     TARGETS,
@@ -189,6 +193,7 @@ def test_targets_are_judged_for_the_reader() -> None:
         "intake": False,
         "rules": True,
         "memory": True,
+        "console": None,  # did not run
     }
     assert all(t.met(dict.fromkeys(REQUIRED_KEYS)) is None for t in TARGETS.values())
 
@@ -418,3 +423,150 @@ async def test_http_client_reads_each_framing_and_reconnects_after_close(tmp_pat
         assert [a.status for a in answers] == [202] * 5
         await pool.close()
     assert seen[0] == b'POST /v1/contacts HTTP/1.1 {"x":1}'
+
+
+# -- replay and console ---------------------------------------------------------------------------
+
+
+def _replay() -> ReplayResult:
+    return ReplayResult(
+        children=15_000,
+        lines=33_000,
+        contacts=30_000,
+        outcomes=6_000,
+        seconds=60.0,
+        command_seconds=58.5,
+        last_case_s=59.8,
+        write_only_seconds=4.0,
+        cpu_seconds={"worker": 50.0, "broker": 30.0, "mash replay": 9.0},
+    )
+
+
+def _console() -> ConsoleResult:
+    return ConsoleResult(
+        rate_per_s=20.0,
+        sse=Spread(500, 140.0, 280.0, 300.0),
+        cases_topic=Spread(500, 12.0, 20.0, 25.0),
+        cases_before=40,
+        queue_page=Spread(40, 3.0, 5.0, 6.0),
+        case_page=Spread(40, 1.0, 2.0, 3.0),
+        open_cases=10_540,
+        load_s=30.0,
+        queue_page_10k=Spread(40, 30.0, 180.0, 250.0),
+        case_page_10k=Spread(40, 5.0, 17.0, 20.0),
+        sse_10k=Spread(100, 150.0, 1_200.0, 1_300.0),
+        cases_topic_10k=Spread(100, 14.0, 28.0, 29.0),
+        reconnects=0,
+    )
+
+
+def test_replay_rates_are_contacts_per_second() -> None:
+    replay = _replay()
+    assert replay.per_s == 500.0
+    assert replay.write_only_per_s == 7_500.0
+    assert ReplayResult(1, 1, 10, 0, 0.0, 0.0, 0.0, 0.0).per_s == 0.0
+
+
+def test_replay_summary_is_read_from_the_commands_last_line() -> None:
+    output = "replayed 30000 contacts and 6000 outcomes in 58.5 s (513 contacts/s); 0 bad lines skipped\n"
+    assert summary_of(output) == (30_000, 6_000, 58.5)
+    with pytest.raises(BenchError, match="no summary"):
+        summary_of("Traceback ...")
+
+
+def test_replay_and_console_figures_are_optional_json_keys() -> None:
+    document = orjson.loads(
+        to_json(
+            Results(
+                command="mash bench --only replay,console", contacts=0, replay=_replay(), console=_console()
+            )
+        )
+    )
+    assert all(document[key] is None for key in REQUIRED_KEYS)
+    assert document["replay_contacts_per_s"] == 500.0
+    assert document["replay_write_only_contacts_per_s"] == 7_500.0
+    assert (document["replay_contacts"], document["replay_outcomes"]) == (30_000, 6_000)
+    assert document["replay_last_case_s"] == 59.8
+    assert (document["console_sse_p50_ms"], document["console_sse_p99_ms"]) == (140.0, 280.0)
+    assert document["console_cases_topic_p99_ms"] == 20.0
+    assert document["console_queue_page_p99_ms"] == 5.0
+    assert document["console_queue_page_p99_ms_10k"] == 180.0
+    assert document["console_case_page_p99_ms_10k"] == 17.0
+    assert document["console_sse_p99_ms_10k"] == 1_200.0
+    assert (document["console_open_cases"], document["console_contacts"]) == (10_540, 500)
+    assert "replay_contacts_per_s" not in orjson.loads(to_json(Results(command="x", contacts=0)))
+
+
+def test_replay_row_compares_with_the_bare_loop_when_the_pipeline_ran() -> None:
+    alone = rows(Results(command="x", contacts=0, replay=_replay()))
+    assert [row.measurement for row in alone] == [
+        "mash replay FILE, 1 worker (30,000 contacts, 6,000 outcomes)"
+    ]
+    assert alone[0].result == "500 contacts/s"
+    assert alone[0].comparison == "write-only, same records: 7,500/s"
+    both = rows(Results(command="x", contacts=0, pipeline=_full_results().pipeline, replay=_replay()))
+    assert both[-1].comparison == "bare aiokafka loop 40,000/s, ratio 1.2%; write-only, same records: 7,500/s"
+
+
+def test_console_rows_put_each_figure_beside_its_comparison() -> None:
+    table = rows(Results(command="x", contacts=0, console=_console()))
+    assert len(table) == 4
+    sse, queue, case, sse_10k = table
+    assert sse.result == "p50 140 ms, p99 280 ms, max 300 ms"
+    assert sse.comparison.startswith("202 to case record on the topic: p50 12.0 ms")
+    assert (sse.target, sse.met) == ("p99 < 1 s", True)
+    assert queue.measurement == "console queue page (first 100), 10,540 open cases"
+    assert queue.comparison == "40 cases: p50 3.0 ms, p99 5.0 ms, max 6.0 ms"
+    assert case.result.startswith("p50 5.0 ms, p99 17.0 ms")
+    assert "10,540 open cases" in sse_10k.measurement
+    assert sse_10k.result == "p50 150 ms, p99 1,200 ms, max 1,300 ms"
+
+
+def test_notes_say_how_replay_and_console_were_measured() -> None:
+    text = "\n".join(notes(Results(command="x", contacts=0, replay=_replay(), console=_console())))
+    assert "mash simulate --seed 1 --children 15000 --days 730" in text
+    assert "MASH_EMBEDDED_BROKER=true" in text
+    assert "last case record 59.8 s" in text
+    assert "10,540 open cases" in text
+    assert "stream reconnects: 0" in text
+
+
+def test_selection_takes_replay_and_console() -> None:
+    assert selection(("console,replay",)) == ("replay", "console")
+    quick, full = Sizes.of(None, quick=True), Sizes.of(None, quick=False)
+    assert full.console_contacts >= 500
+    assert full.console_open_cases == 10_000
+    assert quick.replay_children < full.replay_children
+
+
+def test_sse_update_events_name_the_touched_contacts() -> None:
+    update = b'event: update\ndata: {"version": 3, "rows": [], "touched": ["ct-1", "ct-2"], "resync": false}'
+    assert sse_contact_ids(update) == ["ct-1", "ct-2"]
+    assert sse_contact_ids(b'event: resync\ndata: {"version": 3}') == []
+    assert sse_contact_ids(b": keep-alive") == []
+    assert sse_contact_ids(b"retry: 2000") == []
+
+
+def test_recent_moves_contacts_to_the_last_days_with_their_childrens_dates() -> None:
+    body = {
+        "received_at": "2024-04-05T09:21:54Z",
+        "children": [{"date_of_birth": "2010-11-30"}, {"unborn": True, "expected_date": "2024-05-01"}],
+    }
+    moved = shift_days(body, 10)
+    assert moved["received_at"] == "2024-04-15T09:21:54+00:00"
+    assert moved["children"] == [
+        {"date_of_birth": "2010-12-10"},
+        {"unborn": True, "expected_date": "2024-05-11"},
+    ]
+    assert body["received_at"] == "2024-04-05T09:21:54Z"  # the original is left alone
+    event = {"received_at": "2024-06-01T00:00:00+00:00", "child": {"date_of_birth": "2015-01-01"}}
+    items = [event, body, event]
+    out = recent(items, 14, date(2026, 11, 24))
+    assert [item["received_at"][:10] for item in out] == ["2026-11-10", "2026-11-17", "2026-11-23"]
+    assert out[2]["child"]["date_of_birth"] == "2017-06-24"
+    assert (
+        ContactSubmission.model_validate(
+            recent([one_child_bodies(1, "t")[0][1]], 2, date(2026, 11, 24))[0]
+        ).received_at
+        is not None
+    )
