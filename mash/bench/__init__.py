@@ -9,11 +9,16 @@ move. Nothing here decides pass or fail: the targets are printed beside the figu
 One module per measurement:
 
 - `pipeline`: contacts/s through one worker (and two), against a bare aiokafka loop
-  (`mash.bench.bare`) that consumes the same contacts, parses them and produces one record each.
+  (`mash.bench.bare`) that consumes the same contacts, parses them and produces one record each,
+  and against the faust floor (`mash.bench.faust_floor`): a faust agent that only parses, writes
+  the table and sends one record per contact.
 - `latency`: from the intake's 202 to the case record, at a steady rate and for a burst.
 - `intake`: requests/s and latency of `POST /v1/contacts` under concurrent load.
 - `rules`: the pure threshold engine (`screen`) and the whole domain step (`apply`), in-process.
 - `memory`: the worker's resident memory with 1,000,000 children in its table.
+- `replay`: `mash replay FILE` through one worker, in contacts/s.
+- `console`: from the intake's 202 to the case in an open console's live stream, and the
+  console's pages with 10,000 open cases.
 
 `runner` runs a selection, prints the table and writes the JSON.
 """

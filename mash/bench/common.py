@@ -110,13 +110,14 @@ def service_env(
 
 @dataclass
 class Proc:
-    """One `python -m mash NAME` process with its log file and health URL."""
+    """One `python -m mash NAME` process (or `python -m MODULE`) with its log file and health URL."""
 
     name: str
     env: dict[str, str]
     log_path: Path
     port: int
     process: subprocess.Popen[bytes] | None = None
+    module: str | None = None
 
     @property
     def url(self) -> str:
@@ -131,9 +132,8 @@ class Proc:
     def start(self) -> Proc:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "mash", self.name], env=self.env, stdout=out, stderr=out
-            )
+            args = ["-m", self.module] if self.module else ["-m", "mash", self.name]
+            self.process = subprocess.Popen([sys.executable, *args], env=self.env, stdout=out, stderr=out)
         return self
 
     def alive(self) -> bool:
@@ -172,10 +172,11 @@ class Proc:
             return "(no log)"
 
 
-def worker_proc(env: dict[str, str], work: Path, name: str) -> Proc:
+def worker_proc(env: dict[str, str], work: Path, name: str, module: str | None = None) -> Proc:
+    """A `mash worker`, or with `module` another faust worker (the faust floor) set up alike."""
     port = free_port()
     worker_env = {**env, "MASH_WORKER_PORT": str(port), "MASH_DATA_DIR": str(work / f"{name}-state")}
-    return Proc("worker", worker_env, work / f"{name}.log", port)
+    return Proc("worker", worker_env, work / f"{name}.log", port, module=module)
 
 
 def intake_proc(env: dict[str, str], work: Path, agencies_file: Path) -> Proc:
@@ -364,9 +365,16 @@ class OutputCounter:
     async def wait_for_keys(self, keys: Iterable[bytes], timeout: float, alive: Sequence[Proc] = ()) -> float:
         """Waits until every one of `keys` has arrived; returns when the last of them arrived."""
         wanted = set(keys)
-        await self._wait(
-            lambda: wanted.issubset(self.first_seen), timeout, alive, f"{len(wanted)} given keys"
-        )
+
+        def done() -> bool:
+            # The subset test walks every wanted key: only worth it once enough keys are there.
+            return len(self.first_seen) >= len(wanted) and wanted.issubset(self.first_seen)
+
+        try:
+            await self._wait(done, timeout, alive, f"{len(wanted)} given keys")
+        except BenchError as exc:
+            missing = sorted(wanted.difference(self.first_seen))
+            raise BenchError(f"{exc}; missing: {b', '.join(missing[:10]).decode()}") from None
         return max(self.first_seen[k] for k in wanted)
 
     async def _wait(self, done: Callable[[], bool], timeout: float, alive: Sequence[Proc], what: str) -> None:

@@ -62,6 +62,7 @@ class PipelineResult:
     bare: Throughput
     one: Throughput
     bare_after: Throughput | None = None
+    floor: Throughput | None = None
     two: Throughput | None = None
     batch1: Throughput | None = None
     profile: list[Hot] = field(default_factory=list)
@@ -173,12 +174,15 @@ async def run_workers(
     workers: int = 1,
     embedded_profile: bool = False,
     profile_raw: Path | None = None,
+    faust_floor: bool = False,
 ) -> tuple[Throughput, str]:
-    """`workers` worker processes in one group; returns the throughput and py-spy's raw output."""
-    name = f"pipeline-{workers}w" + ("-batch1" if embedded_profile else "")
+    """`workers` worker processes in one group (or the faust floor, `mash.bench.faust_floor`);
+    returns the throughput and py-spy's raw output."""
+    name = "faust-floor" if faust_floor else f"pipeline-{workers}w" + ("-batch1" if embedded_profile else "")
     settings = await create_topics(bootstrap, new_prefix(name))
     env = service_env(bootstrap, settings.topic_prefix, work, embedded_profile=embedded_profile)
-    procs = [worker_proc(env, work, f"{name}-{i}") for i in range(workers)]
+    module = "mash.bench.faust_floor" if faust_floor else None
+    procs = [worker_proc(env, work, f"{name}-{i}", module) for i in range(workers)]
     for proc in procs:
         proc.start()
     profiler = None
@@ -201,11 +205,8 @@ async def run_workers(
             if profile_raw is None or not profile_raw.exists():
                 raise BenchError(f"py-spy wrote no profile: {problem[-500:]}")
             collapsed = profile_raw.read_text(errors="replace")
-        label = (
-            f"{workers} worker"
-            + ("s" if workers > 1 else "")
-            + (", batch size 1" if embedded_profile else "")
-        )
+        label = f"{workers} worker" + ("s" if workers > 1 else "")
+        label = "faust floor" if faust_floor else label + (", batch size 1" if embedded_profile else "")
         throughput = Throughput(
             label, len(records), timed.seconds, timed.produce_seconds, rss, timed.cpu_seconds
         )
@@ -230,7 +231,8 @@ async def run_pipeline(
     profile_dir: Path | None = None,
     say: Callable[[str], None] = lambda _: None,
 ) -> PipelineResult:
-    """Bare loop, one worker, bare loop again, then (if asked) two workers and batch size 1."""
+    """Bare loop, one worker, bare loop again, the faust floor, then (if asked) two workers and
+    batch size 1."""
     bare = await run_bare(bootstrap, records, work, broker_pids)
     say(f"  {bare.label}: {bare.per_s:,.0f}/s")
     raw = profile_dir / "worker-pipeline.raw" if profile_dir else None
@@ -238,7 +240,9 @@ async def run_pipeline(
     say(f"  {one.label}: {one.per_s:,.0f}/s")
     bare_after = await run_bare(bootstrap, records, work, broker_pids, "bare aiokafka loop (after)")
     say(f"  {bare_after.label}: {bare_after.per_s:,.0f}/s")
-    result = PipelineResult(bare=bare, one=one, bare_after=bare_after)
+    floor, _ = await run_workers(bootstrap, records, work, broker_pids, faust_floor=True)
+    say(f"  {floor.label}: {floor.per_s:,.0f}/s")
+    result = PipelineResult(bare=bare, one=one, bare_after=bare_after, floor=floor)
     if profile_dir is not None:
         if collapsed:
             result.profile = hot_functions(collapsed, top=15)

@@ -136,6 +136,8 @@ def figures(results: Results) -> Figures:
             f["bare_after_per_s"] = round(p.bare_after.per_s, 1)
         f["pipeline_ratio"] = round(p.ratio, 4)
         f["pipeline_contacts"] = p.one.contacts
+        if p.floor is not None:
+            f["faust_floor_per_s"] = round(p.floor.per_s, 1)
         if p.two is not None:
             f["two_workers_contacts_per_s"] = round(p.two.per_s, 1)
             f["two_workers_scaling"] = round(p.scaling or 0.0, 3)
@@ -236,6 +238,15 @@ def rows(results: Results) -> list[Row]:
                 *target("pipeline"),
             )
         )
+        if p.floor is not None:
+            out.append(
+                Row(
+                    f"faust floor: parse, 1 table write, 1 send per contact ({_n(p.floor.contacts)})",
+                    f"{_n(p.floor.per_s)} contacts/s",
+                    f"ratio {p.floor.per_s / p.bare_per_s if p.bare_per_s else 0:.1%} of bare; "
+                    f"1 worker is {p.one.per_s / p.floor.per_s if p.floor.per_s else 0:.0%} of it",
+                )
+            )
         if p.two is not None:
             out.append(
                 Row(
@@ -370,7 +381,7 @@ def notes(results: Results) -> list[str]:
                 f"bare loop run before and after the 1-worker run: {_n(p.bare.per_s)}/s and "
                 f"{_n(p.bare_after.per_s)}/s; the table shows their mean"
             )
-        for t in (p.bare, p.one, p.bare_after, p.two, p.batch1):
+        for t in (p.bare, p.one, p.bare_after, p.floor, p.two, p.batch1):
             if t is not None:
                 out.append(_cpu(t))
     if results.latency or results.intake:

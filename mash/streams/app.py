@@ -94,7 +94,7 @@ def _entry(topic: str, raw: bytes, settings: Settings) -> tuple[str, Entry]:
     raise Rejected(DeadLetterReason.SCHEMA_INVALID, [Problem(loc=[], msg="not an input topic", type="topic")])
 
 
-def _set_fetch_wait(app: faust.App, wait_ms: int) -> None:
+def set_fetch_wait(app: faust.App, wait_ms: int) -> None:
     """faust fixes the worker consumer's fetch wait at 1500 ms. Apache Kafka answers a fetch as
     soon as records are there, so that only bounds idle waits; the embedded broker waits the
     whole time, which would put 1.5 s into every contact's journey. There is no setting for it,
@@ -116,7 +116,7 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
     # Re-reads MASH_RULESET_FILE when it changes; a file with errors is refused and the last good one kept.
     rules = RulesetHolder(ruleset, settings.ruleset_file, settings.ruleset_check_s)
     if settings.fetch_wait_ms:
-        _set_fetch_wait(app, settings.fetch_wait_ms)
+        set_fetch_wait(app, settings.fetch_wait_ms)
     inputs = app.topic(*(settings.topic(name) for name in CHILD_INPUTS), key_type=bytes, value_type=bytes)
     cases = app.topic(settings.topic("cases"), key_type=bytes, value_type=bytes)
     plans = app.topic(settings.topic("plans"), key_type=bytes, value_type=bytes)

@@ -1,0 +1,58 @@
+"""The faust floor: a faust agent that does only what faust makes each contact cost the worker.
+
+Per contact it parses the JSON (orjson), writes one table entry (the record's own bytes under
+the child's key) and sends one record without waiting, with the worker's faust settings
+(`mash.streams.app.faust_settings`: the same fetch wait, linger and serializers). No model,
+no ruleset, no derivation. The gap between the bare aiokafka loop and this is what faust's
+per-event machinery costs; the gap between this and the worker is what the service adds.
+
+Run as its own process with a worker's environment: `python -m mash.bench.faust_floor`.
+"""
+
+from __future__ import annotations
+
+import faust
+import orjson
+from faust.web import Request, Response, View
+
+from mash.config import Settings
+from mash.streams.app import faust_settings, set_fetch_wait
+
+
+def create_floor_app(settings: Settings) -> faust.App:
+    app = faust.App(f"{settings.topic_prefix}-floor", **faust_settings(settings))
+    if settings.fetch_wait_ms:
+        set_fetch_wait(app, settings.fetch_wait_ms)
+    contacts = app.topic(settings.topic("contacts"), key_type=bytes, value_type=bytes)
+    cases = app.topic(settings.topic("cases"), key_type=bytes, value_type=bytes)
+    table = app.Table(
+        f"{settings.topic_prefix}-floor",
+        partitions=settings.topic_partitions,
+        key_type=bytes,
+        value_type=bytes,
+    )
+
+    @app.agent(contacts, name="floor")
+    async def floor(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            contact = orjson.loads(event.value)
+            table[event.message.key] = event.value
+            contact_id = contact["contact_id"].encode()
+            cases.send_soon(key=contact_id, value=orjson.dumps({"contact_id": contact["contact_id"]}))
+
+    @app.page("/health/ready")
+    async def ready(view: View, request: Request) -> Response:
+        tables: object = app.tables
+        recovered = bool(tables.recovery.completed.is_set()) and not app.rebalancing  # type: ignore[attr-defined]
+        return view.json({"ready": recovered}, status=200 if recovered else 503)
+
+    return app
+
+
+def main() -> None:
+    app = create_floor_app(Settings())
+    faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()
