@@ -181,24 +181,16 @@ def figures(results: Results) -> Figures:
         f["replay_last_case_s"] = round(rp.last_case_s, 1)
         f["replay_write_only_contacts_per_s"] = round(rp.write_only_per_s, 1)
     if c := results.console:
-        for name, spread in (
-            ("console_sse", c.sse),
-            ("console_cases_topic", c.cases_topic),
-            ("console_queue_page", c.queue_page),
-            ("console_case_page", c.case_page),
-        ):
-            f[f"{name}_p50_ms"] = round(spread.p50_ms, 1)
-            f[f"{name}_p99_ms"] = round(spread.p99_ms, 1)
-            f[f"{name}_max_ms"] = round(spread.max_ms, 1)
-        for name, spread in (
-            ("console_sse", c.sse_10k),
-            ("console_cases_topic", c.cases_topic_10k),
-            ("console_queue_page", c.queue_page_10k),
-            ("console_case_page", c.case_page_10k),
-        ):
-            f[f"{name}_p50_ms_10k"] = round(spread.p50_ms, 1)
-            f[f"{name}_p99_ms_10k"] = round(spread.p99_ms, 1)
-            f[f"{name}_max_ms_10k"] = round(spread.max_ms, 1)
+        names = ("console_sse", "console_cases_topic", "console_queue_page", "console_case_page")
+        runs = (
+            ("", (c.sse, c.cases_topic, c.queue_page, c.case_page)),
+            ("_10k", (c.sse_10k, c.cases_topic_10k, c.queue_page_10k, c.case_page_10k)),
+        )
+        for suffix, spreads in runs:
+            for name, spread in zip(names, spreads, strict=True):
+                f[f"{name}_p50_ms{suffix}"] = round(spread.p50_ms, 1)
+                f[f"{name}_p99_ms{suffix}"] = round(spread.p99_ms, 1)
+                f[f"{name}_max_ms{suffix}"] = round(spread.max_ms, 1)
         f["console_contacts"] = c.sse.count
         f["console_rate_per_s"] = c.rate_per_s
         f["console_cases_before"] = c.cases_before
