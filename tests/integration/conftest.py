@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,6 +219,18 @@ def make_console(service: Service) -> ConsoleProc:
         "MASH_CONSOLE_SECURE_COOKIES": "false",  # plain HTTP on loopback
     }
     return ConsoleProc(Proc("console", f"http://127.0.0.1:{port}", service.tmp / "console.log", env), users)
+
+
+@contextmanager
+def running_console(service: Service) -> Iterator[ConsoleProc]:
+    """`make_console`, started and ready; stopped on the way out."""
+    console = make_console(service)
+    console.proc.start()
+    try:
+        console.proc.wait_ready()
+        yield console
+    finally:
+        console.proc.stop()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,22 +21,12 @@ import orjson
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from mash.console.users import write_demo_users
-from mash.embedded import free_port
 from tests.integration.builders import child, submission
-from tests.integration.conftest import Proc, Service
+from tests.integration.conftest import ConsoleProc, Service, running_console
+from tests.integration.console_pages import CHROMIUM, CHROMIUM_ARGS, sign_in
 from tests.integration.kafka import read_topic
 
 OUTPUT = Path(__file__).resolve().parents[1] / "output"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARRIVE_MS = 20_000  # screening by the worker included; the push itself takes well under a second
 
 pytestmark = pytest.mark.skipif(
@@ -45,38 +34,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@dataclass
-class Console:
-    proc: Proc
-    users: dict[str, tuple[str, str]]
-
-    @property
-    def url(self) -> str:
-        return self.proc.url
-
-    def password(self, username: str) -> str:
-        return self.users[username][1]
-
-
 @pytest.fixture
-def console(service: Service, tmp_path: Path) -> Iterator[Console]:
+def console(service: Service) -> Iterator[ConsoleProc]:
     """The console as `mash console` runs it, beside the service's intake and worker."""
-    users = write_demo_users(tmp_path / "users.json", tmp_path / "demo-users.json")
-    port = free_port()
-    env = {
-        **service.env,
-        "MASH_CONSOLE_PORT": str(port),
-        "MASH_CONSOLE_USERS_FILE": str(tmp_path / "users.json"),
-        "MASH_CONSOLE_SESSION_SECRET": "integration-console-secret",
-        "MASH_CONSOLE_SECURE_COOKIES": "false",  # plain HTTP on loopback
-    }
-    proc = Proc("console", f"http://127.0.0.1:{port}", tmp_path / "console.log", env)
-    proc.start()
-    try:
-        proc.wait_ready()
-        yield Console(proc, users)
-    finally:
-        proc.stop()
+    with running_console(service) as running:
+        yield running
 
 
 @pytest.fixture
@@ -98,14 +60,6 @@ def page(browser: Browser) -> Iterator[Page]:
         yield context.new_page()
     finally:
         context.close()
-
-
-def sign_in(page: Page, console: Console, username: str) -> None:
-    page.goto(f"{console.url}/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(console.password(username))
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#live-indicator")).to_have_attribute("data-state", "live")
 
 
 def post_contact(service: Service, body: dict[str, object], agency: str = "police") -> str:
@@ -138,7 +92,7 @@ def decisions(service: Service) -> list[dict[str, object]]:
 
 
 def test_a_posted_contact_arrives_live_and_a_level_change_moves_it_with_its_trail(
-    service: Service, console: Console, page: Page, browser: Browser
+    service: Service, console: ConsoleProc, page: Page, browser: Browser
 ) -> None:
     sign_in(page, console, "coordinator")
     expect(page).to_have_url(f"{console.url}/queues/awaiting")
@@ -214,7 +168,7 @@ def test_a_posted_contact_arrives_live_and_a_level_change_moves_it_with_its_trai
 
 
 def test_a_decision_without_a_rationale_is_refused_and_nothing_is_recorded(
-    service: Service, console: Console, page: Page
+    service: Service, console: ConsoleProc, page: Page
 ) -> None:
     contact_id = post_contact(service, submission("young_carer"))
     sign_in(page, console, "coordinator")
@@ -243,7 +197,9 @@ def test_a_decision_without_a_rationale_is_refused_and_nothing_is_recorded(
     assert decisions(service) == []
 
 
-def test_read_only_users_see_counts_but_never_a_case(service: Service, console: Console, page: Page) -> None:
+def test_read_only_users_see_counts_but_never_a_case(
+    service: Service, console: ConsoleProc, page: Page
+) -> None:
     name = child("Ottoline", "Brackwater", dob="2016-01-12")
     contact_id = post_contact(service, submission("disclosure_of_abuse", children=[name]))
     sign_in(page, console, "operations")
@@ -268,7 +224,7 @@ def test_read_only_users_see_counts_but_never_a_case(service: Service, console: 
 
 
 def test_a_manager_signs_off_lowering_a_level_4_case_and_nfa_cases_close(
-    service: Service, console: Console, page: Page, browser: Browser
+    service: Service, console: ConsoleProc, page: Page, browser: Browser
 ) -> None:
     urgent = post_contact(service, submission("disclosure_of_abuse"))
     info = post_contact(
@@ -334,7 +290,7 @@ def test_a_manager_signs_off_lowering_a_level_4_case_and_nfa_cases_close(
 
 
 @contextmanager
-def _signed_in_client(console: Console, username: str) -> Iterator[httpx.Client]:
+def _signed_in_client(console: ConsoleProc, username: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=console.url, timeout=10.0) as client:
         form = client.get("/login").text
         token = re.search(r'name="csrf_token" value="([^"]+)"', form)
@@ -348,7 +304,7 @@ def _signed_in_client(console: Console, username: str) -> Iterator[httpx.Client]
 
 
 def test_sessions_are_guarded_and_partner_keys_never_open_the_console(
-    service: Service, console: Console
+    service: Service, console: ConsoleProc
 ) -> None:
     with httpx.Client(base_url=console.url, timeout=10.0) as anonymous:
         partner = service.auth("police")
@@ -381,7 +337,7 @@ def test_sessions_are_guarded_and_partner_keys_never_open_the_console(
     assert "mash_console_oldest_waiting_seconds" in metrics
 
 
-def test_a_restarted_console_rebuilds_the_same_view(service: Service, console: Console) -> None:
+def test_a_restarted_console_rebuilds_the_same_view(service: Service, console: ConsoleProc) -> None:
     ids = [post_contact(service, submission(code)) for code in ("disclosure_of_abuse", "young_carer")]
     with _signed_in_client(console, "manager") as client:
         deadline = time.monotonic() + ARRIVE_MS / 1000

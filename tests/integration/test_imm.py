@@ -16,7 +16,6 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,18 +25,15 @@ import orjson
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from mash.console.users import write_demo_users
 from mash.domain.calendar import DEFAULT_CALENDAR
 from mash.domain.imm import AgendaFrozen, MeetingRecorded, meeting_id, parse_imm_event, previous_working_day
-from mash.embedded import free_port
 from mash.streams.imm_agent import FreezeResult, run_freeze
 from tests.integration.builders import child, submission
-from tests.integration.conftest import Proc, Service
+from tests.integration.conftest import ConsoleProc, Service, running_console
+from tests.integration.console_pages import CHROMIUM, CHROMIUM_ARGS, sign_in
 from tests.integration.kafka import read_topic
 
 OUTPUT = Path(__file__).resolve().parents[1] / "output"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 ARRIVE_MS = 20_000
 LONDON = DEFAULT_CALENDAR.zone
 T = TypeVar("T")
@@ -83,34 +79,10 @@ def screenshot(page: Page, name: str) -> None:
     page.screenshot(path=str(OUTPUT / f"console-{name}.png"), full_page=True)
 
 
-@dataclass
-class Console:
-    proc: Proc
-    users: dict[str, tuple[str, str]]
-
-    @property
-    def url(self) -> str:
-        return self.proc.url
-
-
 @pytest.fixture
-def console(service: Service, tmp_path: Path) -> Iterator[Console]:
-    users = write_demo_users(tmp_path / "users.json", tmp_path / "demo-users.json")
-    port = free_port()
-    env = {
-        **service.env,
-        "MASH_CONSOLE_PORT": str(port),
-        "MASH_CONSOLE_USERS_FILE": str(tmp_path / "users.json"),
-        "MASH_CONSOLE_SESSION_SECRET": "integration-console-secret",
-        "MASH_CONSOLE_SECURE_COOKIES": "false",
-    }
-    proc = Proc("console", f"http://127.0.0.1:{port}", tmp_path / "console.log", env)
-    proc.start()
-    try:
-        proc.wait_ready()
-        yield Console(proc, users)
-    finally:
-        proc.stop()
+def console(service: Service) -> Iterator[ConsoleProc]:
+    with running_console(service) as running:
+        yield running
 
 
 @pytest.fixture
@@ -129,14 +101,6 @@ def new_page(browser: Browser) -> Page:
     return browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-GB").new_page()
 
 
-def sign_in(page: Page, console: Console, username: str) -> None:
-    page.goto(f"{console.url}/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(console.users[username][1])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#live-indicator")).to_have_attribute("data-state", "live")
-
-
 def nav_count(page: Page, queue: str) -> Any:
     return page.locator(f'a[href="/queues/{queue}"] [data-count="{queue}"]')
 
@@ -150,7 +114,7 @@ def reload_until(page: Page, check: Callable[[], bool], timeout_s: float = ARRIV
         page.reload()
 
 
-def freeze_from_console(page: Page, console: Console, day: date) -> None:
+def freeze_from_console(page: Page, console: ConsoleProc, day: date) -> None:
     page.goto(f"{console.url}/imm")
     page.get_by_label("Meeting date").fill(day.isoformat())
     page.get_by_role("button", name="Freeze agenda now").click()
@@ -158,7 +122,7 @@ def freeze_from_console(page: Page, console: Console, day: date) -> None:
 
 
 def test_a_meeting_freezes_its_agenda_records_two_outcomes_carries_a_third_and_the_figures_follow(
-    service: Service, console: Console, browser: Browser
+    service: Service, console: ConsoleProc, browser: Browser
 ) -> None:
     first, second = meeting_days()
     green = post_contact(

@@ -10,7 +10,6 @@ watches fires MashDeadLettersArriving. Readiness is checked from a process's fir
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import re
 import shutil
@@ -26,7 +25,7 @@ import yaml
 
 from mash.embedded import EmbeddedBroker, free_port
 from tests.integration.builders import submission
-from tests.integration.conftest import Proc, Service, make_service
+from tests.integration.conftest import ConsoleProc, Service, make_service, running_console
 from tests.integration.kafka import write_topic
 
 pytestmark = pytest.mark.integration
@@ -116,36 +115,10 @@ def scraped_names(text: str) -> set[str]:
     return {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line.startswith("mash_")}
 
 
-def console_available() -> bool:
-    return (ROOT / "mash" / "console" / "server.py").exists() and importlib.util.find_spec(
-        "mash.console.server"
-    ) is not None
-
-
 @pytest.fixture
-def console(service: Service, tmp_path: Path) -> Iterator[Proc | None]:
-    """The console as `mash console` runs it, when it exists."""
-    if not console_available():
-        yield None
-        return
-    from mash.console.users import write_demo_users
-
-    write_demo_users(tmp_path / "users.json", tmp_path / "demo-users.json")
-    port = free_port()
-    env = {
-        **service.env,
-        "MASH_CONSOLE_PORT": str(port),
-        "MASH_CONSOLE_USERS_FILE": str(tmp_path / "users.json"),
-        "MASH_CONSOLE_SESSION_SECRET": "integration-console-secret",
-        "MASH_CONSOLE_SECURE_COOKIES": "false",
-    }
-    proc = Proc("console", f"http://127.0.0.1:{port}", tmp_path / "console.log", env)
-    proc.start()
-    try:
-        proc.wait_ready()
-        yield proc
-    finally:
-        proc.stop()
+def console(service: Service) -> Iterator[ConsoleProc]:
+    with running_console(service) as running:
+        yield running
 
 
 class Prometheus:
@@ -305,7 +278,7 @@ def test_intake_is_ready_only_once_kafka_answers_and_its_ledger_is_read(
 
 @needs_prometheus
 def test_prometheus_scrapes_every_process_and_finds_every_metric_the_dashboards_and_alerts_use(
-    service: Service, console: Proc | None, tmp_path: Path
+    service: Service, console: ConsoleProc, tmp_path: Path
 ) -> None:
     started = time.monotonic()
     # Three contacts about the same (default) child: the first makes a referral, the next ones
@@ -325,8 +298,7 @@ def test_prometheus_scrapes_every_process_and_finds_every_metric_the_dashboards_
         "mash-worker": service.worker.url.removeprefix("http://"),
         "mash-intake": service.intake.url.removeprefix("http://"),
     }
-    if console is not None:
-        targets["mash-console"] = console.url.removeprefix("http://")
+    targets["mash-console"] = console.url.removeprefix("http://")
     prometheus = Prometheus(tmp_path, targets)
     assert PROMTOOL is not None
     checked = subprocess.run(
@@ -358,8 +330,6 @@ def test_prometheus_scrapes_every_process_and_finds_every_metric_the_dashboards_
         assert alert["labels"]["topic"] == service.topic("contacts")
 
         wanted = named_metrics(dashboard_exprs() + alert_exprs())
-        if console is None:
-            wanted = {n for n in wanted if not n.startswith(("mash_console_", "mash_figures_"))}
         missing = wait_for(
             "every metric the dashboards and alerts use",
             lambda: not (wanted - family_names(prometheus.names())) or None,
@@ -389,14 +359,11 @@ def test_prometheus_scrapes_every_process_and_finds_every_metric_the_dashboards_
     help_lines = (
         httpx.get(f"{service.worker.url}/metrics").text + httpx.get(f"{service.intake.url}/metrics").text
     )
-    if console is not None:
-        console_text = httpx.get(f"{console.url}/metrics").text
-        exported |= scraped_names(console_text)
-        help_lines += console_text
+    console_text = httpx.get(f"{console.url}/metrics").text
+    exported |= scraped_names(console_text)
+    help_lines += console_text
     declared = set(re.findall(r"^# TYPE (mash_[a-z0-9_]+) ", help_lines, flags=re.MULTILINE))
     unknown = {m for m in catalogue if not family_names({m}) & family_names(exported | declared)}
-    if console is None:
-        unknown = {n for n in unknown if not n.startswith(("mash_console_", "mash_figures_"))}
     assert not unknown, f"in the catalogue but exported by no process: {sorted(unknown)}"
     assert time.monotonic() - started < 60
 
