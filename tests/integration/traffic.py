@@ -95,6 +95,9 @@ class Posted:
     statuses: Counter[int] = field(default_factory=Counter)  # every answer's status; 0 for no answer
     without_retry_after: int = 0  # 503s and 429s that did not say when to come back
     accepted_at: dict[str, float] = field(default_factory=dict)  # contact id -> monotonic time of its 202
+    # contact id -> monotonic time the request that got its 202 was sent: one sent after a
+    # broker died cannot have been stored by it, whenever its answer arrives.
+    sent_at: dict[str, float] = field(default_factory=dict)
     unavailable_at: list[float] = field(default_factory=list)  # monotonic times of 503s
 
     def accepted_ids(self) -> set[str]:
@@ -140,6 +143,7 @@ async def _post_lines(
         deadline = loop.time() + give_up_after_s
         while True:
             posted.attempts += 1
+            attempt_sent = time.monotonic()
             try:
                 response = await client.post(path, json=body, headers=headers)
             except httpx.TransportError:
@@ -162,6 +166,7 @@ async def _post_lines(
             posted.ids[body["agency_reference"]].append(list(answer["contact_ids"]))
             for contact_id in answer["contact_ids"]:
                 posted.accepted_at.setdefault(contact_id, time.monotonic())
+                posted.sent_at.setdefault(contact_id, attempt_sent)
             posted.replayed += bool(answer.get("replayed"))
         else:
             posted.outcomes += 1
