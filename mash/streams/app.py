@@ -166,8 +166,10 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
             step = apply(state, child_key, entry, rules.current)
             if step.duplicate:
                 metrics.DUPLICATES.labels(topic=topic).inc()
-            else:
-                children[key] = step.state.model_dump_json().encode()
+            # Written for a duplicate too: after a crash the local RocksDB can hold state that
+            # never reached the changelog. Writing it again sends it there before this offset
+            # is committed, so a worker that rebuilds the table from the changelog has it.
+            children[key] = step.state.model_dump_json().encode()
             for item in step.publish:
                 target = cases if isinstance(item.record, CaseRecord) else plans
                 # Sent without waiting: faust flushes the producer before it commits offsets.

@@ -9,9 +9,14 @@ from collections import defaultdict
 from typing import Any
 
 import orjson
+from faust.stores.rocksdb import RocksDBOptions
 
+from mash.domain.child import ChildState, apply
+from mash.domain.contact import ContactEvent
+from mash.domain.ruleset import load_ruleset
+from mash.domain.timeline import ContactEntry
 from tests.integration.builders import child, submission
-from tests.integration.conftest import Service
+from tests.integration.conftest import Service, add_worker
 from tests.integration.kafka import read_topic
 
 CHILDREN = 8
@@ -66,3 +71,68 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(service: Service) -> No
     assert len(by_child) == CHILDREN
     for referrals in by_child.values():
         assert sorted(referrals) == ["linked_to_open_case"] * (PER_CHILD - 1) + ["referral"]
+
+
+def _wait_for_case(service: Service, contact_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for r in read_topic(service.bootstrap, service.topic("cases"), timeout=1):
+            record: dict[str, Any] = orjson.loads(r.value)
+            if record["contact_id"] == contact_id:
+                return record
+    raise AssertionError(f"no case record for {contact_id}")
+
+
+def _post(service: Service, indicator: str) -> str:
+    with service.client() as client:
+        response = client.post("/v1/contacts", json=submission(indicator), headers=service.auth())
+    assert response.status_code == 202, response.text
+    (contact_id,) = response.json()["contact_ids"]
+    return contact_id
+
+
+def test_table_state_that_never_reached_its_changelog_is_not_lost(service: Service) -> None:
+    """A SIGKILL can land after the worker wrote a child's state to its local RocksDB and before
+    that write reached the table's changelog. The restarted worker finds the contact already in
+    its local state; its effect must still reach the changelog before the contact's offset is
+    committed, or the next worker to own the partition (built from the changelog) forgets it.
+
+    The crash is reproduced exactly: with the worker stopped, the test writes into its RocksDB
+    the state the worker would have written for the next contact, which is on the topic
+    unprocessed."""
+    earlier = _post(service, "no_unmet_needs")
+    _wait_for_case(service, earlier)
+    service.worker.stop()
+
+    referral = _post(service, "domestic_abuse_in_home")
+    (event,) = [
+        r
+        for r in read_topic(service.bootstrap, service.topic("contacts"), at_least=2)
+        if orjson.loads(r.value)["contact_id"] == referral
+    ]
+    (db_path,) = service.tmp.glob(f"worker-state/**/*children-{event.partition}.db")
+    db = RocksDBOptions().open(db_path)
+    try:
+        stored = db.get(event.key)
+        assert stored is not None, "the earlier contact is in the worker's local state"
+        state = ChildState.model_validate_json(stored)
+        entry = ContactEntry.of(ContactEvent.model_validate_json(event.value))
+        step = apply(state, event.key.decode(), entry, load_ruleset())
+        db.put(event.key, step.state.model_dump_json().encode())
+    finally:
+        db.close()
+
+    service.worker.start()
+    service.worker.wait_ready()
+    assert _wait_for_case(service, referral)["referral"] == "referral"
+    service.worker.stop()
+
+    # Another worker, with no local state, takes over the partition from the changelog alone.
+    successor = add_worker(service, 2)
+    successor.start()
+    try:
+        successor.wait_ready()
+        linked = _wait_for_case(service, _post(service, "domestic_abuse_in_home"))
+    finally:
+        successor.stop()
+    assert (linked["referral"], linked["case_id"]) == ("linked_to_open_case", referral)

@@ -205,7 +205,10 @@ async def test_a_redelivered_contact_gives_the_same_record_and_is_kept_once(harn
     assert first.key == second.key == b"ct-twice"
     assert first.value == second.value
     assert contact_ids(harness.state()) == ["ct-twice"]
-    assert len(harness.changelog()) == 1  # the redelivery wrote nothing to the table
+    # The redelivery writes the unchanged state again: after a crash, the local state may be
+    # all that holds it, and the changelog must have it before the offset is committed.
+    first_state, second_state = harness.changelog()
+    assert first_state.value == second_state.value
 
 
 async def test_a_second_social_care_contact_is_linked_to_the_case_the_first_opened(harness: Harness):
