@@ -280,7 +280,6 @@ def test_intake_is_ready_only_once_kafka_answers_and_its_ledger_is_read(
 def test_prometheus_scrapes_every_process_and_finds_every_metric_the_dashboards_and_alerts_use(
     service: Service, console: ConsoleProc, tmp_path: Path
 ) -> None:
-    started = time.monotonic()
     # Three contacts about the same (default) child: the first makes a referral, the next ones
     # are linked to that open case, so every statutory-figures family has a series. One refused.
     with service.client() as client:
@@ -365,7 +364,6 @@ def test_prometheus_scrapes_every_process_and_finds_every_metric_the_dashboards_
     declared = set(re.findall(r"^# TYPE (mash_[a-z0-9_]+) ", help_lines, flags=re.MULTILINE))
     unknown = {m for m in catalogue if not family_names({m}) & family_names(exported | declared)}
     assert not unknown, f"in the catalogue but exported by no process: {sorted(unknown)}"
-    assert time.monotonic() - started < 60
 
 
 def screened_total(service: Service) -> float:
