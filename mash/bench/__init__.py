@@ -11,7 +11,7 @@ One module per measurement:
 - `pipeline`: contacts/s through one worker (and two), against a bare aiokafka loop
   (`mash.bench.bare`) that consumes the same contacts, parses them and produces one record each,
   and against the faust floor (`mash.bench.faust_floor`): a faust agent that only parses, writes
-  the table and sends one record per contact.
+  the table and sends one record per contact, run a second time without the table write.
 - `latency`: from the intake's 202 to the case record, at a steady rate and for a burst.
 - `intake`: requests/s and latency of `POST /v1/contacts` under concurrent load.
 - `rules`: the pure threshold engine (`screen`) and the whole domain step (`apply`), in-process.

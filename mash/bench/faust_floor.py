@@ -5,11 +5,15 @@ the child's key) and sends one record without waiting, with the worker's faust s
 (`mash.streams.app.faust_settings`: the same fetch wait, linger and serializers). No model,
 no ruleset, no derivation. The gap between the bare aiokafka loop and this is what faust's
 per-event machinery costs; the gap between this and the worker is what the service adds.
+With `MASH_BENCH_FLOOR_TABLE=0` it writes no table: the gap between the two floors is what
+a faust table write (RocksDB and a changelog record) costs per contact.
 
 Run as its own process with a worker's environment: `python -m mash.bench.faust_floor`.
 """
 
 from __future__ import annotations
+
+import os
 
 import faust
 import orjson
@@ -18,8 +22,10 @@ from faust.web import Request, Response, View
 from mash.config import Settings
 from mash.streams.app import faust_settings, set_fetch_wait
 
+TABLE_ENV = "MASH_BENCH_FLOOR_TABLE"
 
-def create_floor_app(settings: Settings) -> faust.App:
+
+def create_floor_app(settings: Settings, with_table: bool) -> faust.App:
     app = faust.App(f"{settings.topic_prefix}-floor", **faust_settings(settings))
     if settings.fetch_wait_ms:
         set_fetch_wait(app, settings.fetch_wait_ms)
@@ -36,7 +42,8 @@ def create_floor_app(settings: Settings) -> faust.App:
     async def floor(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             contact = orjson.loads(event.value)
-            table[event.message.key] = event.value
+            if with_table:
+                table[event.message.key] = event.value
             contact_id = contact["contact_id"].encode()
             cases.send_soon(key=contact_id, value=orjson.dumps({"contact_id": contact["contact_id"]}))
 
@@ -50,7 +57,7 @@ def create_floor_app(settings: Settings) -> faust.App:
 
 
 def main() -> None:
-    app = create_floor_app(Settings())
+    app = create_floor_app(Settings(), with_table=os.environ.get(TABLE_ENV, "1") != "0")
     faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False).execute_from_commandline()
 
 

@@ -38,6 +38,7 @@ from mash.bench.common import (
     wait_all_ready,
     worker_proc,
 )
+from mash.bench.faust_floor import TABLE_ENV
 from mash.bench.profiling import Hot, hot_functions, start_profiler, stop_profiler
 from mash.intake.ledger import H_CONTACT
 
@@ -63,6 +64,7 @@ class PipelineResult:
     one: Throughput
     bare_after: Throughput | None = None
     floor: Throughput | None = None
+    agent: Throughput | None = None
     two: Throughput | None = None
     batch1: Throughput | None = None
     profile: list[Hot] = field(default_factory=list)
@@ -175,13 +177,19 @@ async def run_workers(
     embedded_profile: bool = False,
     profile_raw: Path | None = None,
     faust_floor: bool = False,
+    floor_table: bool = True,
 ) -> tuple[Throughput, str]:
-    """`workers` worker processes in one group (or the faust floor, `mash.bench.faust_floor`);
-    returns the throughput and py-spy's raw output."""
-    name = "faust-floor" if faust_floor else f"pipeline-{workers}w" + ("-batch1" if embedded_profile else "")
+    """`workers` worker processes in one group (or the faust floor, `mash.bench.faust_floor`,
+    with or without its table write); returns the throughput and py-spy's raw output."""
+    if faust_floor:
+        name = "faust-floor" if floor_table else "faust-agent"
+    else:
+        name = f"pipeline-{workers}w" + ("-batch1" if embedded_profile else "")
     settings = await create_topics(bootstrap, new_prefix(name))
     env = service_env(bootstrap, settings.topic_prefix, work, embedded_profile=embedded_profile)
     module = "mash.bench.faust_floor" if faust_floor else None
+    if faust_floor:
+        env[TABLE_ENV] = "1" if floor_table else "0"
     procs = [worker_proc(env, work, f"{name}-{i}", module) for i in range(workers)]
     for proc in procs:
         proc.start()
@@ -206,7 +214,10 @@ async def run_workers(
                 raise BenchError(f"py-spy wrote no profile: {problem[-500:]}")
             collapsed = profile_raw.read_text(errors="replace")
         label = f"{workers} worker" + ("s" if workers > 1 else "")
-        label = "faust floor" if faust_floor else label + (", batch size 1" if embedded_profile else "")
+        if faust_floor:
+            label = "faust floor" if floor_table else "faust agent, no table"
+        else:
+            label += ", batch size 1" if embedded_profile else ""
         throughput = Throughput(
             label, len(records), timed.seconds, timed.produce_seconds, rss, timed.cpu_seconds
         )
@@ -231,8 +242,8 @@ async def run_pipeline(
     profile_dir: Path | None = None,
     say: Callable[[str], None] = lambda _: None,
 ) -> PipelineResult:
-    """Bare loop, one worker, bare loop again, the faust floor, then (if asked) two workers and
-    batch size 1."""
+    """Bare loop, one worker, bare loop again, the faust floor with and without its table, then
+    (if asked) two workers and batch size 1."""
     bare = await run_bare(bootstrap, records, work, broker_pids)
     say(f"  {bare.label}: {bare.per_s:,.0f}/s")
     raw = profile_dir / "worker-pipeline.raw" if profile_dir else None
@@ -242,7 +253,9 @@ async def run_pipeline(
     say(f"  {bare_after.label}: {bare_after.per_s:,.0f}/s")
     floor, _ = await run_workers(bootstrap, records, work, broker_pids, faust_floor=True)
     say(f"  {floor.label}: {floor.per_s:,.0f}/s")
-    result = PipelineResult(bare=bare, one=one, bare_after=bare_after, floor=floor)
+    agent, _ = await run_workers(bootstrap, records, work, broker_pids, faust_floor=True, floor_table=False)
+    say(f"  {agent.label}: {agent.per_s:,.0f}/s")
+    result = PipelineResult(bare=bare, one=one, bare_after=bare_after, floor=floor, agent=agent)
     if profile_dir is not None:
         if collapsed:
             result.profile = hot_functions(collapsed, top=15)

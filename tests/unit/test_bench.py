@@ -112,6 +112,7 @@ def _full_results() -> Results:
         two=Throughput("2 workers", 100_000, 6.0, 1.0, [110.0, 110.0]),
         batch1=Throughput("1 worker, batch size 1", 10_000, 2.0, 1.0),
         floor=Throughput("faust floor", 100_000, 5.0, 1.0),
+        agent=Throughput("faust agent, no table", 100_000, 4.0, 1.0),
     )
     latency = LatencyResult(
         rate_per_s=50.0,
@@ -178,6 +179,7 @@ def test_json_carries_every_figure_of_a_full_run() -> None:
     }
     assert document["two_workers_scaling"] == pytest.approx(1.667)
     assert document["faust_floor_per_s"] == 20_000.0
+    assert document["faust_agent_no_table_per_s"] == 25_000.0
     assert document["pipeline_profile"].endswith("(MASH_EMBEDDED_BROKER=false)")
     assert document["command"] == "mash bench --json bench.json"
     assert document["machine"]["cpus"] == 2
@@ -211,7 +213,9 @@ def test_rows_name_each_measurement_with_its_comparison() -> None:
     assert any(row.measurement.startswith("worker RSS, 1,000,000 children") for row in table)
     floor = next(row for row in table if row.measurement.startswith("faust floor"))
     assert floor.comparison == "ratio 50.0% of bare; 1 worker is 50% of it"
-    assert len(table) == 9
+    agent = next(row for row in table if row.measurement.startswith("faust agent, no table"))
+    assert agent.comparison == "ratio 62.5% of bare"
+    assert len(table) == 10
 
 
 def test_rows_leave_out_what_did_not_run() -> None:
