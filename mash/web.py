@@ -1,12 +1,23 @@
-"""What every HTTP process answers for a request it cannot parse."""
+"""What the HTTP processes share: JSON answers by orjson, and the answer to a request they cannot parse."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, ORJSONResponse
+from fastapi.responses import JSONResponse
 
 from mash.domain.contact import Problem
+
+
+class ORJSONResponse(JSONResponse):
+    """JSON rendered by orjson. FastAPI deprecated its own class of this name (it now renders
+    declared response models itself); these processes build most answers by hand."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 
 async def invalid_request(_: Request, exc: Exception) -> JSONResponse:

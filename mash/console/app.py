@@ -17,7 +17,7 @@ from typing import Any
 from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, ORJSONResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import ValidationError
@@ -39,7 +39,7 @@ from mash.domain.decisions import DecisionEvent
 from mash.domain.ruleset import Rag, Ruleset
 from mash.observability.logging import get_logger
 from mash.streams.producer import ProducerHandle, ProducerUnavailable
-from mash.web import invalid_request
+from mash.web import ORJSONResponse, invalid_request
 
 log = get_logger(__name__)
 

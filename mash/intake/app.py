@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, ORJSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from prometheus_client import Counter as PromCounter
@@ -42,7 +42,7 @@ from mash.intake.limits import RATE_LIMITED, RateLimiter, retry_after_header
 from mash.intake.rulesets import RulesetHolder
 from mash.observability import metrics
 from mash.observability.logging import get_logger
-from mash.web import invalid_request
+from mash.web import ORJSONResponse, invalid_request
 
 log = get_logger(__name__)
 RETRY_AFTER_S = "5"
