@@ -29,21 +29,12 @@ def new_decision_id() -> str:
 
 
 def pending_sign_offs(record: CaseRecord) -> set[str]:
-    """Decisions still waiting for a manager's sign-off.
-
-    The trail keeps each step as it was taken, so a change stays "awaiting_sign_off" after
-    it is signed off; the later sign-off step names only the level and RAG it applied.
-    Pair each sign-off with the earliest waiting change to that level and RAG, as the worker
-    applies them in order.
-    """
+    """Decisions still waiting for a manager's sign-off: the trail keeps each step as it was
+    taken, so a change stays "awaiting_sign_off" after the sign-off step that names it."""
     if not record.awaiting_sign_off:
         return set()
-    waiting = [t for t in record.trail if t.status == "awaiting_sign_off"]
-    for signed in (t for t in record.trail if t.status == "signed_off"):
-        match = next((w for w in waiting if (w.to_level, w.to_rag) == (signed.to_level, signed.to_rag)), None)
-        if match is not None:
-            waiting.remove(match)
-    return {t.decision_id for t in waiting}
+    waiting = {t.decision_id for t in record.trail if t.status == "awaiting_sign_off"}
+    return waiting - {t.signs_off for t in record.trail if t.status == "signed_off"}
 
 
 def _role(user: User) -> Role:

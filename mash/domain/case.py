@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from mash.domain.contact import CinSource, ConsentReason, ConsentStatus
 from mash.domain.decisions import DecisionAction, ImmDetails, Role
@@ -70,6 +70,7 @@ class TrailItem(BaseModel):
     to_rag: Rag
     rationale: str
     status: TrailStatus
+    signs_off: str | None = Field(None, description="sign_off only: the decision_id it approved")
     # imm_outcome only: what the integrated mid-day meeting agreed. "applied" for the outcome
     # that set the route; "ignored" for a second outcome from the same meeting.
     imm: ImmDetails | None = None

@@ -102,6 +102,7 @@ def _apply_decisions(level: int, rag: Rag, decisions: list[DecisionEntry], rules
                 to_rag=to_rag,
                 rationale=d.rationale,
                 status=status,
+                signs_off=d.signs_off,
                 imm=d.imm,
             )
         )

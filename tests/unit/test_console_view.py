@@ -308,7 +308,11 @@ def test_a_decision_on_a_stale_view_of_the_case_is_refused() -> None:
 
 
 def trail_item(
-    decision_id: str, status: TrailStatus, to_level: int = 3, to_rag: Rag = Rag.AMBER
+    decision_id: str,
+    status: TrailStatus,
+    to_level: int = 3,
+    to_rag: Rag = Rag.AMBER,
+    signs_off: str | None = None,
 ) -> TrailItem:
     return TrailItem(
         decision_id=decision_id,
@@ -322,6 +326,7 @@ def trail_item(
         to_rag=to_rag,
         rationale="why",
         status=status,
+        signs_off=signs_off,
     )
 
 
@@ -330,7 +335,7 @@ def test_a_signed_off_change_no_longer_waits_for_sign_off() -> None:
         trail_item("dc-1", "awaiting_sign_off"),
         trail_item("dc-2", "awaiting_sign_off", 2, Rag.GREEN),
     )
-    signed = trail_item("dc-3", "signed_off")
+    signed = trail_item("dc-3", "signed_off", signs_off="dc-1")
     assert pending_sign_offs(case("c", level=4, trail=(first, second), awaiting_sign_off=True)) == {
         "dc-1",
         "dc-2",
@@ -339,6 +344,14 @@ def test_a_signed_off_change_no_longer_waits_for_sign_off() -> None:
         "dc-2"
     }
     assert pending_sign_offs(case("c", level=3, trail=(first, signed), awaiting_sign_off=False)) == set()
+
+
+def test_a_sign_off_releases_the_change_it_names_even_when_another_asks_for_the_same_level() -> None:
+    first, second = trail_item("dc-1", "awaiting_sign_off"), trail_item("dc-2", "awaiting_sign_off")
+    signed = trail_item("dc-3", "signed_off", signs_off="dc-2")
+    assert pending_sign_offs(case("c", level=3, trail=(first, second, signed), awaiting_sign_off=True)) == {
+        "dc-1"
+    }
 
 
 def test_only_a_manager_signs_off_and_only_a_decision_awaiting_it() -> None:
