@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     worker_port: int = 8402
     max_body_bytes: int = Field(256 * 1024, description="largest accepted request body")
     produce_timeout_s: float = Field(5.0, description="how long intake waits for Kafka before answering 503")
+    worker_send_timeout_s: float = Field(
+        1200.0,
+        gt=0,
+        description=(
+            "how long the worker retries a record Kafka does not acknowledge; then it stops, "
+            "uncommitted, for its supervisor to start it again from its last commit"
+        ),
+    )
     agency_rate_per_s: float = Field(
         20.0, gt=0, description="requests per second each agency may make to the intake (token bucket refill)"
     )

@@ -11,6 +11,7 @@ in order on one partition.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +39,7 @@ from mash.streams.topics import CHILD_INPUTS
 log = get_logger(__name__)
 
 PRODUCER_LINGER_S = 0.02
+EXIT_SEND_FAILED = 75  # EX_TEMPFAIL: start again
 
 
 def faust_settings(settings: Settings) -> dict[str, Any]:
@@ -53,6 +55,7 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "key_serializer": "raw",
         "value_serializer": "raw",
         "producer_acks": -1,
+        "producer_request_timeout": settings.worker_send_timeout_s,
         "broker_rebalance_timeout": settings.rebalance_timeout_s,
         "broker_session_timeout": settings.session_timeout_s,
         "broker_heartbeat_interval": settings.heartbeat_interval_s,
@@ -92,6 +95,17 @@ def _entry(topic: str, raw: bytes, settings: Settings) -> tuple[str, Entry]:
         model = parse_event(raw, DecisionEvent)
         return model.child_key, DecisionEntry.of(model)
     raise Rejected(DeadLetterReason.SCHEMA_INVALID, [Problem(loc=[], msg="not an input topic", type="topic")])
+
+
+class StopWhenASendFails(faust.Sensor):
+    """A record Kafka has not acknowledged after `MASH_WORKER_SEND_TIMEOUT_S` is dropped by the
+    producer, and faust would go on to commit the offsets of the events behind it: their case
+    records would be lost. So the worker stops at once, without committing, and its supervisor
+    (`mash dev`, systemd, Kubernetes) starts it again from the last commit, as after a crash."""
+
+    def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
+        log.critical("worker_stopping_uncommitted", reason="record not delivered", error=type(exc).__name__)
+        os._exit(EXIT_SEND_FAILED)
 
 
 def set_fetch_wait(app: faust.App, wait_ms: int) -> None:
@@ -197,5 +211,6 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
         return view.json({"ready": recovered}, status=200 if recovered else 503)
 
     install_pipeline_metrics(app, settings)
+    app.sensors.add(StopWhenASendFails())
     install_imm(app, settings)
     return app

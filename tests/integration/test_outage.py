@@ -22,6 +22,7 @@ import httpx
 
 from mash.config import Settings
 from mash.embedded import EmbeddedBroker, free_port
+from mash.streams.app import EXIT_SEND_FAILED
 from tests.integration.builders import submission
 from tests.integration.chaos import (
     CHAOS_ENV,
@@ -34,6 +35,7 @@ from tests.integration.figures import record_figures
 from tests.integration.kafka import read_topic
 from tests.integration.traffic import (
     Poster,
+    Producer,
     contacts_in,
     expected_from_inputs,
     read_published,
@@ -303,6 +305,51 @@ def test_a_worker_on_a_broker_that_restarted_empty_starts_afresh(tmp_path: Path)
         if new is not None:
             new.stop()
         old.stop()
+
+
+def test_a_worker_whose_records_kafka_never_acknowledges_stops_uncommitted(tmp_path: Path) -> None:
+    """The broker is paused longer than the worker's send timeout while the worker works through
+    a backlog. Records it sent are never acknowledged; committing the offsets behind them would
+    lose their case records. The worker stops instead, without committing, and once restarted
+    (by the test, as a supervisor would) it handles those events again: nothing is lost."""
+    with EmbeddedBroker() as own:  # this test pauses its broker, so it doesn't share one
+        assert own.process is not None
+        service = make_service(own.bootstrap, tmp_path, **CHAOS_ENV, MASH_WORKER_SEND_TIMEOUT_S="2")
+        lines = simulated_lines(SEED + 4, 4000, with_outcomes=False)
+        producer = Producer(service.settings, service.tmp / "agencies.json", lines, rate=5000.0)
+        producer.start()
+        accepted = set(producer.result(timeout=120).contact_ids)
+        worker = service.worker
+        worker.start()
+        try:
+            worker.wait_ready()
+            assert worker.process is not None
+            deadline = time.monotonic() + 60
+            while len(read_published(own.bootstrap, service.settings).copies) < len(accepted) // 10:
+                assert time.monotonic() < deadline, "the worker did not start on the backlog"
+                time.sleep(0.2)
+            os.kill(own.process.pid, signal.SIGSTOP)
+            try:
+                exit_code: int | None = worker.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                exit_code = None  # still running
+            finally:
+                os.kill(own.process.pid, signal.SIGCONT)
+            assert exit_code == EXIT_SEND_FAILED, f"the worker's exit code: {exit_code}"
+            assert "worker_stopping_uncommitted" in worker.log_text()
+            worker.start()
+            worker.wait_ready(90)
+            published = wait_published(own.bootstrap, service.settings, accepted, timeout=120)
+        finally:
+            worker.stop()
+        lost, duplicated, _ = assert_exactly_once_effects(accepted, published)
+        assert published.latest() == expected_from_inputs(own.bootstrap, service.settings).records
+    record_figures(
+        "broker unreachable beyond the worker's send timeout",
+        contacts_sent=len(accepted),
+        lost=lost,
+        duplicated=duplicated,
+    )
 
 
 def child_named(n: int) -> dict[str, Any]:
