@@ -2,7 +2,7 @@
 
 Per contact it parses the JSON (orjson), writes one table entry (the record's own bytes under
 the child's key) and sends one record without waiting, with the worker's faust settings
-(`mash.streams.app.faust_settings`: the same fetch wait, linger and serializers). No model,
+(`mash.streams.app.new_faust_app`: the same fetch wait, linger and serializers). No model,
 no ruleset, no derivation. The gap between the bare aiokafka loop and this is what faust's
 per-event machinery costs; the gap between this and the worker is what the service adds.
 With `MASH_BENCH_FLOOR_TABLE=0` it writes no table: the gap between the two floors is what
@@ -20,15 +20,13 @@ import orjson
 from faust.web import Request, Response, View
 
 from mash.config import Settings
-from mash.streams.app import faust_settings, set_fetch_wait
+from mash.streams.app import new_faust_app
 
 TABLE_ENV = "MASH_BENCH_FLOOR_TABLE"
 
 
 def create_floor_app(settings: Settings, with_table: bool) -> faust.App:
-    app = faust.App(f"{settings.topic_prefix}-floor", **faust_settings(settings))
-    if settings.fetch_wait_ms:
-        set_fetch_wait(app, settings.fetch_wait_ms)
+    app = new_faust_app(f"{settings.topic_prefix}-floor", settings)
     contacts = app.topic(settings.topic("contacts"), key_type=bytes, value_type=bytes)
     cases = app.topic(settings.topic("cases"), key_type=bytes, value_type=bytes)
     table = app.Table(

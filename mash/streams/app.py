@@ -125,12 +125,18 @@ def set_fetch_wait(app: faust.App, wait_ms: int) -> None:
     thread._create_worker_consumer = with_wait
 
 
-def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
-    app = faust.App(settings.app_id, **faust_settings(settings))
-    # Re-reads MASH_RULESET_FILE when it changes; a file with errors is refused and the last good one kept.
-    rules = RulesetHolder(ruleset, settings.ruleset_file, settings.ruleset_check_s)
+def new_faust_app(app_id: str, settings: Settings) -> faust.App:
+    """A faust app with the worker's settings and fetch wait (the worker's, or the bench's floor)."""
+    app = faust.App(app_id, **faust_settings(settings))
     if settings.fetch_wait_ms:
         set_fetch_wait(app, settings.fetch_wait_ms)
+    return app
+
+
+def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
+    app = new_faust_app(settings.app_id, settings)
+    # Re-reads MASH_RULESET_FILE when it changes; a file with errors is refused and the last good one kept.
+    rules = RulesetHolder(ruleset, settings.ruleset_file, settings.ruleset_check_s)
     inputs = app.topic(*(settings.topic(name) for name in CHILD_INPUTS), key_type=bytes, value_type=bytes)
     cases = app.topic(settings.topic("cases"), key_type=bytes, value_type=bytes)
     plans = app.topic(settings.topic("plans"), key_type=bytes, value_type=bytes)

@@ -18,6 +18,7 @@ from mash.domain.timeline import ContactEntry
 from tests.integration.builders import child, submission
 from tests.integration.conftest import Service, add_worker
 from tests.integration.kafka import read_topic
+from tests.integration.traffic import wait_published
 
 CHILDREN = 8
 PER_CHILD = 15
@@ -74,13 +75,9 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(service: Service) -> No
 
 
 def _wait_for_case(service: Service, contact_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for r in read_topic(service.bootstrap, service.topic("cases"), timeout=1):
-            record: dict[str, Any] = orjson.loads(r.value)
-            if record["contact_id"] == contact_id:
-                return record
-    raise AssertionError(f"no case record for {contact_id}")
+    published = wait_published(service.bootstrap, service.settings, {contact_id}, timeout=60)
+    assert contact_id in published.copies, f"no case record for {contact_id}"
+    return published.latest()[contact_id]
 
 
 def _post(service: Service, indicator: str) -> str:
