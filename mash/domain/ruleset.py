@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 Level = Annotated[int, Field(ge=1, le=4)]
 LEVELS = (1, 2, 3, 4)
@@ -128,14 +129,11 @@ class Ruleset(BaseModel):
     routes: dict[Level, RouteTo]
     rag: dict[Level, Rag]
 
-    _by_code: dict[str, Indicator] = PrivateAttr(default_factory=dict)
-
-    def model_post_init(self, __context: Any) -> None:
-        self._by_code = {i.code: i for i in self.indicators}
-
-    @property
+    # Read once per contact screened: a cached property is a plain attribute read, where a
+    # pydantic private attribute goes through `__getattr__` (about a tenth of the domain step).
+    @cached_property
     def catalogue(self) -> dict[str, Indicator]:
-        return self._by_code
+        return {i.code: i for i in self.indicators}
 
     @property
     def codes(self) -> frozenset[str]:
