@@ -6,6 +6,11 @@ topic, with the same producer batching as the worker's normal profile. It never 
 a table, a ruleset or a model: its rate is what Python and Kafka manage on this machine,
 and the pipeline's rate is reported as a share of it.
 
+With `--state-topic TOPIC` it does the worker's own work instead (`DomainStep`): the same
+loop and batches, with the worker's parsing, the child's state and `apply` per contact. That
+is not a worker (see `DomainStep`), but it measures what a batch design could reach with
+today's domain step, against the faust agent the worker is.
+
 Run as its own process, like the worker: `python -m mash.bench.bare BOOTSTRAP IN OUT GROUP READY`.
 It writes READY (a file) once its group has assigned it partitions, then runs until stopped.
 """
@@ -21,9 +26,51 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
+
+from mash.config import Settings
+from mash.domain.child import ChildState, apply
+from mash.domain.ruleset import load_ruleset
+from mash.streams.app import timeline_entry
 
 
-async def bare_loop(bootstrap: str, source: str, target: str, group: str, ready: Path) -> None:
+class DomainStep:
+    """The worker's per-contact work in a batch loop: an upper bound for a batch design, not a worker.
+
+    Per contact: the worker's parsing (`timeline_entry`), the child's state from JSON and back,
+    `apply`, and a send of each record it publishes. Per batch: one state record per child the
+    batch changed, to a topic standing in for the table's changelog. The state is a dict: no
+    recovery, no rebalances, no dead letters, no duplicates' metrics.
+    """
+
+    def __init__(self, source: str, state_topic: str) -> None:
+        self.settings = Settings(mode="development", topic_prefix=source.removesuffix(".contacts.v1"))
+        self.ruleset = load_ruleset(self.settings.ruleset_file)
+        self.state_topic = state_topic
+        self.states: dict[bytes, bytes] = {}
+
+    async def handle(
+        self, records: list[ConsumerRecord[bytes, bytes]], producer: AIOKafkaProducer, target: str
+    ) -> list[asyncio.Future[Any]]:
+        pending: list[asyncio.Future[Any]] = []
+        changed: dict[bytes, bytes] = {}
+        for record in records:
+            child_key, entry = timeline_entry(record.topic, record.value or b"", self.settings)
+            key = child_key.encode()
+            stored = self.states.get(key)
+            state = ChildState.model_validate_json(stored) if stored else ChildState()
+            step = apply(state, child_key, entry, self.ruleset)
+            self.states[key] = changed[key] = step.state.model_dump_json().encode()
+            for item in step.publish:
+                pending.append(await producer.send(target, key=item.key.encode(), value=item.value))
+        for key, value in changed.items():
+            pending.append(await producer.send(self.state_topic, key=key, value=value))
+        return pending
+
+
+async def bare_loop(
+    bootstrap: str, source: str, target: str, group: str, ready: Path, domain: DomainStep | None = None
+) -> None:
     consumer = AIOKafkaConsumer(
         source,
         bootstrap_servers=bootstrap,
@@ -49,6 +96,9 @@ async def bare_loop(bootstrap: str, source: str, target: str, group: str, ready:
             batches = await consumer.getmany(timeout_ms=100, max_records=2000)
             pending: list[asyncio.Future[Any]] = []
             for records in batches.values():
+                if domain is not None:
+                    pending.extend(await domain.handle(records, producer, target))
+                    continue
                 for record in records:
                     contact = orjson.loads(record.value or b"{}")
                     value = orjson.dumps(
@@ -70,8 +120,10 @@ def main() -> None:
     for name in ("bootstrap", "source", "target", "group"):
         parser.add_argument(name)
     parser.add_argument("ready", type=Path)
+    parser.add_argument("--state-topic", help="run the worker's domain step (DomainStep) per contact")
     args = parser.parse_args()
-    asyncio.run(bare_loop(args.bootstrap, args.source, args.target, args.group, args.ready))
+    domain = DomainStep(args.source, args.state_topic) if args.state_topic else None
+    asyncio.run(bare_loop(args.bootstrap, args.source, args.target, args.group, args.ready, domain))
 
 
 if __name__ == "__main__":

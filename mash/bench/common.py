@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pydantic import SecretStr
 
 from mash.config import Settings
@@ -82,6 +83,32 @@ async def create_topics(bootstrap: str, prefix: str) -> Settings:
     settings = bench_settings(bootstrap, prefix)
     await ensure_topics(settings)
     return settings
+
+
+def changelog_topic(settings: Settings) -> str:
+    """faust's name for the child table's changelog: `{app id}-{table name}-changelog`."""
+    return f"{settings.app_id}-{settings.topic_prefix}-children-changelog"
+
+
+async def create_changelog(settings: Settings) -> str:
+    """Creates the child table's changelog topic, compacted as faust creates it; returns its name."""
+    topic = changelog_topic(settings)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(
+                    topic,
+                    num_partitions=settings.topic_partitions,
+                    replication_factor=settings.topic_replication,
+                    topic_configs={"cleanup.policy": "compact"},
+                )
+            ]
+        )
+    finally:
+        await admin.close()
+    return topic
 
 
 def service_env(

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from mash.bench.common import (
     BenchError,
@@ -34,6 +33,7 @@ from mash.bench.common import (
     Record,
     bench_producer,
     cpu_seconds,
+    create_changelog,
     create_topics,
     new_prefix,
     produce,
@@ -84,31 +84,6 @@ def synthetic_key(i: int) -> bytes:
     return b"ck-" + hashlib.blake2b(f"bench-child-{i}".encode(), digest_size=16).hexdigest().encode()
 
 
-def changelog_topic(settings: Settings) -> str:
-    """faust's name for the child table's changelog: `{app id}-{table name}-changelog`."""
-    return f"{settings.app_id}-{settings.topic_prefix}-children-changelog"
-
-
-async def _create_changelog(settings: Settings) -> str:
-    topic = changelog_topic(settings)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [
-                NewTopic(
-                    topic,
-                    num_partitions=settings.topic_partitions,
-                    replication_factor=settings.topic_replication,
-                    topic_configs={"cleanup.policy": "compact"},
-                )
-            ]
-        )
-    finally:
-        await admin.close()
-    return topic
-
-
 async def write_changelog(settings: Settings, states: dict[str, bytes], children: int) -> tuple[int, int]:
     """One changelog record per child; returns (records, bytes).
 
@@ -116,7 +91,7 @@ async def write_changelog(settings: Settings, states: dict[str, bytes], children
     embedded broker a partition's reported end is the last batch's first offset + 1, and a
     single-record batch at the end makes it exact, so recovery reads every record.
     """
-    topic = await _create_changelog(settings)
+    topic = await create_changelog(settings)
     real = list(states.items())
     values = [value for _, value in real]
     producer = bench_producer(settings.kafka_bootstrap)

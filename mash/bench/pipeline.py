@@ -29,6 +29,7 @@ from mash.bench.common import (
     OutputCounter,
     Proc,
     Record,
+    create_changelog,
     create_topics,
     log_warnings,
     new_prefix,
@@ -65,6 +66,7 @@ class PipelineResult:
     bare_after: Throughput | None = None
     floor: Throughput | None = None
     agent: Throughput | None = None
+    batch_loop: Throughput | None = None
     two: Throughput | None = None
     batch1: Throughput | None = None
     profile: list[Hot] = field(default_factory=list)
@@ -127,10 +129,13 @@ async def run_bare(
     work: Path,
     broker_pids: dict[str, int],
     label: str = "bare aiokafka loop",
+    domain_step: bool = False,
 ) -> Throughput:
-    settings = await create_topics(bootstrap, new_prefix("bare"))
+    """The bare loop (`mash.bench.bare`); with `domain_step`, running the worker's domain step."""
+    settings = await create_topics(bootstrap, new_prefix("batch" if domain_step else "bare"))
     ready = work / f"{settings.topic_prefix}.ready"
     log_path = work / f"{settings.topic_prefix}.log"
+    state = ["--state-topic", await create_changelog(settings)] if domain_step else []
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [
@@ -142,11 +147,13 @@ async def run_bare(
                 settings.topic("cases"),
                 f"{settings.topic_prefix}-bare",
                 str(ready),
+                *state,
             ],
             stdout=log,
             stderr=log,
         )
-    proc = Proc("bare", {}, log_path, 0, process)
+    name = "batch-loop" if domain_step else "bare"
+    proc = Proc(name, {}, log_path, 0, process)
     try:
         deadline = time.monotonic() + 60
         while not ready.exists():
@@ -159,7 +166,7 @@ async def run_bare(
             settings.topic("cases"),
             records,
             [proc],
-            {"bare": process.pid, **broker_pids},
+            {name: process.pid, **broker_pids},
         )
         rss = [read_memory(process.pid).rss_mib]
         return Throughput(label, len(records), timed.seconds, timed.produce_seconds, rss, timed.cpu_seconds)
@@ -242,8 +249,8 @@ async def run_pipeline(
     profile_dir: Path | None = None,
     say: Callable[[str], None] = lambda _: None,
 ) -> PipelineResult:
-    """Bare loop, one worker, bare loop again, the faust floor with and without its table, then
-    (if asked) two workers and batch size 1."""
+    """Bare loop, one worker, bare loop again, the faust floor with and without its table, the
+    bare loop running the domain step, then (if asked) two workers and batch size 1."""
     bare = await run_bare(bootstrap, records, work, broker_pids)
     say(f"  {bare.label}: {bare.per_s:,.0f}/s")
     raw = profile_dir / "worker-pipeline.raw" if profile_dir else None
@@ -255,7 +262,13 @@ async def run_pipeline(
     say(f"  {floor.label}: {floor.per_s:,.0f}/s")
     agent, _ = await run_workers(bootstrap, records, work, broker_pids, faust_floor=True, floor_table=False)
     say(f"  {agent.label}: {agent.per_s:,.0f}/s")
-    result = PipelineResult(bare=bare, one=one, bare_after=bare_after, floor=floor, agent=agent)
+    batch_loop = await run_bare(
+        bootstrap, records, work, broker_pids, "batch loop, domain step", domain_step=True
+    )
+    say(f"  {batch_loop.label}: {batch_loop.per_s:,.0f}/s")
+    result = PipelineResult(
+        bare=bare, one=one, bare_after=bare_after, floor=floor, agent=agent, batch_loop=batch_loop
+    )
     if profile_dir is not None:
         if collapsed:
             result.profile = hot_functions(collapsed, top=15)

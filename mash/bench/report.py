@@ -140,6 +140,8 @@ def figures(results: Results) -> Figures:
             f["faust_floor_per_s"] = round(p.floor.per_s, 1)
         if p.agent is not None:
             f["faust_agent_no_table_per_s"] = round(p.agent.per_s, 1)
+        if p.batch_loop is not None:
+            f["batch_loop_domain_step_per_s"] = round(p.batch_loop.per_s, 1)
         if p.two is not None:
             f["two_workers_contacts_per_s"] = round(p.two.per_s, 1)
             f["two_workers_scaling"] = round(p.scaling or 0.0, 3)
@@ -247,6 +249,16 @@ def rows(results: Results) -> list[Row]:
                     f"faust agent, no table: parse, 1 send per contact ({_n(p.agent.contacts)})",
                     f"{_n(p.agent.per_s)} contacts/s",
                     f"ratio {p.agent.per_s / p.bare_per_s if p.bare_per_s else 0:.1%} of bare",
+                )
+            )
+        if p.batch_loop is not None:
+            out.append(
+                Row(
+                    "aiokafka batch loop with the worker's domain step, no recovery "
+                    f"({_n(p.batch_loop.contacts)})",
+                    f"{_n(p.batch_loop.per_s)} contacts/s",
+                    f"ratio {p.batch_loop.per_s / p.bare_per_s if p.bare_per_s else 0:.1%} of bare; "
+                    f"x{p.batch_loop.per_s / p.one.per_s if p.one.per_s else 0:.2f} of 1 worker",
                 )
             )
         if p.two is not None:
@@ -383,7 +395,7 @@ def notes(results: Results) -> list[str]:
                 f"bare loop run before and after the 1-worker run: {_n(p.bare.per_s)}/s and "
                 f"{_n(p.bare_after.per_s)}/s; the table shows their mean"
             )
-        for t in (p.bare, p.one, p.bare_after, p.floor, p.agent, p.two, p.batch1):
+        for t in (p.bare, p.one, p.bare_after, p.floor, p.agent, p.batch_loop, p.two, p.batch1):
             if t is not None:
                 out.append(_cpu(t))
     if results.latency or results.intake:

@@ -82,7 +82,7 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
     return conf
 
 
-def _entry(topic: str, raw: bytes, settings: Settings) -> tuple[str, Entry]:
+def timeline_entry(topic: str, raw: bytes, settings: Settings) -> tuple[str, Entry]:
     """The child key and timeline entry of one input event; raises Rejected for a bad one."""
     model: BaseModel
     if topic == settings.topic("contacts"):
@@ -171,7 +171,7 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
             topic = event.message.topic
             processed.inc()
             try:
-                child_key, entry = _entry(topic, event.value, settings)
+                child_key, entry = timeline_entry(topic, event.value, settings)
                 if event.message.key != child_key.encode():
                     # The table lives on the partition of the record's key: another key would
                     # split the child's history in two.

@@ -13,12 +13,15 @@ from pathlib import Path
 
 import orjson
 import pytest
+from aiokafka.structs import ConsumerRecord
 
+from mash.bench.bare import DomainStep
 from mash.bench.common import (
     BENCH_SECRET,
     BenchError,
     Memory,
     bench_settings,
+    changelog_topic,
     cpu_seconds,
     log_warnings,
     percentile,
@@ -28,7 +31,7 @@ from mash.bench.console import ConsoleResult, recent, shift_days, sse_contact_id
 from mash.bench.http import Connection, Pool
 from mash.bench.intake import IntakeResult, Load
 from mash.bench.latency import LatencyResult, Spread
-from mash.bench.memory import MemoryResult, changelog_topic, child_states, synthetic_key
+from mash.bench.memory import MemoryResult, child_states, synthetic_key
 from mash.bench.pipeline import PipelineResult, Throughput
 from mash.bench.profiling import format_hot, hot_functions
 from mash.bench.replay import ReplayResult, summary_of
@@ -46,9 +49,10 @@ from mash.bench.report import (
 from mash.bench.rules import RulesResult, screen_inputs
 from mash.bench.runner import MEASUREMENTS, Sizes, selection
 from mash.bench.workload import Workload, one_child_bodies
-from mash.domain.child import ChildState
+from mash.domain.child import ChildState, apply
 from mash.domain.contact import ContactSubmission
 from mash.domain.ruleset import load_ruleset
+from mash.domain.timeline import ContactEntry
 from mash.intake.ledger import H_CONTACT
 from mash.streams.app import create_app
 
@@ -113,6 +117,7 @@ def _full_results() -> Results:
         batch1=Throughput("1 worker, batch size 1", 10_000, 2.0, 1.0),
         floor=Throughput("faust floor", 100_000, 5.0, 1.0),
         agent=Throughput("faust agent, no table", 100_000, 4.0, 1.0),
+        batch_loop=Throughput("batch loop, domain step", 100_000, 2.0, 1.0),
     )
     latency = LatencyResult(
         rate_per_s=50.0,
@@ -180,6 +185,7 @@ def test_json_carries_every_figure_of_a_full_run() -> None:
     assert document["two_workers_scaling"] == pytest.approx(1.667)
     assert document["faust_floor_per_s"] == 20_000.0
     assert document["faust_agent_no_table_per_s"] == 25_000.0
+    assert document["batch_loop_domain_step_per_s"] == 50_000.0
     assert document["pipeline_profile"].endswith("(MASH_EMBEDDED_BROKER=false)")
     assert document["command"] == "mash bench --json bench.json"
     assert document["machine"]["cpus"] == 2
@@ -215,7 +221,9 @@ def test_rows_name_each_measurement_with_its_comparison() -> None:
     assert floor.comparison == "ratio 50.0% of bare; 1 worker is 50% of it"
     agent = next(row for row in table if row.measurement.startswith("faust agent, no table"))
     assert agent.comparison == "ratio 62.5% of bare"
-    assert len(table) == 10
+    batch = next(row for row in table if row.measurement.startswith("aiokafka batch loop"))
+    assert batch.comparison == "ratio 125.0% of bare; x5.00 of 1 worker"
+    assert len(table) == 11
 
 
 def test_rows_leave_out_what_did_not_run() -> None:
@@ -331,6 +339,51 @@ def test_child_states_are_table_values_the_worker_reads(workload: Workload) -> N
     assert len(states) == len({e.child_key for e in workload.events[:100]})
     for value in states.values():
         assert ChildState.model_validate_json(value).timeline.entries
+
+
+class SentRecords:
+    """Stands in for the producer: keeps what was sent, and every send is acknowledged at once."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, bytes]] = []
+
+    async def send(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[None]:
+        self.sent.append((topic, key, value))
+        acknowledged: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        acknowledged.set_result(None)
+        return acknowledged
+
+
+async def test_the_batch_loop_does_the_workers_domain_step_and_writes_each_childs_state_once_per_batch(
+    workload: Workload,
+) -> None:
+    settings = bench_settings("127.0.0.1:1", "unitbench")
+    contacts = settings.topic("contacts")
+    records = [
+        ConsumerRecord(contacts, 0, offset, 0, 0, key, value, None, 0, 0, tuple(headers))
+        for offset, (key, value, headers) in enumerate(workload.records)
+    ]
+    step, producer = DomainStep(contacts, "state"), SentRecords()
+
+    acks = await step.handle(records, producer, "cases")
+
+    ruleset = load_ruleset()
+    states: dict[str, ChildState] = {}
+    cases: dict[bytes, bytes] = {}
+    for event in workload.events:
+        applied = apply(
+            states.get(event.child_key, ChildState()), event.child_key, ContactEntry.of(event), ruleset
+        )
+        states[event.child_key] = applied.state
+        cases.update((p.key.encode(), p.value) for p in applied.publish)
+    sent_cases = [(key, value) for topic, key, value in producer.sent if topic == "cases"]
+    sent_states = [(key, value) for topic, key, value in producer.sent if topic == "state"]
+    assert len(acks) == len(producer.sent)
+    assert dict(sent_cases) == cases
+    assert len(sent_cases) == len(cases) == len(workload.events)
+    assert sorted(sent_states) == sorted(
+        (key.encode(), state.model_dump_json().encode()) for key, state in states.items()
+    )
 
 
 def test_synthetic_child_keys_look_like_child_keys_and_differ() -> None:
