@@ -185,7 +185,7 @@ def create_intake_app(
     feed_box = {"f": ledger_follower(settings, ledger)}
     feed_started: set[str] = set()
     secret = settings.secret()
-    in_flight: dict[str, asyncio.Future[list[str]]] = {}
+    in_flight: dict[str, asyncio.Future[list[str] | None]] = {}
     producer_box: dict[str, AIOKafkaProducer] = {}
     accepted_log = AcceptedLog()
 
@@ -315,15 +315,16 @@ def create_intake_app(
             raise ApiError(413, f"request body is over this agency's {limit} byte limit")
         return found
 
+    def not_stored() -> ApiError:
+        return ApiError(503, "the event could not be stored; try again later", {"Retry-After": RETRY_AFTER_S})
+
     async def produce(topic: str, records: list[tuple[bytes, bytes, list[tuple[str, bytes]]]]) -> None:
         """Writes the records with acks=all and waits for every acknowledgement, or raises 503.
 
         On the embedded broker the topics are checked before and after (see guard.py): a
         broker that restarted in between may have acknowledged the records and kept nothing.
         """
-        unavailable = ApiError(
-            503, "the event could not be stored; try again later", {"Retry-After": RETRY_AFTER_S}
-        )
+        unavailable = not_stored()
         producer = producer_box.get("p")
         if producer is None:  # Kafka not reached yet since start-up, or its topics not yet checked
             raise unavailable
@@ -377,23 +378,30 @@ def create_intake_app(
             raise ApiError(
                 503, "the intake adapter is still reading its ledger; try again", {"Retry-After": "1"}
             )
-        earlier = ledger.accepted(ref_key) or (await in_flight[ref_key] if ref_key in in_flight else None)
+        earlier = ledger.accepted(ref_key)
+        if earlier is None and ref_key in in_flight:
+            # The same submission is being written just now (often the same client, retrying
+            # after its own timeout): it gets that write's answer, a 503 if the write failed.
+            earlier = await in_flight[ref_key]
+            if earlier is None:
+                raise not_stored()
         if earlier is not None:
             return accepted(earlier, replayed=True)
 
         events = split_submission(secret, who.id, who.default_source, submission, received_at, now)
         ids = [e.contact_id for e in events]
-        done: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[list[str] | None] = asyncio.get_running_loop().create_future()
         in_flight[ref_key] = done
+        stored: list[str] | None = None
         try:
             records = [
                 (e.child_key.encode(), e.model_dump_json().encode(), contact_headers(ref_key, e))
                 for e in events
             ]
             await produce(settings.topic("contacts"), records)
+            stored = ids
         finally:
-            # A concurrent duplicate gets the ids; if this failed, its client retries as this one does.
-            done.set_result(ids)
+            done.set_result(stored)
             in_flight.pop(ref_key, None)
         for e in events:
             ledger.record_contact(ref_key, who.id, e.contact_id, e.child_index, e.children_in_submission)

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,47 @@ def test_an_unreachable_broker_gives_503_then_everything_carries_on(tmp_path: Pa
         lost=lost,
         duplicated=duplicated,
     )
+
+
+def test_a_retry_that_meets_its_own_failing_write_in_flight_is_not_told_202(tmp_path: Path) -> None:
+    """A client that times out and sends again while its first request is still being written
+    gets that write's answer; when the write fails, that is a 503, never a 202 for a contact
+    the broker does not have."""
+    with EmbeddedBroker() as own:  # this test pauses its broker, so it doesn't share one
+        assert own.process is not None
+        service = make_service(own.bootstrap, tmp_path)
+        service.intake.start()
+        try:
+            service.intake.wait_ready()
+            body = submission("young_carer")
+            os.kill(own.process.pid, signal.SIGSTOP)
+            try:
+                url, auth = f"{service.intake.url}/v1/contacts", service.auth()
+                with ThreadPoolExecutor(2) as pool:
+                    first = pool.submit(httpx.post, url, json=body, headers=auth, timeout=10.0)
+                    time.sleep(0.5)  # well inside the first write's 3 s (MASH_PRODUCE_TIMEOUT_S)
+                    again = pool.submit(httpx.post, url, json=body, headers=auth, timeout=10.0)
+                    answers = [first.result(), again.result()]
+            finally:
+                os.kill(own.process.pid, signal.SIGCONT)
+            assert [a.status_code for a in answers] == [503, 503], [a.text for a in answers]
+            assert all(int(a.headers["Retry-After"]) > 0 for a in answers)
+
+            deadline = time.monotonic() + 60
+            with service.client() as client:
+                # As a client does: again after Retry-After until the broker is back in use.
+                while (retried := client.post("/v1/contacts", json=body, headers=auth)).status_code == 503:
+                    assert time.monotonic() < deadline, retried.text
+                    time.sleep(float(retried.headers["Retry-After"]))
+            assert retried.status_code == 202, retried.text
+            assert retried.json()["replayed"] is False
+            stored = [
+                json.loads(r.value)["contact_id"]
+                for r in read_topic(own.bootstrap, service.settings.topic("contacts"), at_least=1)
+            ]
+            assert stored == retried.json()["contact_ids"]
+        finally:
+            service.intake.stop()
 
 
 def broker_pid(dev: subprocess.Popen[bytes], port: int) -> int | None:
