@@ -94,6 +94,7 @@ class Posted:
     done: int = 0
     statuses: Counter[int] = field(default_factory=Counter)  # every answer's status; 0 for no answer
     without_retry_after: int = 0  # 503s and 429s that did not say when to come back
+    last_retried: str = ""  # the last answer that was retried, for a failure's message
     accepted_at: dict[str, float] = field(default_factory=dict)  # contact id -> monotonic time of its 202
     # contact id -> monotonic time the request that got its 202 was sent: one sent after a
     # broker died cannot have been stored by it, whenever its answer arrives.
@@ -155,6 +156,8 @@ async def _post_lines(
                     posted.unavailable_at.append(time.monotonic())
             if response is not None and response.status_code < 500 and response.status_code != 429:
                 break
+            answer = f"{response.status_code} {response.text[:200]}" if response is not None else "no answer"
+            posted.last_retried = answer
             assert loop.time() < deadline, f"{path} still failing after {give_up_after_s} s"
             posted.retried += 1
             wait = response.headers.get("Retry-After") if response is not None else None
@@ -223,7 +226,11 @@ class Poster(threading.Thread):
 
     def result(self, timeout: float) -> Posted:
         self.join(timeout)
-        assert not self.is_alive(), "the poster did not finish"
+        posted = self.posted
+        assert not self.is_alive(), (
+            f"the poster did not finish: {posted.done} of {self.total} lines done, answers so far "
+            f"{dict(posted.statuses)}, last retried answer: {posted.last_retried or 'none'}"
+        )
         if self.error is not None:
             raise self.error
         return self.posted
