@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
@@ -20,6 +21,42 @@ from mash.observability.logging import get_logger
 log = get_logger(__name__)
 
 OnRecord = Callable[[ConsumerRecord[bytes, bytes]], None]
+
+# How long a follower waits, with every fetch coming back empty, for records up to an end
+# offset the broker reported but does not serve. The embedded broker, restarted empty under
+# writers, has been seen reporting such ends for good; Kafka itself answers a fetch at once
+# when there is more to read.
+STALL_S = 10.0
+
+
+@dataclass
+class CatchUp:
+    """Which partitions are still short of the end they had when the follower started."""
+
+    ends: dict[TopicPartition, int]
+    stall_s: float = STALL_S
+    pending: set[TopicPartition] = field(init=False)
+    unreachable: set[TopicPartition] = field(init=False, default_factory=set)
+    _stalled_since: float | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.pending = {tp for tp, end in self.ends.items() if end > 0}
+
+    def after_fetch(self, positions: dict[TopicPartition, int], fetched: bool, now: float) -> bool:
+        """Notes where the partitions are after a fetch; True once none is pending.
+
+        A partition whose end the broker keeps out of reach (every fetch empty for `stall_s`)
+        counts as caught up, in `unreachable`: what the broker will not serve, nobody reads.
+        """
+        self.pending = {tp for tp in self.pending if positions[tp] < self.ends[tp]}
+        if fetched or not self.pending:
+            self._stalled_since = None
+        elif self._stalled_since is None:
+            self._stalled_since = now
+        elif now - self._stalled_since >= self.stall_s:
+            self.unreachable |= self.pending
+            self.pending = set()
+        return not self.pending
 
 
 class TopicFollower:
@@ -55,6 +92,13 @@ class TopicFollower:
         """Reads what the topics hold now, then returns (for one-off commands such as reports)."""
         await self._follow(forever=False)
 
+    def _caught_up(self, unreachable: set[TopicPartition]) -> None:
+        if unreachable:
+            where = sorted(f"{tp.topic}/{tp.partition}" for tp in unreachable)
+            log.warning("follower_end_unreachable", follower=self.name, partitions=where)
+        self.caught_up.set()
+        log.info("follower_caught_up", follower=self.name)
+
     async def _run(self) -> None:
         while True:
             try:
@@ -80,22 +124,21 @@ class TopicFollower:
             ]
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
-            pending = {tp for tp, end in ends.items() if end > 0}
-            if not pending:
+            catch_up = CatchUp(await consumer.end_offsets(partitions))
+            if not catch_up.pending:
                 self.caught_up.set()
-            while forever or pending:
+            while forever or catch_up.pending:
                 batches = await consumer.getmany(timeout_ms=200, max_records=5000)
                 for records in batches.values():
                     for record in records:
                         self.on_record(record)
                 if batches and self.after_batch:
                     self.after_batch()
-                if pending:
-                    pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
-                    if not pending:
-                        self.caught_up.set()
-                        log.info("follower_caught_up", follower=self.name)
+                if catch_up.pending:
+                    positions = {tp: await consumer.position(tp) for tp in catch_up.pending}
+                    now = asyncio.get_running_loop().time()
+                    if catch_up.after_fetch(positions, bool(batches), now):
+                        self._caught_up(catch_up.unreachable)
         finally:
             await consumer.stop()
 

@@ -1,0 +1,44 @@
+"""When a follower has caught up: every partition at the end it had when the follower started,
+or at an end the broker reports but never serves."""
+
+from __future__ import annotations
+
+from aiokafka import TopicPartition
+
+from mash.streams.follow import CatchUp
+
+A, B = TopicPartition("mash.contacts.v1", 0), TopicPartition("mash.contacts.v1", 1)
+
+
+def test_empty_partitions_are_never_waited_for() -> None:
+    catch_up = CatchUp({A: 0, B: 3})
+    assert catch_up.pending == {B}
+    assert CatchUp({A: 0, B: 0}).pending == set()
+
+
+def test_caught_up_once_every_partition_reaches_its_end() -> None:
+    catch_up = CatchUp({A: 2, B: 3})
+    assert catch_up.after_fetch({A: 2, B: 1}, fetched=True, now=0.0) is False
+    assert catch_up.pending == {B}
+    assert catch_up.after_fetch({B: 3}, fetched=True, now=0.1) is True
+    assert catch_up.unreachable == set()
+
+
+def test_an_end_the_broker_never_serves_counts_as_reached_after_the_stall_time() -> None:
+    catch_up = CatchUp({A: 2, B: 1}, stall_s=10.0)
+    assert catch_up.after_fetch({A: 2, B: 0}, fetched=True, now=0.0) is False
+    assert catch_up.after_fetch({B: 0}, fetched=False, now=1.0) is False
+    assert catch_up.after_fetch({B: 0}, fetched=False, now=10.9) is False
+    assert catch_up.after_fetch({B: 0}, fetched=False, now=11.0) is True
+    assert catch_up.unreachable == {B}
+    assert catch_up.pending == set()
+
+
+def test_records_arriving_restart_the_stall_clock() -> None:
+    catch_up = CatchUp({A: 100}, stall_s=10.0)
+    assert catch_up.after_fetch({A: 0}, fetched=False, now=0.0) is False
+    assert catch_up.after_fetch({A: 40}, fetched=True, now=9.0) is False  # slow, but moving
+    assert catch_up.after_fetch({A: 40}, fetched=False, now=15.0) is False
+    assert catch_up.after_fetch({A: 40}, fetched=False, now=24.9) is False
+    assert catch_up.after_fetch({A: 40}, fetched=False, now=25.0) is True
+    assert catch_up.unreachable == {A}
