@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -124,7 +125,10 @@ class TopicFollower:
             ]
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
-            catch_up = CatchUp(await consumer.end_offsets(partitions))
+            # A one-off read (a report, the IMM agenda) waits for every reported record rather
+            # than answer from part of the topic; only live views give up on an unserved end.
+            ends = await consumer.end_offsets(partitions)
+            catch_up = CatchUp(ends, stall_s=STALL_S if forever else math.inf)
             if not catch_up.pending:
                 self.caught_up.set()
             while forever or catch_up.pending:

@@ -3,6 +3,8 @@ or at an end the broker reports but never serves."""
 
 from __future__ import annotations
 
+import math
+
 from aiokafka import TopicPartition
 
 from mash.streams.follow import CatchUp
@@ -32,6 +34,13 @@ def test_an_end_the_broker_never_serves_counts_as_reached_after_the_stall_time()
     assert catch_up.after_fetch({B: 0}, fetched=False, now=11.0) is True
     assert catch_up.unreachable == {B}
     assert catch_up.pending == set()
+
+
+def test_without_a_stall_time_a_follower_waits_for_every_reported_record() -> None:
+    catch_up = CatchUp({A: 1}, stall_s=math.inf)
+    assert catch_up.after_fetch({A: 0}, fetched=False, now=0.0) is False
+    assert catch_up.after_fetch({A: 0}, fetched=False, now=1e9) is False
+    assert catch_up.pending == {A}
 
 
 def test_records_arriving_restart_the_stall_clock() -> None:
