@@ -29,7 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
 from mash.config import Settings
-from mash.domain.child import ChildState, apply
+from mash.domain.child import apply_stored
 from mash.domain.ruleset import load_ruleset
 from mash.streams.app import timeline_entry
 
@@ -37,10 +37,11 @@ from mash.streams.app import timeline_entry
 class DomainStep:
     """The worker's per-contact work in a batch loop: an upper bound for a batch design, not a worker.
 
-    Per contact: the worker's parsing (`timeline_entry`), the child's state from JSON and back,
-    `apply`, and a send of each record it publishes. Per batch: one state record per child the
-    batch changed, to a topic standing in for the table's changelog. The state is a dict: no
-    recovery, no rebalances, no dead letters, no duplicates' metrics.
+    Per contact: the worker's parsing (`timeline_entry`) and step (`apply_stored`: the child's
+    state from JSON, `apply`, the state back to JSON), and a send of each record it publishes.
+    Per batch: one state record per child the batch changed, to a topic standing in for the
+    table's changelog. The state is a dict: no recovery, no rebalances, no dead letters, no
+    duplicates' metrics.
     """
 
     def __init__(self, source: str, state_topic: str) -> None:
@@ -57,10 +58,8 @@ class DomainStep:
         for record in records:
             child_key, entry = timeline_entry(record.topic, record.value or b"", self.settings)
             key = child_key.encode()
-            stored = self.states.get(key)
-            state = ChildState.model_validate_json(stored) if stored else ChildState()
-            step = apply(state, child_key, entry, self.ruleset)
-            self.states[key] = changed[key] = step.state.model_dump_json().encode()
+            step, state = apply_stored(self.states.get(key), child_key, entry, self.ruleset)
+            self.states[key] = changed[key] = state
             for item in step.publish:
                 pending.append(await producer.send(target, key=item.key.encode(), value=item.value))
         for key, value in changed.items():

@@ -132,7 +132,8 @@ async def run_bare(
     domain_step: bool = False,
 ) -> Throughput:
     """The bare loop (`mash.bench.bare`); with `domain_step`, running the worker's domain step."""
-    settings = await create_topics(bootstrap, new_prefix("batch" if domain_step else "bare"))
+    name = "batch-loop" if domain_step else "bare"
+    settings = await create_topics(bootstrap, new_prefix(name))
     ready = work / f"{settings.topic_prefix}.ready"
     log_path = work / f"{settings.topic_prefix}.log"
     state = ["--state-topic", await create_changelog(settings)] if domain_step else []
@@ -152,7 +153,6 @@ async def run_bare(
             stdout=log,
             stderr=log,
         )
-    name = "batch-loop" if domain_step else "bare"
     proc = Proc(name, {}, log_path, 0, process)
     try:
         deadline = time.monotonic() + 60

@@ -56,3 +56,11 @@ def apply(state: ChildState, child_key: str, entry: Entry, ruleset: Ruleset) -> 
             published[key] = fingerprint
     new_state = state if duplicate else ChildState(timeline=timeline, published=published)
     return Step(state=new_state, publish=out, duplicate=duplicate)
+
+
+def apply_stored(stored: bytes | None, child_key: str, entry: Entry, ruleset: Ruleset) -> tuple[Step, bytes]:
+    """`apply` to a child's state as the table stores it (JSON; None for a child not seen
+    before); returns the step and the new state as the table stores it."""
+    state = ChildState.model_validate_json(stored) if stored else ChildState()
+    step = apply(state, child_key, entry, ruleset)
+    return step, step.state.model_dump_json().encode()

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from mash.config import Settings
 from mash.domain.case import CaseRecord
-from mash.domain.child import ChildState, apply
+from mash.domain.child import apply_stored
 from mash.domain.contact import ContactEvent, Problem
 from mash.domain.decisions import DecisionEvent
 from mash.domain.outcomes import OutcomeEvent
@@ -181,15 +181,13 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
                 send_to_dlq(event, rejected)
                 continue
             key = child_key.encode()
-            stored = children.get(key)
-            state = ChildState.model_validate_json(stored) if stored else ChildState()
-            step = apply(state, child_key, entry, rules.current)
+            step, state = apply_stored(children.get(key), child_key, entry, rules.current)
             if step.duplicate:
                 metrics.DUPLICATES.labels(topic=topic).inc()
             # Written for a duplicate too: after a crash the local RocksDB can hold state that
             # never reached the changelog. Writing it again sends it there before this offset
             # is committed, so a worker that rebuilds the table from the changelog has it.
-            children[key] = step.state.model_dump_json().encode()
+            children[key] = state
             for item in step.publish:
                 target = cases if isinstance(item.record, CaseRecord) else plans
                 # Sent without waiting: faust flushes the producer before it commits offsets.
