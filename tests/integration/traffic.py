@@ -100,9 +100,19 @@ class Posted:
     # broker died cannot have been stored by it, whenever its answer arrives.
     sent_at: dict[str, float] = field(default_factory=dict)
     unavailable_at: list[float] = field(default_factory=list)  # monotonic times of 503s
+    replayed_ids: set[str] = field(default_factory=set)  # contacts whose 202 said "accepted before"
 
     def accepted_ids(self) -> set[str]:
         return {cid for answers in self.ids.values() for answer in answers for cid in answer}
+
+    def timing(self, contact_ids: set[str], since: float) -> list[str]:
+        """For a failure's message: when each contact's accepted request was sent and answered,
+        in seconds after `since` (a monotonic time), and whether the answer was a replay."""
+        return [
+            f"{cid}: sent {self.sent_at[cid] - since:+.2f} s, 202 {self.accepted_at[cid] - since:+.2f} s"
+            + (", replayed" if cid in self.replayed_ids else "")
+            for cid in sorted(contact_ids)
+        ]
 
 
 async def _post_lines(
@@ -171,6 +181,8 @@ async def _post_lines(
                 posted.accepted_at.setdefault(contact_id, time.monotonic())
                 posted.sent_at.setdefault(contact_id, attempt_sent)
             posted.replayed += bool(answer.get("replayed"))
+            if answer.get("replayed"):
+                posted.replayed_ids.update(answer["contact_ids"])
         else:
             posted.outcomes += 1
 
