@@ -83,7 +83,8 @@ def assert_exactly_once_effects(accepted: set[str], published: Published) -> tup
     }
     assert not lost, f"{len(lost)} accepted contacts have no case record, e.g. {sorted(lost)[:3]}"
     assert not extra, f"{len(extra)} case records are for contacts nobody accepted"
-    assert not duplicated, f"{len(duplicated)} contacts were decided twice, differently"
+    examples = {cid: [decision_of(c) for c in published.copies[cid]] for cid in sorted(duplicated)[:3]}
+    assert not duplicated, f"{len(duplicated)} contacts were decided twice, differently, e.g. {examples}"
     return len(lost), len(duplicated), len(extra)
 
 
