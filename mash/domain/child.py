@@ -52,11 +52,11 @@ def apply(state: ChildState, child_key: str, entry: Entry, ruleset: Ruleset) -> 
     appended = derive_appended(child_key, state.timeline, entry, state.cursor, ruleset)
     if appended is not None:
         # The usual case, a child's newest contact: only its own record is new.
-        case, cursor = appended
-        value = case.model_dump_json().encode()
+        newest, cursor = appended
+        value = newest.model_dump_json().encode()
         published = {**state.published, entry.id: digest(value)}
         new_state = ChildState(timeline=timeline, published=published, cursor=cursor)
-        publish = [Publish(key=entry.id, value=value, record=case)]
+        publish = [Publish(key=entry.id, value=value, record=newest)]
         return Step(state=new_state, publish=publish, duplicate=False)
     derived = derive(child_key, timeline, ruleset)
     out: list[Publish] = []

@@ -7,6 +7,9 @@ to an open case. An outcome agreed at the integrated mid-day meeting (IMM) route
 as the meeting agreed instead of by its level. Outcomes close cases and start or end plans at
 their own times. Because everything is recomputed from the timeline, the result depends only
 on what happened and when, never on the order the events were processed in.
+
+`derive_appended` is the shortcut for the usual event, a child's newest contact: the same
+record as `derive` would give it, from the `Cursor` where the last walk ended.
 """
 
 from __future__ import annotations
