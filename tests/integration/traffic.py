@@ -180,8 +180,8 @@ async def _post_lines(
             for contact_id in answer["contact_ids"]:
                 posted.accepted_at.setdefault(contact_id, time.monotonic())
                 posted.sent_at.setdefault(contact_id, attempt_sent)
-            posted.replayed += bool(answer.get("replayed"))
             if answer.get("replayed"):
+                posted.replayed += 1
                 posted.replayed_ids.update(answer["contact_ids"])
         else:
             posted.outcomes += 1
