@@ -4,14 +4,14 @@ One agent, `children`, reads every event about a child (contacts, outcomes, deci
 adds it to the child's timeline in the `children` table and publishes whatever that
 changed: case records on `mash.cases.v1`, plans on `mash.plans.v1`. It is deliberately
 thin: parsing is `mash.streams.dead_letter.parse_event` (bad events go to the dead-letter
-topic), the decision is `mash.domain.child.apply`. One agent, not a chain, because every
+topic), the decision is `mash.domain.child.apply`, and what keeps delivery at-least-once
+where faust alone does not is `mash.streams.delivery`. One agent, not a chain, because every
 step needs the same child's history: one topic hop, and a child's events always handled
 in order on one partition.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,13 +33,19 @@ from mash.observability import metrics
 from mash.observability.logging import get_logger
 from mash.observability.pipeline import install_pipeline_metrics
 from mash.streams.dead_letter import DeadLetterReason, Rejected, dead_letter, parse_event, to_json
+from mash.streams.delivery import (
+    RecordsSkipped,
+    StopWhenASendFails,
+    complete_flush,
+    record_order,
+    stop_uncommitted,
+)
 from mash.streams.imm_agent import install_imm
 from mash.streams.topics import CHILD_INPUTS
 
 log = get_logger(__name__)
 
 PRODUCER_LINGER_S = 0.02
-EXIT_SEND_FAILED = 75  # EX_TEMPFAIL: start again
 
 
 def faust_settings(settings: Settings) -> dict[str, Any]:
@@ -95,17 +101,6 @@ def timeline_entry(topic: str, raw: bytes, settings: Settings) -> tuple[str, Ent
         model = parse_event(raw, DecisionEvent)
         return model.child_key, DecisionEntry.of(model)
     raise Rejected(DeadLetterReason.SCHEMA_INVALID, [Problem(loc=[], msg="not an input topic", type="topic")])
-
-
-class StopWhenASendFails(faust.Sensor):
-    """A record Kafka has not acknowledged after `MASH_WORKER_SEND_TIMEOUT_S` is dropped by the
-    producer, and faust would go on to commit the offsets of the events behind it: their case
-    records would be lost. So the worker stops at once, without committing, and its supervisor
-    (`mash dev`, systemd, Kubernetes) starts it again from the last commit, as after a crash."""
-
-    def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
-        log.critical("worker_stopping_uncommitted", reason="record not delivered", error=type(exc).__name__)
-        os._exit(EXIT_SEND_FAILED)
 
 
 def set_fetch_wait(app: faust.App, wait_ms: int) -> None:
@@ -164,10 +159,15 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
         log.warning("dead_letter", topic=message.topic, offset=message.offset, reason=rejected.reason.value)
 
     processed = metrics.EVENTS_PROCESSED.labels(agent="children")
+    order = record_order(app)
 
     @app.agent(inputs, name="children")
     async def child_events(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
+            try:
+                await order.check(event.message.tp, event.message.offset)
+            except RecordsSkipped as skipped:
+                stop_uncommitted("records skipped", detail=str(skipped))
             topic = event.message.topic
             processed.inc()
             try:
@@ -216,5 +216,6 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
 
     install_pipeline_metrics(app, settings)
     app.sensors.add(StopWhenASendFails())
+    complete_flush(app, settings.worker_send_timeout_s)
     install_imm(app, settings)
     return app

@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from mash.streams.delivery import EXIT_RESTART
+from tests.integration.conftest import Proc
 from tests.integration.traffic import Published, console_client, decision_of
 
 CHAOS_ENV = {
@@ -48,6 +50,8 @@ class Chaos(threading.Thread):
     restart_after: tuple[float, float] = (0.3, 3.0)
     log: list[str] = field(default_factory=list)
     gave_up: threading.Event = field(default_factory=threading.Event)
+    # Held from a kill until the restart, so the Supervisor never starts a victim meanwhile.
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         super().__init__(daemon=True)
@@ -66,12 +70,49 @@ class Chaos(threading.Thread):
                 if self.gave_up.wait(0.01):
                     return
             victim = self.victims[index]
-            victim.stop(signal.SIGKILL)
-            self.log.append(
-                f"SIGKILL {victim.name}#{index} at {self.progress()}/{self.total}, back after {pause:.1f} s"
-            )
-            time.sleep(pause)
-            victim.start()
+            with self.lock:
+                victim.stop(signal.SIGKILL)
+                at = f"{self.progress()}/{self.total}"
+                self.log.append(f"SIGKILL {victim.name}#{index} at {at}, back after {pause:.1f} s")
+                time.sleep(pause)
+                victim.start()
+
+
+@dataclass(eq=False)
+class Supervisor(threading.Thread):
+    """Starts a worker again when it stops itself uncommitted (exit code `EXIT_RESTART`), as
+    `mash dev`, systemd and Kubernetes do; SIGKILLed workers are the Chaos thread's to restart."""
+
+    workers: Sequence[Proc]
+    lock: threading.Lock
+    log: list[str] = field(default_factory=list)
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        super().__init__(daemon=True)
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            with self.lock:
+                for worker in self.workers:
+                    if worker.process is not None and worker.process.poll() == EXIT_RESTART:
+                        self.log.append(f"{worker.name} stopped uncommitted; started again")
+                        worker.start()
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        for worker in self.workers:
+            while True:
+                with self.lock:
+                    restarting = worker.process is not None and worker.process.poll() == EXIT_RESTART
+                if not restarting:
+                    try:
+                        worker.wait_ready(max(1.0, deadline - time.monotonic()))
+                        break
+                    except AssertionError:
+                        if worker.process is None or worker.process.poll() != EXIT_RESTART:
+                            raise
+                time.sleep(0.2)
 
 
 def assert_exactly_once_effects(accepted: set[str], published: Published) -> tuple[int, int, int]:

@@ -23,7 +23,7 @@ import httpx
 
 from mash.config import Settings
 from mash.embedded import EmbeddedBroker, free_port
-from mash.streams.app import EXIT_SEND_FAILED
+from mash.streams.delivery import EXIT_RESTART
 from tests.integration.builders import submission
 from tests.integration.chaos import (
     CHAOS_ENV,
@@ -380,7 +380,7 @@ def test_a_worker_whose_records_kafka_never_acknowledges_stops_uncommitted(tmp_p
                 exit_code = None  # still running
             finally:
                 os.kill(own.process.pid, signal.SIGCONT)
-            assert exit_code == EXIT_SEND_FAILED, f"the worker's exit code: {exit_code}"
+            assert exit_code == EXIT_RESTART, f"the worker's exit code: {exit_code}"
             assert "worker_stopping_uncommitted" in worker.log_text()
             worker.start()
             worker.wait_ready(90)

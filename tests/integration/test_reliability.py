@@ -30,6 +30,7 @@ from tests.integration.chaos import (
     CHAOS_ENV,
     Chaos,
     DevPart,
+    Supervisor,
     assert_exactly_once_effects,
     assert_referrals_consistent,
     console_view_counts,
@@ -115,14 +116,16 @@ def test_two_workers_sigkilled_at_random_moments_lose_and_duplicate_nothing(
         started = time.monotonic()
         poster = Poster(service.intake.url, service.keys, lines, rate=70.0)
         chaos = Chaos(rng, workers, lambda: poster.posted.done, len(lines), kills=4)
+        supervisor = Supervisor(workers, chaos.lock)
         poster.start()
         chaos.start()
+        supervisor.start()
         posted = poster.result(timeout=180)
         chaos.join(timeout=30)
         assert not posted.refused, posted.refused[:3]
         accepted = posted.accepted_ids()
         assert len(accepted) == sent
-        wait_ready(*workers)
+        supervisor.wait_ready()
         published = wait_published(broker.bootstrap, service.settings, accepted, timeout=120)
         drained = time.monotonic() - started
 
@@ -157,13 +160,14 @@ def test_two_workers_sigkilled_at_random_moments_lose_and_duplicate_nothing(
         contacts_sent=sent,
         accepted=len(accepted),
         kills=len(chaos.log),
+        restarts_uncommitted=len(supervisor.log),
         lost=lost,
         duplicated=duplicated,
         republished=published.records - len(published.copies),
         referrals=figures["referrals"],
         seconds=round(drained),
     )
-    print("\n".join(chaos.log))
+    print("\n".join(chaos.log + supervisor.log))
 
 
 def test_one_worker_sigkilled_repeatedly_gives_the_crash_free_result(
@@ -179,11 +183,13 @@ def test_one_worker_sigkilled_repeatedly_gives_the_crash_free_result(
         started = time.monotonic()
         producer = Producer(service.settings, service.tmp / "agencies.json", lines, rate=200.0)
         chaos = Chaos(rng, [service.worker], lambda: producer.produced.done, len(lines), kills=3)
+        supervisor = Supervisor([service.worker], chaos.lock)
         producer.start()
         chaos.start()
+        supervisor.start()
         produced = producer.result(timeout=120)
         chaos.join(timeout=30)
-        service.worker.wait_ready(90)
+        supervisor.wait_ready()
         accepted = set(produced.contact_ids)
         published = wait_published(broker.bootstrap, service.settings, accepted, timeout=120)
         expected = expected_from_inputs(broker.bootstrap, service.settings)
@@ -214,6 +220,7 @@ def test_one_worker_sigkilled_repeatedly_gives_the_crash_free_result(
         contacts_sent=len(accepted),
         outcomes_sent=produced.outcomes,
         kills=len(chaos.log),
+        restarts_uncommitted=len(supervisor.log),
         lost=len(lost),
         duplicated=len(wrong),
         plans=len(expected.plans),

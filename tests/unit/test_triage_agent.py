@@ -24,8 +24,10 @@ from mash.domain.case import CaseRecord, Referral
 from mash.domain.child import ChildState
 from mash.domain.contact import Child, CinSource, Consent, ConsentStatus, ContactEvent, Referrer
 from mash.domain.ruleset import Route, load_ruleset
+from mash.streams import app as streams_app
 from mash.streams.app import create_app
 from mash.streams.dead_letter import DeadLetter, DeadLetterReason
+from mash.streams.delivery import RecordOrder
 
 CONTACTS = "unit.contacts.v1"
 CASES = "unit.cases.v1"
@@ -138,6 +140,16 @@ async def harness(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
         topic_prefix="unit",
         kafka_bootstrap="127.0.0.1:1",
     )
+
+    # The agent asks the broker for a partition's committed offset the first time it sees the
+    # partition; here there is none, and the test wrapper numbers its messages from 0.
+    async def nothing_committed(tp: Any) -> int | None:
+        return None
+
+    async def first_offset(tp: Any) -> int:
+        return 0
+
+    monkeypatch.setattr(streams_app, "record_order", lambda app: RecordOrder(nothing_committed, first_offset))
     app = create_app(settings, load_ruleset())
     app.loop = asyncio.get_running_loop()
     app.finalize()
