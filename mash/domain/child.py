@@ -1,9 +1,11 @@
 """One step of the worker: a child's state plus one event gives the new state and what to publish.
 
-The state is the child's timeline and a digest of each record last published. After an
-event, every record whose content changed is published again; an event seen before
-(a redelivery after a crash) changes nothing and republishes the child's records, in
-case the crash came between saving the state and publishing them.
+The state is the child's timeline, a digest of each record last published, and where the
+last derivation ended (its cursor). After an event, every record whose content changed is
+published again; an event seen before (a redelivery after a crash) changes nothing and
+republishes the child's records, in case the crash came between saving the state and
+publishing them. A child's newest contact, the usual event, is derived from the cursor
+alone: a long history costs no more than a short one.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict
 
 from mash.domain.case import CaseRecord, PlanRecord
-from mash.domain.derive import derive, digest
+from mash.domain.derive import Cursor, Derived, derive, derive_appended, digest
 from mash.domain.ruleset import Ruleset
 from mash.domain.timeline import ChildTimeline, Entry
 
@@ -23,6 +25,8 @@ class ChildState(BaseModel):
 
     timeline: ChildTimeline = ChildTimeline()
     published: dict[str, str] = {}
+    # Where the last derivation ended; None in state written before it was kept.
+    cursor: Cursor | None = None
 
 
 @dataclass(frozen=True)
@@ -42,20 +46,39 @@ class Step:
 
 
 def apply(state: ChildState, child_key: str, entry: Entry, ruleset: Ruleset) -> Step:
-    duplicate = state.timeline.has(entry.id)
-    timeline = state.timeline if duplicate else state.timeline.with_entry(entry)
+    if state.timeline.has(entry.id):
+        return _republish(state, child_key, ruleset)
+    timeline = state.timeline.with_entry(entry)
+    appended = derive_appended(child_key, state.timeline, entry, state.cursor, ruleset)
+    if appended is not None:
+        # The usual case, a child's newest contact: only its own record is new.
+        newest, cursor = appended
+        value = newest.model_dump_json().encode()
+        published = {**state.published, entry.id: digest(value)}
+        new_state = ChildState(timeline=timeline, published=published, cursor=cursor)
+        publish = [Publish(key=entry.id, value=value, record=newest)]
+        return Step(state=new_state, publish=publish, duplicate=False)
     derived = derive(child_key, timeline, ruleset)
     out: list[Publish] = []
     published = dict(state.published)
-    items: list[tuple[str, CaseRecord | PlanRecord]] = [*derived.records.items(), *derived.plans.items()]
-    for key, record in items:
-        value = record.model_dump_json().encode()
+    for key, value, record in _encoded(derived):
         fingerprint = digest(value)
-        if duplicate or published.get(key) != fingerprint:
+        if published.get(key) != fingerprint:
             out.append(Publish(key=key, value=value, record=record))
             published[key] = fingerprint
-    new_state = state if duplicate else ChildState(timeline=timeline, published=published)
-    return Step(state=new_state, publish=out, duplicate=duplicate)
+    new_state = ChildState(timeline=timeline, published=published, cursor=derived.cursor)
+    return Step(state=new_state, publish=out, duplicate=False)
+
+
+def _republish(state: ChildState, child_key: str, ruleset: Ruleset) -> Step:
+    derived = derive(child_key, state.timeline, ruleset)
+    out = [Publish(key=key, value=value, record=record) for key, value, record in _encoded(derived)]
+    return Step(state=state, publish=out, duplicate=True)
+
+
+def _encoded(derived: Derived) -> list[tuple[str, bytes, CaseRecord | PlanRecord]]:
+    items: list[tuple[str, CaseRecord | PlanRecord]] = [*derived.records.items(), *derived.plans.items()]
+    return [(key, record.model_dump_json().encode(), record) for key, record in items]
 
 
 def apply_stored(stored: bytes | None, child_key: str, entry: Entry, ruleset: Ruleset) -> tuple[Step, bytes]:

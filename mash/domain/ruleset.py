@@ -7,6 +7,7 @@ decision records the version of the ruleset that made it.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
@@ -131,6 +132,8 @@ class Ruleset(BaseModel):
 
     # Read once per contact screened: a cached property is a plain attribute read, where a
     # pydantic private attribute goes through `__getattr__` (about a tenth of the domain step).
+    # `model_copy(update=...)` would carry the cached values over: build a changed ruleset
+    # with `model_validate`, as loading a file does.
     @cached_property
     def catalogue(self) -> dict[str, Indicator]:
         return {i.code: i for i in self.indicators}
@@ -138,6 +141,12 @@ class Ruleset(BaseModel):
     @property
     def codes(self) -> frozenset[str]:
         return frozenset(self.catalogue)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Differs between any two rulesets that could decide a contact differently, even
+        when an edited file keeps its version."""
+        return hashlib.blake2b(self.model_dump_json().encode(), digest_size=8).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -34,9 +34,9 @@ from mash.domain.case import CaseRecord, CaseState, PlanRecord, ReasonKind, Refe
 from mash.domain.child import ChildState, Step, apply
 from mash.domain.contact import CinSource, ConsentReason, ConsentStatus
 from mash.domain.decisions import DecisionAction, DecisionEvent, Role
-from mash.domain.derive import Derived, derive
+from mash.domain.derive import Derived, derive, derive_appended
 from mash.domain.outcomes import OutcomeType
-from mash.domain.ruleset import Rag, Route, load_ruleset
+from mash.domain.ruleset import Rag, Route, Ruleset, load_ruleset
 from mash.domain.timeline import ChildTimeline, ContactEntry, DecisionEntry, Entry, OutcomeEntry, order
 
 RULESET = load_ruleset()
@@ -1065,3 +1065,79 @@ def test_event_time_order_is_by_instant_whatever_the_time_zone_a_timestamp_is_wr
             "ct-c": Referral.NOT_REFERRED,
             "ct-a": Referral.REFERRAL,
         }
+
+
+# --- a child's newest contact, derived from where the last walk ended ----------------------------
+
+
+def appended(state: ChildState, entry: Entry, ruleset: Ruleset = RULESET) -> CaseRecord | None:
+    """The newest contact's record from the cursor alone, or None if the timeline must be walked."""
+    result = derive_appended(CHILD, state.timeline, entry, state.cursor, ruleset)
+    return None if result is None else result[0]
+
+
+def test_a_childs_newest_contact_is_derived_from_the_cursor_as_walking_the_timeline_would():
+    # A referral, a child protection plan, then a contact: linked to the open case, raised by
+    # the open case and the previous plan, all without screening the earlier contact again.
+    state = apply_all(
+        contact("ct-1", T - timedelta(days=30)), plan_started("oc-plan", T - timedelta(days=20))
+    )
+    newest = contact("ct-2", T, LEVEL_2)
+
+    record = appended(state, newest)
+
+    assert record is not None
+    assert record == derive(CHILD, state.timeline.with_entry(newest), RULESET).records["ct-2"]
+    assert (record.referral, record.case_id, record.level) == (Referral.LINKED_TO_OPEN_CASE, "ct-1", 4)
+
+
+def test_a_re_referral_is_found_from_the_cursors_referral_dates():
+    state = apply_all(contact("ct-1", T - timedelta(days=200)), case_closed("oc-1", T - timedelta(days=100)))
+    assert state.cursor is not None
+    assert (state.cursor.open_case, state.cursor.referral_dates) == (None, (date(2025, 8, 22),))
+
+    record = appended(state, contact("ct-2", T))
+
+    assert record is not None
+    assert (record.referral, record.re_referral) == (Referral.REFERRAL, True)
+
+
+@pytest.mark.parametrize(
+    ("why", "entry"),
+    [
+        ("a contact landing before the child's latest event", contact("ct-late", T - timedelta(days=1))),
+        ("an outcome", case_closed("oc-1", T + timedelta(days=1))),
+        ("a decision", confirm("dc-1", "ct-1", T + timedelta(days=1))),
+        ("a contact already decided on", contact("ct-decided", T + timedelta(days=2))),
+    ],
+)
+def test_anything_but_a_newest_undecided_contact_walks_the_whole_timeline(why: str, entry: Entry):
+    state = apply_all(contact("ct-1", T), confirm("dc-early", "ct-decided", T + timedelta(days=1)))
+
+    assert appended(state, entry) is None, why
+
+
+def test_a_cursor_from_another_ruleset_or_none_walks_the_whole_timeline():
+    state = apply_all(contact("ct-1", T - timedelta(days=1)))
+    edited = Ruleset.model_validate({**RULESET.model_dump(), "name": "edited, same version"})
+    newest = contact("ct-2", T)
+
+    assert appended(state, newest) is not None
+    assert edited.version == RULESET.version
+    assert appended(state, newest, edited) is None
+    # State written before the cursor was kept has none.
+    assert appended(state.model_copy(update={"cursor": None}), newest) is None
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(child_events().flatmap(st.permutations))
+def test_applying_with_the_cursor_gives_the_same_steps_as_walking_the_whole_timeline_each_time(
+    entries: list[Entry],
+):
+    state = ChildState()
+    for entry in entries:
+        step = apply(state, CHILD, entry, RULESET)
+        walked = apply(state.model_copy(update={"cursor": None}), CHILD, entry, RULESET)
+        assert step.publish == walked.publish
+        assert step.state == walked.state
+        state = step.state
