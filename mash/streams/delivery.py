@@ -78,9 +78,8 @@ def complete_flush(app: faust.App, timeout_s: float) -> None:
             sending -= 1
 
     async def flush() -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        # The buffer task sets `message_sent` after each record it hands over.
+        # The buffer task sets `message_sent` after each record it hands over; a record that
+        # cannot be handed over within the send timeout stops the worker.
         while buffer.size or sending:
             if buffer.should_stop:
                 # Its task hands over nothing more once stopping: fail, so nothing is committed.
@@ -88,7 +87,7 @@ def complete_flush(app: faust.App, timeout_s: float) -> None:
                 raise RuntimeError("the producer is stopping with records not handed to Kafka")
             buffer.message_sent.clear()
             try:
-                await asyncio.wait_for(buffer.message_sent.wait(), timeout=deadline - loop.time())
+                await asyncio.wait_for(buffer.message_sent.wait(), timeout=timeout_s)
             except TimeoutError:
                 stop_uncommitted("records not handed to Kafka", waiting=buffer.size + sending)
 
