@@ -132,8 +132,9 @@ class RecordOrder:
 
 
 def record_order(app: faust.App) -> RecordOrder:
-    """The app's RecordOrder, asking the broker through faust's consumer thread. (faust's own
-    record of committed offsets is filled in only after it has started handing out records.)"""
+    """The app's RecordOrder, asking the broker. faust's own record of committed offsets is
+    filled in only after it has started handing out records, and its consumer has no call for
+    one partition's committed offset: that goes to aiokafka on the consumer's thread."""
     consumer: Any = app.consumer
     thread: Any = consumer._thread  # the faust aiokafka driver's consumer thread
 
@@ -142,7 +143,7 @@ def record_order(app: faust.App) -> RecordOrder:
         return offset
 
     async def earliest(tp: Any) -> int:
-        offsets: dict[Any, int] = await thread.earliest_offsets(tp)
+        offsets: dict[Any, int] = await consumer.earliest_offsets(tp)  # as the lag metric asks
         return offsets.get(tp, 0)
 
     order = RecordOrder(committed, earliest)
