@@ -37,6 +37,7 @@ from mash.streams.delivery import (
     RecordsSkipped,
     StopWhenASendFails,
     complete_flush,
+    complete_seek,
     record_order,
     stop_uncommitted,
 )
@@ -217,5 +218,6 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
     install_pipeline_metrics(app, settings)
     app.sensors.add(StopWhenASendFails())
     complete_flush(app, settings.worker_send_timeout_s)
+    complete_seek(app)
     install_imm(app, settings)
     return app

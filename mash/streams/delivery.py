@@ -17,13 +17,15 @@ behaviours break that, and this module closes both:
   child's next contacts were decided again, differently. `complete_flush` waits for the buffer
   to be empty and idle.
 
-The input topics are never compacted and nothing writes transactions to them, so a
-partition's offsets follow one another. After workers were killed, faust was seen to hand
-the agent a partition's newest records first, right after a rebalance: it then either went
-back to the committed offset (so a child's later contact was decided before its earlier
-ones, and decided again once they came) or, having moved its read position past the records
-in between, never handled them. `RecordOrder` notices the first out-of-place record before
-the agent handles it.
+After a rebalance faust resumes fetching the input partitions before it seeks them to the
+group's committed offsets, and seeks only those with a commit past 0. Workers restarted on a
+backlog were handed a partition's records from wherever aiokafka's fetch stood; records queued
+and then dropped as the flow resumed were, on a partition with no commit, never fetched again
+(a worker that rejoined and handled nothing), and elsewhere a stale read position made faust
+pass over the records it fetched again. `complete_seek` stops the flow for the seek and seeks
+every input partition. The input topics are never compacted and nothing writes transactions to
+them, so a partition's offsets follow one another: `RecordOrder` checks that they do, and
+notices an out-of-place record before the agent handles it.
 
 Whichever rule is broken, the worker stops with `EXIT_RESTART`, without committing, and its
 supervisor (`mash dev`, systemd, Kubernetes) starts it again from the last commit.
@@ -38,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import faust
+from aiokafka import TopicPartition
 
 from mash.observability.logging import get_logger
 
@@ -93,6 +96,35 @@ def complete_flush(app: faust.App, timeout_s: float) -> None:
 
     buffer._send_pending = send_pending
     buffer.flush = flush
+
+
+def complete_seek(app: faust.App) -> None:
+    """Makes the seek at the end of a rebalance start every input partition afresh from the
+    group's committed offset, or from its first record if nothing was committed there.
+
+    faust resumes fetching the input partitions just before it seeks them, while records already
+    flow (they flowed for table recovery), so the agent is handed records from wherever aiokafka
+    stood. As the flow resumes after the seek, faust drops the records it had queued; the seek
+    makes them come again. But faust seeks only partitions with a committed offset past 0: on
+    the others the dropped records never came again. This seek stops the flow first, so nothing
+    fetched before it is handed on, and sends a partition with no commit back to its first
+    record, as the worker's `earliest` reset policy says.
+    """
+    consumer: Any = app.consumer
+    faust_seek = consumer.perform_seek
+
+    async def perform_seek() -> None:
+        consumer.stop_flow()  # faust's callers resume it once the seek is done
+        await faust_seek()
+        from_first = [
+            TopicPartition(tp.topic, tp.partition)  # aiokafka's, not faust's TP
+            for tp in consumer.assignment()
+            if tp.topic not in app.tables.changelog_topics and not consumer._committed_offset.get(tp)
+        ]
+        if from_first:
+            await consumer._thread.seek_to_beginning(*from_first)
+
+    consumer.perform_seek = perform_seek
 
 
 class RecordsSkipped(Exception):
