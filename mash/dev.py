@@ -222,15 +222,18 @@ def run_dev(settings: Settings, state_dir: Path, broker_port: int = 0, demo_data
                     f"empty: every topic and offset is gone (restart {broker_restarts})",
                     flush=True,
                 )
+                # Their state mirrors the old broker: the worker's tables, the console's view. They
+                # go before the new broker starts on the same port: records still in the worker's
+                # send buffer would land on it (a table changelog the new worker's recovery then
+                # waited on for good, a case record for a contact the new broker never had).
+                fresh = [part for part in parts if part.name in ("worker", "console")]
+                for part in fresh:
+                    part.kill()
+                shutil.rmtree(settings.data_dir, ignore_errors=True)
                 broker = _restart_broker(broker)
-                # Their state mirrors the old broker: the worker's tables, the console's view.
-                for part in parts:
-                    if part.name in ("worker", "console"):
-                        part.kill()
-                        if part.name == "worker":
-                            shutil.rmtree(settings.data_dir, ignore_errors=True)
-                        print(f"{part.name} restarted, with fresh state, for the new broker", flush=True)
-                        part.start()
+                for part in fresh:
+                    print(f"{part.name} restarted, with fresh state, for the new broker", flush=True)
+                    part.start()
             for part in parts:
                 # A part that keeps dying waits longer each time, so a broken setting doesn't spin.
                 if not part.alive() and time.monotonic() - part.started_at > min(30, 2**part.restarts):
