@@ -4,8 +4,8 @@ The state is the child's timeline, a digest of each record last published, and w
 last derivation ended (its cursor). After an event, every record whose content changed is
 published again; an event seen before (a redelivery after a crash) changes nothing and
 republishes the child's records, in case the crash came between saving the state and
-publishing them. A child's newest contact, the usual event, is derived from the cursor
-alone: a long history costs no more than a short one.
+publishing them. A child's newest contact, the usual event, is derived from the cursor and
+one scan of the history, without deciding every earlier contact again.
 """
 
 from __future__ import annotations

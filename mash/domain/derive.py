@@ -325,18 +325,22 @@ def derive_appended(
         return None
     if before.entries and order(before.entries[-1]) > order(entry):
         return None
-    if any(isinstance(e, DecisionEntry) and e.contact_id == entry.id for e in before.entries):
-        return None
+    earlier_contacts: list[datetime] = []
+    plans_started: list[datetime] = []
+    for earlier in before.entries:
+        if isinstance(earlier, ContactEntry):
+            earlier_contacts.append(earlier.at)
+        elif isinstance(earlier, OutcomeEntry):
+            if earlier.type is OutcomeType.CP_PLAN_STARTED:
+                plans_started.append(earlier.at)
+        elif earlier.contact_id == entry.id:
+            return None  # a decision about this contact came first
     walk = _Walk(
         child_key,
         ruleset,
         defaultdict(list),
-        earlier_contacts=[e.at for e in before.entries if isinstance(e, ContactEntry)],
-        plans_started=[
-            e.at
-            for e in before.entries
-            if isinstance(e, OutcomeEntry) and e.type is OutcomeType.CP_PLAN_STARTED
-        ],
+        earlier_contacts=earlier_contacts,
+        plans_started=plans_started,
         referral_dates=list(cursor.referral_dates),
         open_case=cursor.open_case,
     )

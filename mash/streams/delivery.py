@@ -17,15 +17,11 @@ behaviours break that, and this module closes both:
   child's next contacts were decided again, differently. `complete_flush` waits for the buffer
   to be empty and idle.
 
-After a rebalance faust resumes fetching the input partitions before it seeks them to the
-group's committed offsets, and seeks only those with a commit past 0. Workers restarted on a
-backlog were handed a partition's records from wherever aiokafka's fetch stood; records queued
-and then dropped as the flow resumed were, on a partition with no commit, never fetched again,
-and elsewhere a stale read position made faust pass over the records it fetched again.
-`complete_seek` stops the flow for the seek and seeks every input partition. The input topics
-are never compacted and nothing writes transactions to them, so a partition's offsets follow
-one another: `RecordOrder` checks that they do, and notices an out-of-place record before the
-agent handles it.
+After a rebalance faust's seek back to the committed offsets left records out: `complete_seek`
+says how, and makes every input partition start afresh. The input topics are never compacted
+and nothing writes transactions to them, so a partition's offsets follow one another:
+`RecordOrder` checks that they do, and notices an out-of-place record before the agent
+handles it.
 
 Whichever rule is broken, the worker stops with `EXIT_RESTART`, without committing, and its
 supervisor (`mash dev`, systemd, Kubernetes) starts it again from the last commit.

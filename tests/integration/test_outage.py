@@ -383,7 +383,7 @@ def test_a_worker_whose_records_kafka_never_acknowledges_stops_uncommitted(tmp_p
             assert exit_code == EXIT_RESTART, f"the worker's exit code: {exit_code}"
             assert "worker_stopping_uncommitted" in worker.log_text()
             worker.start()  # as a supervisor would
-            worker.wait_ready()
+            worker.wait_ready(90)
             published = wait_published(own.bootstrap, service.settings, accepted, timeout=120)
             # Restarted on a backlog, it starts every partition from the group's committed offset
             # (or the first record) and goes through it without stopping again.
