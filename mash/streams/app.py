@@ -4,8 +4,9 @@ One agent, `children`, reads every event about a child (contacts, outcomes, deci
 adds it to the child's timeline in the `children` table and publishes whatever that
 changed: case records on `mash.cases.v1`, plans on `mash.plans.v1`. It is deliberately
 thin: parsing is `mash.streams.dead_letter.parse_event` (bad events go to the dead-letter
-topic), the decision is `mash.domain.child.apply`, and what keeps delivery at-least-once
-where faust alone does not is `mash.streams.delivery`. One agent, not a chain, because every
+topic), the decision is `mash.domain.child.apply`, the state and records go out through
+`mash.streams.output`, and what keeps delivery at-least-once where faust alone does not is
+`mash.streams.delivery`. One agent, not a chain, because every
 step needs the same child's history: one topic hop, and a child's events always handled
 in order on one partition.
 """
@@ -42,6 +43,7 @@ from mash.streams.delivery import (
     stop_uncommitted,
 )
 from mash.streams.imm_agent import install_imm
+from mash.streams.output import Output
 from mash.streams.topics import CHILD_INPUTS
 
 log = get_logger(__name__)
@@ -104,6 +106,12 @@ def timeline_entry(topic: str, raw: bytes, settings: Settings) -> tuple[str, Ent
     raise Rejected(DeadLetterReason.SCHEMA_INVALID, [Problem(loc=[], msg="not an input topic", type="topic")])
 
 
+def kafka_producer(app: faust.App) -> Any:
+    """The aiokafka producer under faust's, which the worker's output goes to (`Output`)."""
+    producer: Any = app.producer
+    return producer._producer
+
+
 def set_fetch_wait(app: faust.App, wait_ms: int) -> None:
     """faust fixes the worker consumer's fetch wait at 1500 ms. Apache Kafka answers a fetch as
     soon as records are there, so that only bounds idle waits; the embedded broker waits the
@@ -134,8 +142,7 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
     # Re-reads MASH_RULESET_FILE when it changes; a file with errors is refused and the last good one kept.
     rules = RulesetHolder(ruleset, settings.ruleset_file, settings.ruleset_check_s)
     inputs = app.topic(*(settings.topic(name) for name in CHILD_INPUTS), key_type=bytes, value_type=bytes)
-    cases = app.topic(settings.topic("cases"), key_type=bytes, value_type=bytes)
-    plans = app.topic(settings.topic("plans"), key_type=bytes, value_type=bytes)
+    cases, plans = settings.topic("cases"), settings.topic("plans")
     dlq = app.topic(settings.topic("dlq"), key_type=bytes, value_type=bytes)
     children = app.Table(
         f"{settings.topic_prefix}-children",
@@ -143,6 +150,7 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
         key_type=bytes,
         value_type=bytes,
     )
+    output = Output(lambda: kafka_producer(app), children, [cases, plans])
 
     def send_to_dlq(event: faust.EventT[bytes], rejected: Rejected) -> None:
         message = event.message
@@ -188,11 +196,10 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
             # Written for a duplicate too: after a crash the local RocksDB can hold state that
             # never reached the changelog. Writing it again sends it there before this offset
             # is committed, so a worker that rebuilds the table from the changelog has it.
-            children[key] = state
+            await output.save(key, state)
             for item in step.publish:
                 target = cases if isinstance(item.record, CaseRecord) else plans
-                # Sent without waiting: faust flushes the producer before it commits offsets.
-                target.send_soon(key=item.key.encode(), value=item.value)
+                await output.publish(target, item.key.encode(), item.value)
                 if not step.duplicate and isinstance(item.record, CaseRecord) and item.key == entry.id:
                     record = item.record
                     metrics.CONTACTS_SCREENED.labels(level=str(record.screened_level)).inc()

@@ -15,7 +15,8 @@ behaviours break that, and this module closes both:
   commit events whose records were still in that buffer; a crash then lost them: a contact with
   no case record, or a table rebuilt from the changelog that had forgotten a contact, so the
   child's next contacts were decided again, differently. `complete_flush` waits for the buffer
-  to be empty and idle.
+  to be empty and idle. (The worker's state and case records now go straight to aiokafka,
+  `mash.streams.output`; faust's buffer still carries the dead letters.)
 
 After a rebalance faust's seek back to the committed offsets left records out: `complete_seek`
 says how, and makes every input partition start afresh. The input topics are never compacted

@@ -1,8 +1,9 @@
 """The worker's agent itself, run in-process with faust's `agent.test_context()` (no Kafka).
 
-Events go straight into the agent's stream. Every outbound record (case records, dead
-letters, the child table's changelog) is caught at the app's producer, after faust's own
-topic code has built and serialized it, so nothing leaves the process and the tests can
+Events go straight into the agent's stream. Every outbound record is caught where it leaves
+the worker: case records and the child table's changelog at the aiokafka producer the worker
+sends them to (`mash.streams.output`), dead letters at faust's producer after faust's own
+topic code has built and serialized them. So nothing leaves the process and the tests can
 see exactly what was sent where.
 """
 
@@ -18,6 +19,8 @@ from typing import Any
 
 import faust
 import pytest
+from aiokafka import TopicPartition
+from aiokafka.structs import RecordMetadata
 
 from mash.config import Settings
 from mash.domain.case import CaseRecord, Referral
@@ -71,15 +74,31 @@ class Sent:
 
 
 class Outbox:
-    """Stands in for the app's producer: records every message a topic hands to it."""
+    """Stands in for the producers: records every message a faust topic hands to faust's
+    producer (`send_soon`), and every record the worker sends straight to aiokafka's (`send`),
+    which it acknowledges at once with the next offset of the record's partition."""
 
     def __init__(self) -> None:
         self.sent: list[Sent] = []
         self.changed = asyncio.Event()
+        self.offsets: dict[TopicPartition, int] = {}
 
     def send_soon(self, fut: Any) -> None:
         message = fut.message
-        self.sent.append(Sent(message.channel.get_topic_name(), message.key, message.value))
+        self.add(Sent(message.channel.get_topic_name(), message.key, message.value))
+
+    async def send(
+        self, topic: str, value: bytes, key: bytes | None = None, partition: int | None = None
+    ) -> asyncio.Future[RecordMetadata]:
+        self.add(Sent(topic, key, value))
+        tp = TopicPartition(topic, partition or 0)
+        offset = self.offsets[tp] = self.offsets.get(tp, -1) + 1
+        delivery = asyncio.get_running_loop().create_future()
+        delivery.set_result(RecordMetadata(topic, tp.partition, tp, offset, -1, -1, 0))
+        return delivery
+
+    def add(self, sent: Sent) -> None:
+        self.sent.append(sent)
         self.changed.set()
 
     def to(self, topic: str) -> list[Sent]:
@@ -156,6 +175,7 @@ async def harness(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
     outbox = Outbox()
     # Topic.send_soon builds and serializes the message, then hands it to the producer.
     monkeypatch.setattr(app.producer, "send_soon", outbox.send_soon)
+    monkeypatch.setattr(streams_app, "kafka_producer", lambda app: outbox)
     # test_context() resumes the app's flow control itself (faust 0.15.3), so put() flows.
     async with app.agents["children"].test_context() as agent:
         yield Harness(app, agent, outbox)
