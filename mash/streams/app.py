@@ -27,12 +27,12 @@ from mash.domain.child import apply_stored
 from mash.domain.contact import ContactEvent, Problem
 from mash.domain.decisions import DecisionEvent
 from mash.domain.outcomes import OutcomeEvent
-from mash.domain.ruleset import Ruleset
+from mash.domain.ruleset import Route, Ruleset
 from mash.domain.timeline import ContactEntry, DecisionEntry, Entry, OutcomeEntry
 from mash.intake.rulesets import RulesetHolder
 from mash.observability import metrics
 from mash.observability.logging import get_logger
-from mash.observability.pipeline import install_pipeline_metrics
+from mash.observability.pipeline import LEVELS, install_pipeline_metrics
 from mash.streams.dead_letter import DeadLetterReason, Rejected, dead_letter, parse_event, to_json
 from mash.streams.delivery import (
     RecordsSkipped,
@@ -168,6 +168,8 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
         log.warning("dead_letter", topic=message.topic, offset=message.offset, reason=rejected.reason.value)
 
     processed = metrics.EVENTS_PROCESSED.labels(agent="children")
+    screened = {level: metrics.CONTACTS_SCREENED.labels(level=str(level)) for level in LEVELS}
+    routed = {route: metrics.CONTACTS_ROUTED.labels(route=route.value) for route in Route}
     order = record_order(app)
 
     @app.agent(inputs, name="children")
@@ -202,8 +204,8 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
                 await output.publish(target, item.key.encode(), item.value)
                 if not step.duplicate and isinstance(item.record, CaseRecord) and item.key == entry.id:
                     record = item.record
-                    metrics.CONTACTS_SCREENED.labels(level=str(record.screened_level)).inc()
-                    metrics.CONTACTS_ROUTED.labels(route=record.route.value).inc()
+                    screened[record.screened_level].inc()
+                    routed[record.route].inc()
                     metrics.SCREENING_LATENCY.observe(
                         max(0.0, (datetime.now(UTC) - record.accepted_at).total_seconds())
                     )
