@@ -21,8 +21,8 @@ import orjson
 from faust.web import Request, Response, View
 
 from mash.config import Settings
-from mash.streams.app import kafka_producer, new_faust_app
-from mash.streams.output import Output
+from mash.streams.app import new_faust_app
+from mash.streams.output import Output, kafka_producer
 
 TABLE_ENV = "MASH_BENCH_FLOOR_TABLE"
 

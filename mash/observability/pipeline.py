@@ -82,16 +82,19 @@ class PipelineSensor(faust.Sensor):
             metrics.MESSAGES_PRODUCED.labels(topic=topic).inc()
 
     def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
-        # A record faust sent without waiting that Kafka refused: its contact's output may be
-        # missing until the contact is processed again, so it must be seen, not only counted.
-        topic = state if isinstance(state, str) else "unknown"
-        metrics.SEND_ERRORS.labels(topic=topic).inc()
-        log.error("send_failed", topic=topic, error=type(exc).__name__)
+        send_failed(state if isinstance(state, str) else "unknown", exc)
 
     def on_rebalance_start(self, app: Any) -> dict[str, float]:
         metrics.REBALANCES.inc()
         log.info("rebalance_started")
         return {"time_start": time.monotonic()}
+
+
+def send_failed(topic: str, exc: BaseException) -> None:
+    """A record sent without waiting that Kafka refused: its contact's output may be missing
+    until the contact is processed again, so it must be seen, not only counted."""
+    metrics.SEND_ERRORS.labels(topic=topic).inc()
+    log.error("send_failed", topic=topic, error=type(exc).__name__)
 
 
 def worker_ready(app: faust.App) -> bool:

@@ -43,7 +43,7 @@ from mash.streams.delivery import (
     stop_uncommitted,
 )
 from mash.streams.imm_agent import install_imm
-from mash.streams.output import Output
+from mash.streams.output import Output, kafka_producer
 from mash.streams.topics import CHILD_INPUTS
 
 log = get_logger(__name__)
@@ -104,12 +104,6 @@ def timeline_entry(topic: str, raw: bytes, settings: Settings) -> tuple[str, Ent
         model = parse_event(raw, DecisionEvent)
         return model.child_key, DecisionEntry.of(model)
     raise Rejected(DeadLetterReason.SCHEMA_INVALID, [Problem(loc=[], msg="not an input topic", type="topic")])
-
-
-def kafka_producer(app: faust.App) -> Any:
-    """The aiokafka producer under faust's, which the worker's output goes to (`Output`)."""
-    producer: Any = app.producer
-    return producer._producer
 
 
 def set_fetch_wait(app: faust.App, wait_ms: int) -> None:

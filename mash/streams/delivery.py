@@ -56,7 +56,11 @@ class StopWhenASendFails(faust.Sensor):
     producer, and faust would go on to commit the offsets of the events behind it."""
 
     def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
-        stop_uncommitted("record not delivered", error=type(exc).__name__)
+        record_not_delivered(exc)
+
+
+def record_not_delivered(exc: BaseException) -> NoReturn:
+    stop_uncommitted("record not delivered", error=type(exc).__name__)
 
 
 def complete_flush(app: faust.App, timeout_s: float) -> None:

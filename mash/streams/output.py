@@ -26,13 +26,12 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, NoReturn
 
+import faust
 from aiokafka.errors import KafkaError
 
 from mash.observability import metrics
-from mash.observability.logging import get_logger
-from mash.streams.delivery import stop_uncommitted
-
-log = get_logger(__name__)
+from mash.observability.pipeline import send_failed
+from mash.streams.delivery import record_not_delivered
 
 
 class Output:
@@ -71,6 +70,11 @@ class Output:
 
 
 def _failed(topic: str, exc: BaseException) -> NoReturn:
-    metrics.SEND_ERRORS.labels(topic=topic).inc()
-    log.error("send_failed", topic=topic, error=type(exc).__name__)
-    stop_uncommitted("record not delivered", error=type(exc).__name__)
+    send_failed(topic, exc)  # as PipelineSensor and StopWhenASendFails do for faust's sends
+    record_not_delivered(exc)
+
+
+def kafka_producer(app: faust.App) -> Any:
+    """The aiokafka producer under faust's, which faust starts before any agent runs."""
+    producer: Any = app.producer
+    return producer._producer

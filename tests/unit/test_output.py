@@ -16,7 +16,7 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaTimeoutError
 from aiokafka.structs import RecordMetadata
 
-from mash.streams import output as output_module
+from mash.streams import delivery
 from mash.streams.output import Output
 
 CHANGELOG = "unit-children-changelog"
@@ -70,7 +70,7 @@ def stops(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
         stopped.append((reason, detail))
         raise Stopped
 
-    monkeypatch.setattr(output_module, "stop_uncommitted", stop_uncommitted)
+    monkeypatch.setattr(delivery, "stop_uncommitted", stop_uncommitted)
     return stopped
 
 
