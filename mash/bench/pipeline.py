@@ -58,12 +58,17 @@ class Throughput:
     def per_s(self) -> float:
         return self.contacts / self.seconds if self.seconds > 0 else 0.0
 
+    def cpu_ms_per_contact(self, process: str) -> float | None:
+        seconds = self.cpu_seconds.get(process)
+        return None if seconds is None else seconds * 1000 / self.contacts
+
 
 @dataclass
 class PipelineResult:
     bare: Throughput
     one: Throughput
     bare_after: Throughput | None = None
+    recorded: Throughput | None = None
     floor: Throughput | None = None
     agent: Throughput | None = None
     batch_loop: Throughput | None = None
@@ -84,8 +89,30 @@ class PipelineResult:
         return self.one.per_s / self.bare_per_s if self.bare_per_s else 0.0
 
     @property
+    def step_cpu_ms(self) -> float | None:
+        """What the domain step costs in the worker: its CPU per contact, less the recorded run's."""
+        whole = self.one.cpu_ms_per_contact("worker-0")
+        without = self.recorded.cpu_ms_per_contact("worker-0") if self.recorded else None
+        return None if whole is None or without is None else whole - without
+
+    @property
     def scaling(self) -> float | None:
         return self.two.per_s / self.one.per_s if self.two and self.one.per_s else None
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """A faust process run in the worker's place, to measure what one part of the worker costs."""
+
+    name: str  # of its topics and log
+    label: str  # in the table
+    module: str  # run as `python -m MODULE`
+    env: dict[str, str] = field(default_factory=dict)
+
+
+RECORDED_STEP = StandIn("recorded-step", "1 worker, domain step recorded", "mash.bench.recorded_step")
+FAUST_FLOOR = StandIn("faust-floor", "faust floor", "mash.bench.faust_floor", {TABLE_ENV: "1"})
+FAUST_AGENT = StandIn("faust-agent", "faust agent, no table", "mash.bench.faust_floor", {TABLE_ENV: "0"})
 
 
 def _timeout(contacts: int) -> float:
@@ -183,20 +210,18 @@ async def run_workers(
     workers: int = 1,
     embedded_profile: bool = False,
     profile_raw: Path | None = None,
-    faust_floor: bool = False,
-    floor_table: bool = True,
+    stand_in: StandIn | None = None,
 ) -> tuple[Throughput, str]:
-    """`workers` worker processes in one group (or the faust floor, `mash.bench.faust_floor`,
-    with or without its table write); returns the throughput and py-spy's raw output."""
-    if faust_floor:
-        name = "faust-floor" if floor_table else "faust-agent"
+    """`workers` worker processes in one group (or one process of `stand_in`); returns the
+    throughput and py-spy's raw output."""
+    if stand_in is not None:
+        name = stand_in.name
     else:
         name = f"pipeline-{workers}w" + ("-batch1" if embedded_profile else "")
     settings = await create_topics(bootstrap, new_prefix(name))
     env = service_env(bootstrap, settings.topic_prefix, work, embedded_profile=embedded_profile)
-    module = "mash.bench.faust_floor" if faust_floor else None
-    if faust_floor:
-        env[TABLE_ENV] = "1" if floor_table else "0"
+    module = stand_in.module if stand_in else None
+    env.update(stand_in.env if stand_in else {})
     procs = [worker_proc(env, work, f"{name}-{i}", module) for i in range(workers)]
     for proc in procs:
         proc.start()
@@ -221,8 +246,8 @@ async def run_workers(
                 raise BenchError(f"py-spy wrote no profile: {problem[-500:]}")
             collapsed = profile_raw.read_text(errors="replace")
         label = f"{workers} worker" + ("s" if workers > 1 else "")
-        if faust_floor:
-            label = "faust floor" if floor_table else "faust agent, no table"
+        if stand_in is not None:
+            label = stand_in.label
         else:
             label += ", batch size 1" if embedded_profile else ""
         throughput = Throughput(
@@ -249,8 +274,9 @@ async def run_pipeline(
     profile_dir: Path | None = None,
     say: Callable[[str], None] = lambda _: None,
 ) -> PipelineResult:
-    """Bare loop, one worker, bare loop again, the faust floor with and without its table, the
-    bare loop running the domain step, then (if asked) two workers and batch size 1."""
+    """Bare loop, one worker, bare loop again, the worker with its domain step recorded, the faust
+    floor with and without its table, the bare loop running the domain step, then (if asked)
+    two workers and batch size 1."""
     bare = await run_bare(bootstrap, records, work, broker_pids)
     say(f"  {bare.label}: {bare.per_s:,.0f}/s")
     raw = profile_dir / "worker-pipeline.raw" if profile_dir else None
@@ -258,16 +284,24 @@ async def run_pipeline(
     say(f"  {one.label}: {one.per_s:,.0f}/s")
     bare_after = await run_bare(bootstrap, records, work, broker_pids, "bare aiokafka loop (after)")
     say(f"  {bare_after.label}: {bare_after.per_s:,.0f}/s")
-    floor, _ = await run_workers(bootstrap, records, work, broker_pids, faust_floor=True)
+    recorded, _ = await run_workers(bootstrap, records, work, broker_pids, stand_in=RECORDED_STEP)
+    say(f"  {recorded.label}: {recorded.per_s:,.0f}/s")
+    floor, _ = await run_workers(bootstrap, records, work, broker_pids, stand_in=FAUST_FLOOR)
     say(f"  {floor.label}: {floor.per_s:,.0f}/s")
-    agent, _ = await run_workers(bootstrap, records, work, broker_pids, faust_floor=True, floor_table=False)
+    agent, _ = await run_workers(bootstrap, records, work, broker_pids, stand_in=FAUST_AGENT)
     say(f"  {agent.label}: {agent.per_s:,.0f}/s")
     batch_loop = await run_bare(
         bootstrap, records, work, broker_pids, "batch loop, domain step", domain_step=True
     )
     say(f"  {batch_loop.label}: {batch_loop.per_s:,.0f}/s")
     result = PipelineResult(
-        bare=bare, one=one, bare_after=bare_after, floor=floor, agent=agent, batch_loop=batch_loop
+        bare=bare,
+        one=one,
+        bare_after=bare_after,
+        recorded=recorded,
+        floor=floor,
+        agent=agent,
+        batch_loop=batch_loop,
     )
     if profile_dir is not None:
         if collapsed:

@@ -136,6 +136,10 @@ def figures(results: Results) -> Figures:
             f["bare_after_per_s"] = round(p.bare_after.per_s, 1)
         f["pipeline_ratio"] = round(p.ratio, 4)
         f["pipeline_contacts"] = p.one.contacts
+        if p.recorded is not None:
+            f["recorded_step_per_s"] = round(p.recorded.per_s, 1)
+            if (step_ms := p.step_cpu_ms) is not None:
+                f["domain_step_worker_cpu_ms"] = round(step_ms, 4)
         if p.floor is not None:
             f["faust_floor_per_s"] = round(p.floor.per_s, 1)
         if p.agent is not None:
@@ -234,6 +238,20 @@ def rows(results: Results) -> list[Row]:
                 *target("pipeline"),
             )
         )
+        if p.recorded is not None:
+            step_ms, worker_ms = p.step_cpu_ms, p.one.cpu_ms_per_contact("worker-0")
+            cost = (
+                f"the step costs {step_ms:.2f} ms of worker CPU per contact, {step_ms / worker_ms:.0%}"
+                if step_ms is not None and worker_ms
+                else "no CPU figures"
+            )
+            out.append(
+                Row(
+                    f"1 worker, domain step recorded, not run ({_n(p.recorded.contacts)})",
+                    f"{_n(p.recorded.per_s)} contacts/s",
+                    f"x{p.recorded.per_s / p.one.per_s if p.one.per_s else 0:.2f} of 1 worker; {cost}",
+                )
+            )
         if p.floor is not None:
             out.append(
                 Row(
@@ -395,7 +413,7 @@ def notes(results: Results) -> list[str]:
                 f"bare loop run before and after the 1-worker run: {_n(p.bare.per_s)}/s and "
                 f"{_n(p.bare_after.per_s)}/s; the table shows their mean"
             )
-        for t in (p.bare, p.one, p.bare_after, p.floor, p.agent, p.batch_loop, p.two, p.batch1):
+        for t in (p.bare, p.one, p.bare_after, p.recorded, p.floor, p.agent, p.batch_loop, p.two, p.batch1):
             if t is not None:
                 out.append(_cpu(t))
     if results.latency or results.intake:
