@@ -58,8 +58,10 @@ class Throughput:
     def per_s(self) -> float:
         return self.contacts / self.seconds if self.seconds > 0 else 0.0
 
-    def cpu_ms_per_contact(self, process: str) -> float | None:
-        seconds = self.cpu_seconds.get(process)
+    @property
+    def worker_cpu_ms(self) -> float | None:
+        """CPU per contact of the run's first worker process (`worker-0`, as `run_workers` names it)."""
+        seconds = self.cpu_seconds.get("worker-0")
         return None if seconds is None else seconds * 1000 / self.contacts
 
 
@@ -91,8 +93,8 @@ class PipelineResult:
     @property
     def step_cpu_ms(self) -> float | None:
         """What the domain step costs in the worker: its CPU per contact, less the recorded run's."""
-        whole = self.one.cpu_ms_per_contact("worker-0")
-        without = self.recorded.cpu_ms_per_contact("worker-0") if self.recorded else None
+        whole = self.one.worker_cpu_ms
+        without = self.recorded.worker_cpu_ms if self.recorded else None
         return None if whole is None or without is None else whole - without
 
     @property

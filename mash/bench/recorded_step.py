@@ -19,6 +19,7 @@ from mash.domain.child import Step, apply_stored
 from mash.domain.ruleset import Ruleset
 from mash.domain.timeline import Entry
 from mash.streams import app as worker_app
+from mash.streams.worker import run_worker
 
 
 class RecordedStep:
@@ -38,8 +39,6 @@ class RecordedStep:
 
 
 def main() -> None:
-    from mash.streams.worker import run_worker
-
     # The agent looks the step up by this module-level name as each event comes.
     worker_app.apply_stored = RecordedStep()  # type: ignore[attr-defined]
     run_worker(Settings())

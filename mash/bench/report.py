@@ -239,7 +239,7 @@ def rows(results: Results) -> list[Row]:
             )
         )
         if p.recorded is not None:
-            step_ms, worker_ms = p.step_cpu_ms, p.one.cpu_ms_per_contact("worker-0")
+            step_ms, worker_ms = p.step_cpu_ms, p.one.worker_cpu_ms
             cost = (
                 f"the step costs {step_ms:.2f} ms of worker CPU per contact, {step_ms / worker_ms:.0%}"
                 if step_ms is not None and worker_ms
