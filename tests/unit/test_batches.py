@@ -41,14 +41,14 @@ async def next_batch(taken: AsyncIterator[list[Any]]) -> list[Any]:
 async def test_what_the_buffer_holds_comes_as_one_batch_in_order() -> None:
     stream = BufferedStream()
     stream.put("a", "b", "c", "d")
-    taken = batches(stream, linger_s=0.001)  # type: ignore[arg-type]
+    taken = batches(stream, lambda _: True, linger_s=0.001)  # type: ignore[arg-type]
 
     assert await next_batch(taken) == ["a", "b", "c", "d"]
 
 
 async def test_at_a_trickle_each_event_comes_alone() -> None:
     stream = BufferedStream()
-    taken = batches(stream, linger_s=0.001)  # type: ignore[arg-type]
+    taken = batches(stream, lambda _: True, linger_s=0.001)  # type: ignore[arg-type]
 
     stream.put("a")
     assert await next_batch(taken) == ["a"]
@@ -66,7 +66,7 @@ async def test_what_arrives_while_it_waits_joins_the_batch(monkeypatch: pytest.M
             stream.put("b", "c")
 
     monkeypatch.setattr(batches_module.asyncio, "sleep", arrives_meanwhile)
-    taken = batches(stream, linger_s=0.002)  # type: ignore[arg-type]
+    taken = batches(stream, lambda _: True, linger_s=0.002)  # type: ignore[arg-type]
     stream.put("a")
 
     assert await next_batch(taken) == ["a", "b", "c"]
@@ -77,6 +77,6 @@ async def test_what_arrives_while_it_waits_joins_the_batch(monkeypatch: pytest.M
 async def test_a_batch_holds_at_most_most_events() -> None:
     stream = BufferedStream()
     stream.put(*"abcdefg")
-    taken = batches(stream, linger_s=0.001, most=3)  # type: ignore[arg-type]
+    taken = batches(stream, lambda _: True, linger_s=0.001, most=3)  # type: ignore[arg-type]
 
     assert [await next_batch(taken) for _ in range(3)] == [["a", "b", "c"], ["d", "e", "f"], ["g"]]
