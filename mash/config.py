@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # See `Settings.fetch_wait_ms`.
-EMBEDDED_FETCH_WAIT_MS = 10
+EMBEDDED_FETCH_WAIT_MS = 25
 
 
 class Settings(BaseSettings):

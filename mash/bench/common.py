@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pydantic import SecretStr
 
-from mash.config import Settings
+from mash.config import EMBEDDED_FETCH_WAIT_MS, Settings
 from mash.embedded import free_port
 from mash.streams import follow
 from mash.streams.topics import ensure_topics
@@ -127,8 +127,9 @@ def service_env(
         "MASH_CHILD_KEY_SECRET": BENCH_SECRET,
         "MASH_TOPIC_PREFIX": prefix,
         "MASH_PRODUCE_TIMEOUT_S": "10",
-        # The bench always runs on the embedded broker, which holds every fetch for its full wait.
-        "MASH_FETCH_MAX_WAIT_MS": "10",
+        # The bench always runs on the embedded broker, which holds every fetch for its full wait:
+        # every process waits as in the embedded profile, whichever producer batching it uses.
+        "MASH_FETCH_MAX_WAIT_MS": str(EMBEDDED_FETCH_WAIT_MS),
         **GROUP_TIMINGS,
         **NO_RATE_LIMIT,
         **extra,

@@ -84,7 +84,7 @@ SEND_ERRORS = Counter(
 )
 EVENT_PROCESSING = Histogram(
     "mash_worker_event_processing_seconds",
-    "Time an agent spent on one event, from the stream handing it over to the agent asking for the next",
+    "Time the worker spent on one event, from starting its step to its output handed to the producer",
     ["topic"],
     buckets=PROCESSING_BUCKETS,
     registry=None,

@@ -3,8 +3,9 @@
 `install_pipeline_metrics(app, settings)` is called once at the end of `create_app`. It adds:
 
 - a faust Sensor, the least invasive hook faust has: it counts records consumed (per topic),
-  records produced and failed sends (per topic), times each event an agent handles, and counts
-  rebalances. Sensor callbacks run on faust's hot path (and rebalances on the consumer's
+  records produced and failed sends (per topic), and counts rebalances (the agent times each
+  event it handles itself: it acknowledges its events by hand, and faust then passes its
+  sensors no timing). Sensor callbacks run on faust's hot path (and rebalances on the consumer's
   thread), so each does no more than one thread-safe Prometheus update.
 - a timer that every 5 s computes the consumer lag of each input topic from the partitions
   assigned to this worker: the partition's end offset (as of the consumer's latest fetch)
@@ -42,7 +43,6 @@ log = get_logger(__name__)
 
 LAG_INTERVAL_S = 5.0
 OFFSETS_TIMEOUT_S = 5.0
-_START = "mash_started_at"
 LEVELS = (1, 2, 3, 4)
 
 
@@ -62,16 +62,6 @@ class PipelineSensor(faust.Sensor):
 
     def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
         metrics.MESSAGES_CONSUMED.labels(topic=tp.topic).inc()
-
-    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> dict[str, float]:
-        return {_START: time.perf_counter()}
-
-    def on_stream_event_out(
-        self, tp: Any, offset: int, stream: Any, event: Any, state: dict[str, float] | None = None
-    ) -> None:
-        if state and _START in state:
-            elapsed = time.perf_counter() - state[_START]
-            metrics.EVENT_PROCESSING.labels(topic=tp.topic).observe(elapsed)
 
     def on_send_initiated(self, producer: Any, topic: str, message: Any, keysize: int, valsize: int) -> str:
         return topic

@@ -5,16 +5,17 @@ adds it to the child's timeline in the `children` table and publishes whatever t
 changed: case records on `mash.cases.v1`, plans on `mash.plans.v1`. It is deliberately
 thin: parsing is `mash.streams.dead_letter.parse_event` (bad events go to the dead-letter
 topic), the decision is `mash.domain.child.apply`, the state and records go out through
-`mash.streams.output`, and what keeps delivery at-least-once where faust alone does not is
-`mash.streams.delivery`. One agent, not a chain, because every
-step needs the same child's history: one topic hop, and a child's events always handled
-in order on one partition.
+`mash.streams.output`, events come in small batches (`mash.streams.batches`) and what keeps
+delivery at-least-once where faust alone does not is `mash.streams.delivery`. One agent, not
+a chain, because every step needs the same child's history: one topic hop, and a child's
+events always handled in order on one partition.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.web import Request, Response, View
@@ -33,6 +34,7 @@ from mash.intake.rulesets import RulesetHolder
 from mash.observability import metrics
 from mash.observability.logging import get_logger
 from mash.observability.pipeline import LEVELS, install_pipeline_metrics
+from mash.streams.batches import batches, behind
 from mash.streams.dead_letter import DeadLetterReason, Rejected, dead_letter, parse_event, to_json
 from mash.streams.delivery import (
     RecordsSkipped,
@@ -162,47 +164,59 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
         log.warning("dead_letter", topic=message.topic, offset=message.offset, reason=rejected.reason.value)
 
     processed = metrics.EVENTS_PROCESSED.labels(agent="children")
+    processing = {name: metrics.EVENT_PROCESSING.labels(topic=name) for name in inputs.topics}
     screened = {level: metrics.CONTACTS_SCREENED.labels(level=str(level)) for level in LEVELS}
     routed = {route: metrics.CONTACTS_ROUTED.labels(route=route.value) for route in Route}
     order = record_order(app)
 
+    async def handle(event: faust.EventT[bytes]) -> None:
+        topic = event.message.topic
+        processed.inc()
+        try:
+            child_key, entry = timeline_entry(topic, event.value, settings)
+            if event.message.key != child_key.encode():
+                # The table lives on the partition of the record's key: another key would
+                # split the child's history in two.
+                problem = Problem(loc=["key"], msg="the record key must be the child_key", type="key")
+                raise Rejected(DeadLetterReason.KEY_MISMATCH, [problem])
+        except Rejected as rejected:
+            send_to_dlq(event, rejected)
+            return
+        key = child_key.encode()
+        step, state = apply_stored(children.get(key), child_key, entry, rules.current)
+        if step.duplicate:
+            metrics.DUPLICATES.labels(topic=topic).inc()
+        # Written for a duplicate too: after a crash the local RocksDB can hold state that
+        # never reached the changelog. Writing it again sends it there before this offset
+        # is committed, so a worker that rebuilds the table from the changelog has it.
+        await output.save(key, state)
+        for item in step.publish:
+            target = cases if isinstance(item.record, CaseRecord) else plans
+            await output.publish(target, item.key.encode(), item.value)
+            if not step.duplicate and isinstance(item.record, CaseRecord) and item.key == entry.id:
+                record = item.record
+                screened[record.screened_level].inc()
+                routed[record.route].inc()
+                metrics.SCREENING_LATENCY.observe(
+                    max(0.0, (datetime.now(UTC) - record.accepted_at).total_seconds())
+                )
+
     @app.agent(inputs, name="children")
     async def child_events(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            try:
-                await order.check(event.message.tp, event.message.offset)
-            except RecordsSkipped as skipped:
-                stop_uncommitted("records skipped", detail=str(skipped))
-            topic = event.message.topic
-            processed.inc()
-            try:
-                child_key, entry = timeline_entry(topic, event.value, settings)
-                if event.message.key != child_key.encode():
-                    # The table lives on the partition of the record's key: another key would
-                    # split the child's history in two.
-                    problem = Problem(loc=["key"], msg="the record key must be the child_key", type="key")
-                    raise Rejected(DeadLetterReason.KEY_MISMATCH, [problem])
-            except Rejected as rejected:
-                send_to_dlq(event, rejected)
-                continue
-            key = child_key.encode()
-            step, state = apply_stored(children.get(key), child_key, entry, rules.current)
-            if step.duplicate:
-                metrics.DUPLICATES.labels(topic=topic).inc()
-            # Written for a duplicate too: after a crash the local RocksDB can hold state that
-            # never reached the changelog. Writing it again sends it there before this offset
-            # is committed, so a worker that rebuilds the table from the changelog has it.
-            await output.save(key, state)
-            for item in step.publish:
-                target = cases if isinstance(item.record, CaseRecord) else plans
-                await output.publish(target, item.key.encode(), item.value)
-                if not step.duplicate and isinstance(item.record, CaseRecord) and item.key == entry.id:
-                    record = item.record
-                    screened[record.screened_level].inc()
-                    routed[record.route].inc()
-                    metrics.SCREENING_LATENCY.observe(
-                        max(0.0, (datetime.now(UTC) - record.accepted_at).total_seconds())
-                    )
+        events = cast(Any, stream).noack()  # acknowledged one by one below, once handled
+        async for batch in batches(events, behind(app)):
+            for event in batch:
+                try:
+                    await order.check(event.message.tp, event.message.offset)
+                except RecordsSkipped as skipped:
+                    stop_uncommitted("records skipped", detail=str(skipped))
+                started = time.perf_counter()
+                # faust's table store finds a key's partition from the stream's current event,
+                # which by now is the batch's last: it must be the event being handled.
+                events._set_current_event(event)
+                await handle(event)
+                await events.ack(event)
+                processing[event.message.topic].observe(time.perf_counter() - started)
 
     @app.page("/metrics")
     async def metrics_page(view: View, request: Request) -> Response:
