@@ -59,12 +59,13 @@ async def batches(
     lingered = False
     async for event in stream.events():
         batch.append(event)
-        if len(batch) < most and not queue.empty():
-            continue
-        if len(batch) < most and not lingered and lagging(event):
-            lingered = True
-            await asyncio.sleep(linger_s)
+        if len(batch) < most:
             if not queue.empty():
                 continue
+            if not lingered and lagging(event):
+                lingered = True
+                await asyncio.sleep(linger_s)
+                if not queue.empty():
+                    continue
         yield batch
         batch, lingered = [], False
