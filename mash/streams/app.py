@@ -5,10 +5,11 @@ adds it to the child's timeline in the `children` table and publishes whatever t
 changed: case records on `mash.cases.v1`, plans on `mash.plans.v1`. It is deliberately
 thin: parsing is `mash.streams.dead_letter.parse_event` (bad events go to the dead-letter
 topic), the decision is `mash.domain.child.apply`, the state and records go out through
-`mash.streams.output`, events come in small batches (`mash.streams.batches`) and what keeps
-delivery at-least-once where faust alone does not is `mash.streams.delivery`. One agent, not
-a chain, because every step needs the same child's history: one topic hop, and a child's
-events always handled in order on one partition.
+`mash.streams.output`, events come in batches (`mash.streams.consumer` fills the agent's
+buffer, `mash.streams.batches` empties it) and what keeps delivery at-least-once where faust
+alone does not is `mash.streams.delivery`. One agent, not a chain, because every step needs
+the same child's history: one topic hop, and a child's events always handled in order on one
+partition.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from mash.intake.rulesets import RulesetHolder
 from mash.observability import metrics
 from mash.observability.logging import get_logger
 from mash.observability.pipeline import LEVELS, install_pipeline_metrics
-from mash.streams.batches import batches, behind
+from mash.streams.batches import batches
+from mash.streams.consumer import use_consumer
 from mash.streams.dead_letter import DeadLetterReason, Rejected, dead_letter, parse_event, to_json
 from mash.streams.delivery import (
     RecordsSkipped,
@@ -126,8 +128,10 @@ def set_fetch_wait(app: faust.App, wait_ms: int) -> None:
 
 
 def new_faust_app(app_id: str, settings: Settings) -> faust.App:
-    """A faust app with the worker's settings and fetch wait (the worker's, or the bench's floor)."""
+    """A faust app with the worker's settings, consumer and fetch wait (the worker's, or the
+    bench's floor)."""
     app = faust.App(app_id, **faust_settings(settings))
+    use_consumer(app)
     if settings.fetch_wait_ms:
         set_fetch_wait(app, settings.fetch_wait_ms)
     return app
@@ -204,7 +208,7 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
     @app.agent(inputs, name="children")
     async def child_events(stream: faust.StreamT[bytes]) -> None:
         events = cast(Any, stream).noack()  # acknowledged one by one below, once handled
-        async for batch in batches(events, behind(app)):
+        async for batch in batches(events):
             for event in batch:
                 try:
                     await order.check(event.message.tp, event.message.offset)
