@@ -10,8 +10,8 @@ callback directly, so a backlog reaches the agent's buffer a hundred messages pe
 Everything else goes faust's way, for two reasons:
 
 - A worker that keeps up has little to gain from the direct path, and on the embedded broker it
-  loses: taking records sooner makes it fetch far more often, and the broker's CPU for
-  `mash replay` rose from 10 to 45 s (replay 1,409 to 690 contacts/s).
+  loses: taking records sooner makes it fetch far more often, which made `mash replay` about
+  twice as slow (README, Performance).
 - While faust has suspended the flow (a rebalance starting), a message is never delivered
   directly: faust's way gives up on it as soon as it would have to wait, and the partition is
   read again from its committed offset.
