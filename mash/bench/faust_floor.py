@@ -44,7 +44,7 @@ def create_floor_app(settings: Settings, with_table: bool) -> faust.App:
         async for event in stream.events():
             contact = orjson.loads(event.value)
             if with_table:
-                await output.save(event.message.key, event.value)
+                await output.save({output.where(event.message.key): event.value})
             contact_id = contact["contact_id"].encode()
             await output.publish(cases, contact_id, orjson.dumps({"contact_id": contact["contact_id"]}))
 

@@ -84,7 +84,8 @@ SEND_ERRORS = Counter(
 )
 EVENT_PROCESSING = Histogram(
     "mash_worker_event_processing_seconds",
-    "Time the worker spent on one event, from starting its step to its output handed to the producer",
+    "Time the worker spent per event: its batch's time, from taking the first event to the output "
+    "handed to the producer, shared among the batch's events",
     ["topic"],
     buckets=PROCESSING_BUCKETS,
     registry=None,

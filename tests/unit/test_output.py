@@ -87,19 +87,37 @@ async def test_saving_a_state_stores_it_and_sends_it_to_the_changelog_partition_
     producer, table = Producer(), Table()
     output = Output(lambda: producer, table, [CASES])
 
-    await output.save(b"ck-1", b'{"state": 1}')
+    await output.save({output.where(b"ck-1"): b'{"state": 1}'})
 
     assert table.data == {b"ck-1": b'{"state": 1}'}
     assert producer.sent == [(CHANGELOG, b"ck-1", b'{"state": 1}', 3)]
+    assert output.load([(3, b"ck-1"), (3, b"ck-2")]) == [b'{"state": 1}', None]
+
+
+async def test_a_batch_of_states_is_all_stored_before_any_changelog_record_is_sent() -> None:
+    """A crash after a state is sent but before it is stored would leave a persisted offset
+    (kept on the changelog's acknowledgement) ahead of the store, and recovery would skip it."""
+
+    class Watching(Producer):
+        async def send(self, *args: Any, **kwargs: Any) -> asyncio.Future[RecordMetadata]:
+            assert table.data == {b"ck-1": b"one", b"ck-2": b"two"}, "sent before every state was stored"
+            return await super().send(*args, **kwargs)
+
+    producer, table = Watching(), Table()
+    output = Output(lambda: producer, table, [CASES])
+
+    await output.save({(3, b"ck-1"): b"one", (3, b"ck-2"): b"two"})
+
+    assert [(key, value) for _, key, value, _ in producer.sent] == [(b"ck-1", b"one"), (b"ck-2", b"two")]
 
 
 async def test_each_changelog_acknowledgement_is_kept_as_the_tables_persisted_offset() -> None:
     """As faust's table does: a restarted worker then reads its changelog only past it."""
     producer, table = Producer(), Table()
     output = Output(lambda: producer, table, [CASES])
-    await output.save(b"ck-1", b"one")
+    await output.save({(3, b"ck-1"): b"one"})
     await output.publish(CASES, b"ct-1", b"case")
-    await output.save(b"ck-1", b"two")
+    await output.save({(3, b"ck-1"): b"two"})
 
     acknowledge(producer.deliveries[0], CHANGELOG, 3, 41)
     acknowledge(producer.deliveries[1], CASES, 0, 7)
@@ -137,7 +155,7 @@ async def test_a_changelog_record_kafka_does_not_acknowledge_stops_the_worker_be
 ) -> None:
     producer, table = Producer(), Table()
     output = Output(lambda: producer, table, [CASES])
-    await output.save(b"ck-1", b"state")
+    await output.save({(3, b"ck-1"): b"state"})
 
     producer.deliveries[0].set_exception(KafkaTimeoutError())
     await settle()

@@ -15,12 +15,14 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import faust
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import RecordMetadata
+from faust.stores.rocksdb import Store as RocksDBStore
 
 from mash.config import Settings
 from mash.domain.case import CaseRecord, Referral
@@ -71,6 +73,7 @@ class Sent:
     topic: str
     key: bytes | None
     value: bytes
+    partition: int | None = None
 
 
 class Outbox:
@@ -90,7 +93,7 @@ class Outbox:
     async def send(
         self, topic: str, value: bytes, key: bytes | None = None, partition: int | None = None
     ) -> asyncio.Future[RecordMetadata]:
-        self.add(Sent(topic, key, value))
+        self.add(Sent(topic, key, value, partition))
         tp = TopicPartition(topic, partition or 0)
         offset = self.offsets[tp] = self.offsets.get(tp, -1) + 1
         delivery = asyncio.get_running_loop().create_future()
@@ -111,15 +114,16 @@ class Harness:
     agent: Any  # faust's AgentTestWrapper
     outbox: Outbox
 
-    async def put(self, value: bytes, key: bytes, topic: str = CONTACTS) -> None:
+    async def put(self, value: bytes, key: bytes, topic: str = CONTACTS, wait: bool = True) -> None:
+        """`wait=False` only queues the event, so events put in a row reach the agent in one batch."""
         # The agent reads several topics and dispatches on the record's topic, but the test
         # wrapper names its messages after `original_channel`, which for a multi-topic
         # channel has no single name ("<internal>"); point it at the topic being simulated.
         self.agent.original_channel = self.app.topic(topic)
-        await self.agent.put(value=value, key=key)
+        await self.agent.put(value=value, key=key, wait=wait)
 
-    async def put_contact(self, event: ContactEvent) -> None:
-        await self.put(event.model_dump_json().encode(), key=event.child_key.encode())
+    async def put_contact(self, event: ContactEvent, wait: bool = True) -> None:
+        await self.put(event.model_dump_json().encode(), key=event.child_key.encode(), wait=wait)
 
     async def sent_to(self, topic: str, count: int) -> list[Sent]:
         """Waits until `count` records were sent to `topic`, then returns all sent to it.
@@ -142,20 +146,32 @@ class Harness:
         return self.outbox.to(topic)
 
     def state(self, child_key: str = CHILD_KEY) -> ChildState:
-        stored = self.app.tables[TABLE].get(child_key.encode())
+        key = child_key.encode()
+        table = self.app.tables[TABLE]
+        stored = table.get(key)
         assert stored is not None, f"nothing stored for {child_key}"
+        if isinstance(table.data, RocksDBStore):
+            # Recovery writes a changelog partition's records into that partition's database,
+            # so the worker's own write must be there too.
+            [partition] = {sent.partition for sent in self.changelog() if sent.key == key}
+            assert table.data._db_for_partition(partition).get(key) == stored
         return ChildState.model_validate_json(stored)
 
     def changelog(self) -> list[Sent]:
         return self.outbox.to(self.app.tables[TABLE].changelog_topic.get_topic_name())
 
 
-@pytest.fixture
-async def harness(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
+# Both table stores: the worker reads and writes RocksDB itself (`mash.streams.output`), and
+# `Harness.state` reads it back through faust's own table.
+@pytest.fixture(params=["memory://", "rocksdb://"])
+async def harness(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Harness]:
     settings = Settings(
         mode="development",
         child_key_secret="x",
-        store="memory://",
+        store=request.param,
+        data_dir=tmp_path,
         topic_prefix="unit",
         kafka_bootstrap="127.0.0.1:1",
     )
@@ -257,3 +273,22 @@ async def test_a_second_social_care_contact_is_linked_to_the_case_the_first_open
         "ct-first",
     )
     assert contact_ids(harness.state()) == ["ct-first", "ct-second"]
+
+
+async def test_a_childs_second_contact_in_the_same_batch_is_decided_after_the_first(harness: Harness):
+    """The batch reads each child's state once, before its first event: the second contact
+    must be decided from the state the first one left, not from that read."""
+    await harness.put_contact(contact("ct-first"), wait=False)
+    await harness.put_contact(contact("ct-second", received_at=TUESDAY_1030 + timedelta(days=3)), wait=False)
+
+    first, second = (case_record(s) for s in await harness.sent_to(CASES, 2))
+    assert (first.contact_id, first.referral) == ("ct-first", Referral.REFERRAL)
+    assert (second.contact_id, second.referral, second.case_id) == (
+        "ct-second",
+        Referral.LINKED_TO_OPEN_CASE,
+        "ct-first",
+    )
+    assert contact_ids(harness.state()) == ["ct-first", "ct-second"]
+    # One state per child per batch: the changelog gets the state after both contacts.
+    [saved] = harness.changelog()
+    assert contact_ids(ChildState.model_validate_json(saved.value)) == ["ct-first", "ct-second"]
