@@ -7,8 +7,8 @@ turn of the event loop (`mash.streams.consumer`), so under load a batch holds up
 events; a worker that keeps up gets them one or two at a time, as they arrive.
 
 The events come from a `noack()` stream: the agent acknowledges each one itself (`Stream.ack`)
-once its batch's output is with aiokafka, so faust commits nothing before that, as before. faust's
-revoke and stop wait until every event taken from the buffer is acknowledged
+once its batch's output is with aiokafka, so faust commits nothing before that, as before.
+faust's revoke and stop wait until every event taken from the buffer is acknowledged
 (`stream_wait_empty`), so a batch is always finished by the worker that took it, before its
 partitions move.
 """

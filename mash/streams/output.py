@@ -60,7 +60,7 @@ class Output:
     def where(self, key: bytes) -> Where:
         """Where the table keeps `key` for the event being handled (faust's current event),
         after faust's check that the table has as many partitions as the event's topic."""
-        partition = self.table.partition_for_key(key)  # None only for a table that never is
+        partition = self.table.partition_for_key(key)  # None only with `use_partitioner`, never set here
         return cast(int, partition), key
 
     def load(self, children: list[Where]) -> list[bytes | None]:
@@ -69,7 +69,9 @@ class Output:
 
     async def save(self, states: dict[Where, bytes]) -> None:
         """What `table[key] = state` does for each child, minus faust's send path: the state into
-        the table's store, then its changelog record to the partition it is stored under."""
+        the table's store, then its changelog record to the partition it is stored under. Every
+        state is stored before any is sent: a changelog acknowledgement moves the table's
+        persisted offset, which must never pass a state the store does not hold."""
         for (partition, key), state in states.items():
             self._store(partition)[key] = state
         for (partition, key), state in states.items():
