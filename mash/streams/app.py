@@ -189,7 +189,8 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
         processed.inc()
         try:
             child_key, entry = timeline_entry(event.message.topic, event.value, settings)
-            if event.message.key != child_key.encode():
+            key = child_key.encode()
+            if event.message.key != key:
                 # The table lives on the partition of the record's key: another key would
                 # split the child's history in two.
                 problem = Problem(loc=["key"], msg="the record key must be the child_key", type="key")
@@ -197,7 +198,7 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
         except Rejected as rejected:
             send_to_dlq(event, rejected)
             return None
-        return Taken(event, output.where(child_key.encode()), child_key, entry)
+        return Taken(event, output.where(key), child_key, entry)
 
     async def handle(batch: list[faust.EventT[bytes]], stream: Any) -> None:
         """A batch in three passes, so that each kind of work runs many times in a row: take

@@ -10,9 +10,8 @@ The states are read and written straight in the RocksDB database of their events
 which is where faust's table keeps them, a batch of events at a time. faust's own `table.get`
 calls every sensor, reads RocksDB twice for a key it holds (is it there, then its value) and
 raises and catches a KeyError for one it does not; its writes keep an index of keys, which
-only a read outside an event needs. And RocksDB costs far less when it is called many times
-in a row: about 4 µs a write in a loop of writes, 13 µs with other work between two (see the
-README's Performance section).
+only a read outside an event needs. And RocksDB costs several times less when it is called
+many times in a row than once between other work (figures in the README's Performance section).
 
 What stays as it was:
 
