@@ -201,6 +201,9 @@ def _from_local_wall(wall: datetime, calendar: WorkingCalendar) -> datetime:
     return wall.replace(tzinfo=calendar.zone).astimezone(UTC)
 
 
+# Every contact's due time steps through the next few working days, the same few for a
+# whole week of contacts.
+@lru_cache(maxsize=4096)
 def next_working_day(d: date, calendar: WorkingCalendar) -> date:
     """The first working day strictly after ``d``."""
     candidate = d
