@@ -1,5 +1,6 @@
 """The worker's consumer (`mash.streams.consumer`): faust's drain loop, except that a message far
-behind its partition's end reaches the agent's buffer without a round of tasks of its own.
+behind its partition's end reaches the agent's buffer without a round of tasks of its own, and
+that a fetch waits only briefly while a full buffer holds a partition back.
 
 The consumer is the one a worker's faust app builds; what Kafka would hand its drain loop (the
 fetched messages and the partitions' ends) is a stand-in. Every integration test of the worker,
@@ -22,7 +23,7 @@ from mode.utils.locks import Event
 
 from mash.config import Settings
 from mash.streams.app import new_faust_app
-from mash.streams.consumer import BACKLOG, Consumer
+from mash.streams.consumer import BACKLOG, HELD_BACK_POLL_S, Consumer
 
 CONTACTS = TP("contacts", 0)
 
@@ -94,6 +95,34 @@ async def test_while_faust_has_suspended_the_flow_nothing_is_delivered_directly(
     consumer.suspend_flow.set()  # as faust does when a rebalance starts
 
     assert (0, "loop") not in await drained(consumer, [0], end=10_000)
+
+
+async def fetch_wait(consumer: Any) -> float:
+    """How long the drain loop lets its next fetch wait for records."""
+    fetcher = SimpleNamespace(_stopped=Event())
+    asked: list[float] = []
+
+    async def getmany(timeout: float) -> AsyncIterator[tuple[TP, Any]]:
+        asked.append(timeout)
+        fetcher._stopped.set()
+        for message in ():  # nothing fetched
+            yield message
+
+    consumer.getmany = getmany
+    await asyncio.wait_for(consumer._drain_messages(fetcher), timeout=5)
+    return asked[0]
+
+
+async def test_while_a_full_buffer_holds_a_partition_back_the_loop_fetches_again_soon(consumer: Any) -> None:
+    outcomes = TP("outcomes", 0)
+    consumer._active_partitions = {CONTACTS, outcomes}
+    consumer.on_buffer_full(CONTACTS)  # as faust does when the agent's buffer fills up
+
+    # The next fetch would be for the outcomes partition alone, which may hold nothing: it must
+    # not keep the contacts partition waiting once the agent has emptied its buffer.
+    assert await fetch_wait(consumer) == HELD_BACK_POLL_S < 0.1
+    consumer.on_buffer_drop(CONTACTS)
+    assert await fetch_wait(consumer) == 1.0  # faust's own wait
 
 
 def test_the_drain_loop_is_a_copy_of_the_installed_faust_s() -> None:
