@@ -66,9 +66,9 @@ def test_quick_bench_runs_every_measurement_and_writes_its_json(tmp_path: Path) 
     rows = table_rows(done.stdout)
     assert rows["measurement"][-2:] == ["target", "met"], rows.get("measurement")
 
-    def row(start: str) -> list[str]:
-        found = [cells for name, cells in rows.items() if start in name]
-        assert len(found) == 1, f"{start!r}: {len(found)} rows in\n{done.stdout}"
+    def row(label: str) -> list[str]:
+        found = [cells for name, cells in rows.items() if label in name]
+        assert len(found) == 1, f"{label!r}: {len(found)} rows in\n{done.stdout}"
         return found[0]
 
     for name in TARGET_ROWS:
