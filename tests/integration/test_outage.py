@@ -31,7 +31,7 @@ from tests.integration.chaos import (
     assert_referrals_consistent,
     wait_for_text,
 )
-from tests.integration.conftest import Proc, make_service
+from tests.integration.conftest import Service, make_service
 from tests.integration.figures import record_figures
 from tests.integration.kafka import read_topic
 from tests.integration.test_observability import sample
@@ -374,7 +374,7 @@ def test_a_worker_whose_records_kafka_never_acknowledges_stops_uncommitted(tmp_p
             # flight. Its own count answers within a batch; reading the cases topic took long
             # enough for the worker to finish the backlog first, and then nothing was in flight.
             deadline = time.monotonic() + 60
-            while events_taken(worker) < 200:
+            while events_taken(service) < 200:
                 assert time.monotonic() < deadline, "the worker did not start on the backlog"
                 time.sleep(0.02)
             os.kill(own.process.pid, signal.SIGSTOP)
@@ -405,10 +405,9 @@ def test_a_worker_whose_records_kafka_never_acknowledges_stops_uncommitted(tmp_p
     )
 
 
-def events_taken(worker: Proc) -> float:
+def events_taken(service: Service) -> float:
     """The events the worker has taken off its input topics, by its own metrics."""
-    metrics = httpx.get(f"{worker.url}/metrics", timeout=5.0).text
-    return sample(metrics, "mash_events_processed_total", agent="children") or 0.0
+    return sample(service.worker_metrics(), "mash_events_processed_total", agent="children") or 0.0
 
 
 def child_named(n: int) -> dict[str, Any]:
