@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -25,14 +25,21 @@ COUNT_KEYS = (
     "referrals_nfa",
     "contacts_nfa",
     "cp_plans_started",
-    "cp_plans_second_or_subsequent",
+    "cp_plan_children",
+    "cp_plan_children_second_or_subsequent",
+    "awaiting_decision",
+    "decisions_due",
+    "decided_within_target",
     "decided_within_target_rate",
+    "undecided_past_due",
+    "decided_within_1_working_day_rate",
+    "undecided_past_1_working_day",
 )
 
 
 async def compute_report(settings: Settings, start: date, end: date) -> dict[str, Any]:
     source = await read_source(settings)
-    result = figures(source.contacts.values(), source.plans.values(), start, end)
+    result = figures(source.contacts.values(), source.plans.values(), start, end, datetime.now(UTC))
     imm = await read_imm_state(settings)
     result["imm"] = imm_figures(
         imm.log.agendas.values(), imm.log.meetings.values(), imm.records.values(), start, end

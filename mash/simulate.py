@@ -77,7 +77,7 @@ from mash.domain.contact import Child, CinSource, ConsentReason, ConsentStatus
 from mash.domain.identity import child_identity
 from mash.domain.nhs import WEIGHTS
 from mash.domain.ruleset import Route, Ruleset, load_ruleset
-from mash.domain.screening import Known, screen
+from mash.domain.screening import EarlierContact, Known, Plan, screen
 
 if TYPE_CHECKING:
     import httpx
@@ -884,7 +884,11 @@ class _Simulation:
             child, identity = self._identity(k, unborn)
             children.append(dict(child))
             record = self.records.setdefault(identity, _Record())
-            known = Known(tuple(record.contacts), record.open_case, tuple(record.plans))
+            known = Known(
+                tuple(EarlierContact(c, 2) for c in record.contacts),
+                record.open_case,
+                tuple(Plan(p) for p in record.plans),
+            )
             screened = screen(codes, known, at, self.ruleset)
             record.contacts.append(at)
             if self.ruleset.routes[screened.level].route is Route.SOCIAL_CARE and not record.open_case:

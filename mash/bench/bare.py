@@ -31,6 +31,7 @@ from aiokafka.structs import ConsumerRecord
 from mash.config import Settings
 from mash.domain.child import apply_stored
 from mash.domain.ruleset import load_ruleset
+from mash.domain.ruleset_history import RulesetHistory
 from mash.streams.app import timeline_entry
 
 
@@ -46,7 +47,7 @@ class DomainStep:
 
     def __init__(self, source: str, state_topic: str) -> None:
         self.settings = Settings(mode="development", topic_prefix=source.removesuffix(".contacts.v1"))
-        self.ruleset = load_ruleset(self.settings.ruleset_file)
+        self.rulesets = RulesetHistory.of(load_ruleset(self.settings.ruleset_file))
         self.state_topic = state_topic
         self.states: dict[bytes, bytes] = {}
 
@@ -56,9 +57,9 @@ class DomainStep:
         pending: list[asyncio.Future[Any]] = []
         changed: dict[bytes, bytes] = {}
         for record in records:
-            child_key, entry = timeline_entry(record.topic, record.value or b"", self.settings)
+            child_key, entry = timeline_entry(record.topic, record.value or b"", self.settings, self.rulesets)
             key = child_key.encode()
-            step, state = apply_stored(self.states.get(key), child_key, entry, self.ruleset)
+            step, state = apply_stored(self.states.get(key), child_key, entry, self.rulesets)
             self.states[key] = changed[key] = state
             for item in step.publish:
                 pending.append(await producer.send(target, key=item.key.encode(), value=item.value))

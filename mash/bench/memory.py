@@ -46,6 +46,7 @@ from mash.config import Settings
 from mash.domain.child import ChildState, apply
 from mash.domain.contact import ContactEvent
 from mash.domain.ruleset import load_ruleset
+from mash.domain.ruleset_history import RulesetHistory
 from mash.domain.timeline import ContactEntry
 from mash.intake.ledger import H_CONTACT
 
@@ -72,10 +73,12 @@ class MemoryResult:
 def child_states(events: Sequence[ContactEvent]) -> dict[str, bytes]:
     """Each child's table value after its contacts, by the worker's own step, in event-time order."""
     ruleset = load_ruleset()
+    history = RulesetHistory.of(ruleset)
     states: dict[str, ChildState] = {}
     for event in sorted(events, key=lambda e: e.received_at):
         state = states.get(event.child_key, ChildState())
-        states[event.child_key] = apply(state, event.child_key, ContactEntry.of(event), ruleset).state
+        entry = ContactEntry.of(event, ruleset.version)
+        states[event.child_key] = apply(state, event.child_key, entry, history).state
     return {key: state.model_dump_json().encode() for key, state in states.items()}
 
 

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from mash.config import Settings
 from mash.domain.child import Step, apply_stored
-from mash.domain.ruleset import Ruleset
+from mash.domain.ruleset_history import RulesetHistory
 from mash.domain.timeline import Entry
 from mash.streams import app as worker_app
 from mash.streams.worker import run_worker
@@ -29,10 +29,10 @@ class RecordedStep:
         self.recorded: tuple[Step, bytes] | None = None
 
     def __call__(
-        self, stored: bytes | None, child_key: str, entry: Entry, ruleset: Ruleset
+        self, stored: bytes | None, child_key: str, entry: Entry, rulesets: RulesetHistory
     ) -> tuple[Step, bytes]:
         if self.recorded is None:
-            self.recorded = apply_stored(stored, child_key, entry, ruleset)
+            self.recorded = apply_stored(stored, child_key, entry, rulesets)
         step, state = self.recorded
         case = replace(step.publish[0], key=entry.id)
         return Step(state=step.state, publish=[case], duplicate=False), state

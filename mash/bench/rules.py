@@ -24,7 +24,8 @@ from mash.bench.common import Record
 from mash.domain.child import ChildState, apply
 from mash.domain.contact import ContactEvent
 from mash.domain.ruleset import Route, Ruleset, load_ruleset
-from mash.domain.screening import Known, screen
+from mash.domain.ruleset_history import RulesetHistory
+from mash.domain.screening import EarlierContact, Known, screen
 from mash.domain.timeline import ContactEntry
 
 ScreenInput = tuple[tuple[str, ...], Known, datetime]
@@ -41,7 +42,7 @@ class RulesResult:
 
 def screen_inputs(events: Sequence[ContactEvent], ruleset: Ruleset) -> list[ScreenInput]:
     """Each contact with what was known of its child just before it, in event-time order."""
-    earlier: dict[str, list[datetime]] = {}
+    earlier: dict[str, list[EarlierContact]] = {}
     open_case: set[str] = set()
     out: list[ScreenInput] = []
     for event in sorted(events, key=lambda e: e.received_at):
@@ -49,9 +50,10 @@ def screen_inputs(events: Sequence[ContactEvent], ruleset: Ruleset) -> list[Scre
         known = Known(tuple(seen), event.child_key in open_case, ())
         out.append((tuple(event.indicators), known, event.received_at))
         result = screen(event.indicators, known, event.received_at, ruleset)
+        # As if a coordinator confirmed each recommendation: a social care one opens a case.
         if ruleset.routes[result.level].route is Route.SOCIAL_CARE:
             open_case.add(event.child_key)
-        seen.append(event.received_at)
+        seen.append(EarlierContact(event.received_at, result.concern_level))
     return out
 
 
@@ -87,12 +89,13 @@ def run_rules(
     # The worker's step, child by child, on the first contacts (a child's state grows with
     # its contacts, so the order is event time, as the worker sees it).
     chosen = sorted(events[:apply_contacts], key=lambda e: e.received_at)
-    entries = [(e.child_key, ContactEntry.of(e)) for e in chosen]
+    entries = [(e.child_key, ContactEntry.of(e, rules.version)) for e in chosen]
+    history = RulesetHistory.of(rules)
 
     def apply_all() -> int:
         states: dict[str, ChildState] = {}
         for child_key, entry in entries:
-            step = apply(states.get(child_key, ChildState()), child_key, entry, rules)
+            step = apply(states.get(child_key, ChildState()), child_key, entry, history)
             states[child_key] = step.state
         return len(entries)
 

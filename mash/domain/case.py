@@ -1,8 +1,11 @@
-"""The case record: what the service decided about one contact, why, and what happened since.
+"""The case record: what the service recommends for one contact, what people decided, and what
+happened since.
 
 Published on `mash.cases.v1`, keyed by contact id, and published again whenever anything
 about it changes (a decision, a closure, an earlier event arriving late): readers keep the
-latest per contact id. It carries no personal data (no names, dates of birth, NHS numbers,
+latest per contact id. The screening is a recommendation; a contact becomes a referral, early
+help or no further action only when a person decides (or, for the levels a council lets it,
+the service: `Ruleset.service_decides`). It carries no personal data (no names, dates of birth, NHS numbers,
 addresses or narrative), so queues, dashboards, figures and partners' status checks are
 built from it; the console joins the contact itself when a coordinator opens the case.
 """
@@ -40,15 +43,45 @@ class Reason(BaseModel):
 
 
 class Referral(StrEnum):
-    REFERRAL = "referral"  # accepted by social care for a child with no open case: opens a case
-    LINKED_TO_OPEN_CASE = "linked_to_open_case"  # social care, but the child's case is already open
-    NOT_REFERRED = "not_referred"  # early help or universal: not a social care referral
+    REFERRAL = "referral"  # a person decided social care, for a child with no open case: opens a case
+    LINKED_TO_OPEN_CASE = "linked_to_open_case"  # about a child whose case is open: to its allocated worker
+    NOT_REFERRED = "not_referred"  # waiting for a decision, or decided early help, single agency or NFA
 
 
 class CaseState(StrEnum):
-    AWAITING_DECISION = "awaiting_decision"  # screened; no coordinator has decided yet
-    DECIDED = "decided"  # confirmed or changed by a coordinator
+    AWAITING_DECISION = "awaiting_decision"  # screened and recommended; nobody has decided yet
+    DECIDED = "decided"  # decided by a person (or by the service, where the ruleset lets it)
     CLOSED = "closed"  # its social care case closed, or decided with no further action
+
+
+class DecidedBy(StrEnum):
+    """Who made a contact's first decision: the figures judge people's timeliness apart."""
+
+    COORDINATOR = "coordinator"  # a coordinator's confirm or change (or a manager's sign-off)
+    IMM = "imm"  # an outcome agreed at the integrated mid-day meeting
+    SERVICE = "service"  # the ruleset lets the service close it (information only, no history)
+
+
+class DataQuality(StrEnum):
+    """Problems with what a partner sent. The contact is accepted and screened all the same;
+    the problem is shown in the queue and on the case, and counted in the figures."""
+
+    CONSENT_BASIS_MISSING = "consent_basis_missing"  # level 2-3, consent not given, no reason recorded
+    REFERRER_UNREACHABLE = "referrer_unreachable"  # no phone or e-mail to call the referrer back
+    UNKNOWN_INDICATOR = "unknown_indicator"  # a code the contact's ruleset does not know
+
+
+class Recommendation(BaseModel):
+    """The screening: what the service recommends, and why, under which ruleset version."""
+
+    model_config = ConfigDict(frozen=True)
+
+    level: int
+    rag: Rag
+    route: Route
+    pathway: str
+    reasons: tuple[Reason, ...]
+    ruleset_version: str
 
 
 TrailStatus = Literal["applied", "awaiting_sign_off", "signed_off", "ignored"]
@@ -86,25 +119,25 @@ class CaseRecord(BaseModel):
     source: CinSource
     received_at: AwareDatetime
     accepted_at: AwareDatetime
+    recommendation: Recommendation
     state: CaseState
-    screened_level: int
-    screened_rag: Rag
+    # In force: the decision's once decided, the recommendation's while the contact waits.
     level: int
     rag: Rag
-    due_at: AwareDatetime | None
-    decided_at: AwareDatetime | None
-    reasons: tuple[Reason, ...]
-    ruleset_version: str
     route: Route
     pathway: str
+    due_at: AwareDatetime | None = Field(description="when the decision is due, by the recommended RAG")
+    decided_at: AwareDatetime | None = Field(description="when it was first decided (event time)")
+    decided_by: DecidedBy | None
     referral: Referral
     case_id: str | None
     re_referral: bool
     nfa: bool | None
     case_closed_at: AwareDatetime | None
     imm_agenda: bool
-    consent_status: ConsentStatus
+    consent_status: ConsentStatus | None
     consent_reason: ConsentReason | None
+    data_quality: tuple[DataQuality, ...]
     children_in_submission: int
     awaiting_sign_off: bool
     trail: tuple[TrailItem, ...]

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from mash.domain.case import CaseRecord, PlanRecord
 from mash.domain.derive import Cursor, Derived, derive, derive_appended, digest
-from mash.domain.ruleset import Ruleset
+from mash.domain.ruleset_history import RulesetHistory
 from mash.domain.timeline import ChildTimeline, Entry
 
 
@@ -45,11 +45,11 @@ class Step:
     duplicate: bool
 
 
-def apply(state: ChildState, child_key: str, entry: Entry, ruleset: Ruleset) -> Step:
+def apply(state: ChildState, child_key: str, entry: Entry, rulesets: RulesetHistory) -> Step:
     if state.timeline.has(entry.id):
-        return _republish(state, child_key, ruleset)
+        return _republish(state, child_key, rulesets)
     timeline = state.timeline.with_entry(entry)
-    appended = derive_appended(child_key, state.timeline, entry, state.cursor, ruleset)
+    appended = derive_appended(child_key, state.timeline, entry, state.cursor, rulesets)
     if appended is not None:
         # The usual case, a child's newest contact: only its own record is new.
         newest, cursor = appended
@@ -58,7 +58,7 @@ def apply(state: ChildState, child_key: str, entry: Entry, ruleset: Ruleset) -> 
         new_state = ChildState(timeline=timeline, published=published, cursor=cursor)
         publish = [Publish(key=entry.id, value=value, record=newest)]
         return Step(state=new_state, publish=publish, duplicate=False)
-    derived = derive(child_key, timeline, ruleset)
+    derived = derive(child_key, timeline, rulesets)
     out: list[Publish] = []
     published = dict(state.published)
     for key, value, record in _encoded(derived):
@@ -70,8 +70,8 @@ def apply(state: ChildState, child_key: str, entry: Entry, ruleset: Ruleset) -> 
     return Step(state=new_state, publish=out, duplicate=False)
 
 
-def _republish(state: ChildState, child_key: str, ruleset: Ruleset) -> Step:
-    derived = derive(child_key, state.timeline, ruleset)
+def _republish(state: ChildState, child_key: str, rulesets: RulesetHistory) -> Step:
+    derived = derive(child_key, state.timeline, rulesets)
     out = [Publish(key=key, value=value, record=record) for key, value, record in _encoded(derived)]
     return Step(state=state, publish=out, duplicate=True)
 
@@ -81,9 +81,11 @@ def _encoded(derived: Derived) -> list[tuple[str, bytes, CaseRecord | PlanRecord
     return [(key, record.model_dump_json().encode(), record) for key, record in items]
 
 
-def apply_stored(stored: bytes | None, child_key: str, entry: Entry, ruleset: Ruleset) -> tuple[Step, bytes]:
+def apply_stored(
+    stored: bytes | None, child_key: str, entry: Entry, rulesets: RulesetHistory
+) -> tuple[Step, bytes]:
     """`apply` to a child's state as the table stores it (JSON; None for a child not seen
     before); returns the step and the new state as the table stores it."""
     state = ChildState.model_validate_json(stored) if stored else ChildState()
-    step = apply(state, child_key, entry, ruleset)
+    step = apply(state, child_key, entry, rulesets)
     return step, step.state.model_dump_json().encode()

@@ -20,9 +20,14 @@ from pydantic import (
 )
 
 from mash.domain.nhs import nhs_number_problem
+from mash.domain.referrals import local_date
 
 MAX_CHILDREN = 20
 FUTURE_TOLERANCE = timedelta(minutes=5)
+# A baby is rarely born more than a few weeks after its expected date, and a pregnancy lasts
+# about 40 weeks: an expected date outside these bounds is a typing mistake.
+UNBORN_OVERDUE = timedelta(weeks=6)
+UNBORN_AHEAD = timedelta(weeks=44)
 
 
 class CinSource(StrEnum):
@@ -82,15 +87,19 @@ _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class Consent(BaseModel):
+    """The family's consent to the contact being shared, or why the partner went ahead without it.
+
+    A missing reason is never a reason to refuse a contact: it is accepted and flagged as a
+    data-quality problem (`DataQuality.CONSENT_BASIS_MISSING`) where consent matters.
+    """
+
     model_config = _STRICT
 
     status: ConsentStatus
     reason: ConsentReason | None = None
 
     @model_validator(mode="after")
-    def _reason_unless_given(self) -> Consent:
-        if self.status is not ConsentStatus.GIVEN and self.reason is None:
-            raise ValueError("a reason is required when consent is refused or not sought")
+    def _reason_only_without_consent(self) -> Consent:
         if self.status is ConsentStatus.GIVEN and self.reason is not None:
             raise ValueError("a reason is only recorded when consent is not given")
         return self
@@ -124,6 +133,9 @@ class Child(BaseModel):
 
 
 class Referrer(BaseModel):
+    """Who made the contact. Without a phone or e-mail the MASH cannot call them back: the
+    contact is accepted all the same and flagged (`DataQuality.REFERRER_UNREACHABLE`)."""
+
     model_config = _STRICT
 
     name: Name
@@ -131,11 +143,9 @@ class Referrer(BaseModel):
     phone: Annotated[str, Field(min_length=3, max_length=40)] | None = None
     email: Annotated[str, Field(min_length=3, max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
 
-    @model_validator(mode="after")
-    def _reachable(self) -> Referrer:
-        if self.phone is None and self.email is None:
-            raise ValueError("a phone or an email is required so the MASH can call the referrer back")
-        return self
+    @property
+    def reachable(self) -> bool:
+        return self.phone is not None or self.email is not None
 
 
 IndicatorCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
@@ -152,8 +162,10 @@ class ContactSubmission(BaseModel):
     children: Annotated[list[Child], Field(min_length=1, max_length=MAX_CHILDREN)]
     indicators: Annotated[list[IndicatorCode], Field(min_length=1, max_length=50)]
     narrative: Annotated[str, Field(max_length=20_000)] = ""
-    consent: Consent
-    referrer: Referrer
+    consent: Consent | None = Field(None, description="missing: accepted, and flagged where consent matters")
+    referrer: Referrer | None = Field(
+        None, description="missing (an anonymous contact): accepted, and flagged"
+    )
 
 
 class Problem(BaseModel):
@@ -171,8 +183,13 @@ def submission_problems(
     now: datetime,
     known_indicators: frozenset[str],
     catalogue_source: str,
+    max_backdate: timedelta | None = None,
 ) -> list[Problem]:
-    """Checks that need context the model alone doesn't have: the clock and the ruleset."""
+    """Checks that need context the model alone doesn't have: the clock and the ruleset.
+
+    `max_backdate` limits how far back a partner may date a contact (None: no limit, for
+    `mash replay`, which loads history on purpose), so nobody rewrites a closed year by accident.
+    """
     problems: list[Problem] = []
     if received_at > now + FUTURE_TOLERANCE:
         problems.append(
@@ -180,6 +197,16 @@ def submission_problems(
                 loc=["body", "received_at"],
                 msg="must not be more than 5 minutes in the future",
                 type="future_datetime",
+            )
+        )
+    if max_backdate is not None and received_at < now - max_backdate:
+        hours = round(max_backdate.total_seconds() / 3600)
+        problems.append(
+            Problem(
+                loc=["body", "received_at"],
+                msg=f"must not be more than {hours} hours in the past; older history is loaded "
+                "with `mash replay`",
+                type="backdated_too_far",
             )
         )
     unknown = sorted({code for code in submission.indicators if code not in known_indicators})
@@ -192,7 +219,7 @@ def submission_problems(
                 type="unknown_indicator",
             )
         )
-    received_on = received_at.date()
+    received_on = local_date(received_at)  # a date of birth is a date in England
     for i, child in enumerate(submission.children):
         if child.date_of_birth is not None and child.date_of_birth > received_on:
             problems.append(
@@ -200,6 +227,17 @@ def submission_problems(
                     loc=["body", "children", i, "date_of_birth"],
                     msg="must not be after received_at",
                     type="date_after_received",
+                )
+            )
+        if child.expected_date is not None and not (
+            received_on - UNBORN_OVERDUE <= child.expected_date <= received_on + UNBORN_AHEAD
+        ):
+            problems.append(
+                Problem(
+                    loc=["body", "children", i, "expected_date"],
+                    msg="must be within 6 weeks before and 44 weeks after received_at; a baby already "
+                    "born is given with date_of_birth",
+                    type="expected_date_out_of_range",
                 )
             )
     return problems
@@ -227,5 +265,5 @@ class ContactEvent(BaseModel):
     child: Child
     indicators: list[str]
     narrative: str
-    consent: Consent
-    referrer: Referrer
+    consent: Consent | None
+    referrer: Referrer | None

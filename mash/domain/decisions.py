@@ -1,6 +1,9 @@
 """Decisions people make about a contact: a coordinator confirms or changes its level and RAG,
 a manager signs off lowering a level-4 case, the integrated mid-day meeting (IMM) agrees an
-outcome for it.
+outcome for it, a manager has a waiting contact screened again under another ruleset version.
+
+A confirm names the level and RAG the coordinator confirmed, so a recommendation that changes
+later (an earlier contact about the child arriving late) never changes what a person decided.
 
 Each is an event on `mash.decisions.v1`, keyed by child key, applied by the worker in
 event-time order. Nothing is overwritten: the case record carries the whole trail.
@@ -18,15 +21,17 @@ from mash.domain.ruleset import Level, Rag
 
 
 class DecisionAction(StrEnum):
-    CONFIRM = "confirm"  # the screening stands
+    CONFIRM = "confirm"  # the recommendation stands, at the level and RAG the coordinator saw
     CHANGE = "change"  # a new level and/or RAG
     SIGN_OFF = "sign_off"  # a manager approves a change that lowered a level-4 case
     IMM_OUTCOME = "imm_outcome"  # the integrated mid-day meeting agreed the intervention
+    RESCREEN = "rescreen"  # a manager has a waiting contact screened under another ruleset version
 
 
 class Role(StrEnum):
     COORDINATOR = "coordinator"
     MANAGER = "manager"
+    SERVICE = "service"  # only in a case's trail: the service's own decision (Ruleset.service_decides)
 
 
 class ImmOutcome(StrEnum):
@@ -118,6 +123,9 @@ class DecisionEvent(BaseModel):
     rag: Rag | None = None
     rationale: Annotated[str, Field(min_length=1, max_length=5000)]
     signs_off: str | None = Field(None, description="sign_off only: the decision_id being approved")
+    ruleset_version: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        None, description="rescreen only: the ruleset version to screen the contact under"
+    )
     meeting_id: Annotated[str, Field(pattern=MEETING_ID_PATTERN)] | None = Field(
         None, description="imm_outcome only: the meeting, imm-YYYY-MM-DD"
     )
@@ -144,14 +152,24 @@ class DecisionEvent(BaseModel):
             raise ValueError("only an imm_outcome names a meeting, outcome or lead agency")
         elif self.consent_basis or self.actions or self.dissent:
             raise ValueError("only an imm_outcome records consent, actions or dissent")
+        if self.role is Role.SERVICE:
+            raise ValueError("a decision event is a person's: a coordinator's or a manager's")
         if self.action is DecisionAction.CHANGE and self.level is None and self.rag is None:
             raise ValueError("a change needs a new level or RAG")
-        if self.action is not DecisionAction.CHANGE and (self.level is not None or self.rag is not None):
-            raise ValueError("only a change sets a level or RAG")
+        if self.action is DecisionAction.CONFIRM and (self.level is None or self.rag is None):
+            raise ValueError("a confirm names the level and RAG confirmed")
+        levelled = (DecisionAction.CHANGE, DecisionAction.CONFIRM)
+        if self.action not in levelled and (self.level is not None or self.rag is not None):
+            raise ValueError("only a confirm or a change sets a level or RAG")
         if (self.action is DecisionAction.SIGN_OFF) != (self.signs_off is not None):
             raise ValueError("signs_off is given with, and only with, a sign_off")
-        if self.action is DecisionAction.SIGN_OFF and self.role is not Role.MANAGER:
-            raise ValueError("only a manager signs off")
+        if (
+            self.action in (DecisionAction.SIGN_OFF, DecisionAction.RESCREEN)
+            and self.role is not Role.MANAGER
+        ):
+            raise ValueError(f"only a manager may {self.action.value.replace('_', ' ')}")
+        if (self.action is DecisionAction.RESCREEN) != (self.ruleset_version is not None):
+            raise ValueError("ruleset_version is given with, and only with, a rescreen")
         return self
 
     def _check_imm(self) -> None:

@@ -46,7 +46,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from mash.domain.calendar import DEFAULT_CALENDAR, WorkingCalendar, add_working_time
-from mash.domain.case import CaseRecord, CaseState, Referral, TrailItem
+from mash.domain.case import CaseRecord, CaseState, DataQuality, Referral, TrailItem
 from mash.domain.contact import ConsentReason, ConsentStatus
 from mash.domain.decisions import MEETING_ID_PATTERN, ImmOutcome, PartnerAgency
 from mash.domain.ruleset import Rag, Route
@@ -124,18 +124,19 @@ class AgendaItem(BaseModel):
     child_key: str
     received_at: AwareDatetime
     level: int
-    screened_level: int
+    recommended_level: int
     rag: Rag
     due_at: AwareDatetime | None
     state: CaseState
     route: Route
     pathway: str
     reasons: tuple[str, ...] = Field(description="the rules that fired, in words")
-    consent_status: ConsentStatus
+    consent_status: ConsentStatus | None
     consent_reason: ConsentReason | None
     agencies: tuple[str, ...] = Field(description="agencies that made contacts about the child")
     history: str = Field(description="the child's history at the service, in one line")
     ratification: bool = Field(description="already decided by a coordinator: for the meeting to ratify")
+    data_quality: tuple[DataQuality, ...] = Field((), description="problems with what the partner sent")
     carried_over_from: MeetingId | None = Field(
         None, description="the latest earlier meeting whose agenda listed it"
     )
@@ -241,16 +242,17 @@ def _closed_by_case_system(record: CaseRecord) -> bool:
 
 
 def _decided(record: CaseRecord) -> bool:
-    """Decided by a coordinator: confirmed or changed, or closed by that decision (not by the case system)."""
-    return record.state is CaseState.DECIDED or (
-        record.state is CaseState.CLOSED and record.case_closed_at is None
-    )
+    """Decided before the meeting (by a coordinator: the meeting ratifies or revisits it)."""
+    return record.decided_at is not None
 
 
 def _eligible(record: CaseRecord) -> bool:
-    # The screened level too: a level 2-4 case a coordinator lowered to level 1 and closed is
+    # A contact about a child whose case is open goes to the allocated worker, not the meeting.
+    if record.referral is Referral.LINKED_TO_OPEN_CASE:
+        return False
+    # The recommended level too: a level 2-4 case a coordinator lowered to level 1 and closed is
     # put to the meeting for ratification.
-    return 2 <= max(record.level, record.screened_level) <= 4
+    return 2 <= max(record.level, record.recommendation.level) <= 4
 
 
 def _sort_key(item: AgendaItem) -> tuple[int, float, float, str]:
@@ -326,18 +328,19 @@ def select_agenda(
             child_key=r.child_key,
             received_at=r.received_at,
             level=r.level,
-            screened_level=r.screened_level,
+            recommended_level=r.recommendation.level,
             rag=r.rag,
             due_at=r.due_at,
             state=r.state,
             route=r.route,
             pathway=r.pathway,
-            reasons=tuple(reason.text for reason in r.reasons),
+            reasons=tuple(reason.text for reason in r.recommendation.reasons),
             consent_status=r.consent_status,
             consent_reason=r.consent_reason,
             agencies=tuple(sorted({s.agency for s in by_child[r.child_key] if s.received_at <= cutoff_at})),
             history=_history(r, by_child[r.child_key], cutoff_at),
             ratification=_decided(r),
+            data_quality=r.data_quality,
             carried_over_from=carried_from,
         )
         for r, carried_from in chosen

@@ -34,11 +34,18 @@ class OutcomeSubmission(BaseModel):
         None,
         description="the case system's own id for this event; repeats with the same reference are ignored",
     )
+    plan_id: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        None,
+        description="cp_plan_started and cp_plan_ended only: the case system's id of the plan, so a plan "
+        "sent again under another reference is still one plan",
+    )
 
     @model_validator(mode="after")
-    def _nfa_only_on_closure(self) -> OutcomeSubmission:
+    def _fields_fit_the_type(self) -> OutcomeSubmission:
         if self.nfa and self.type is not OutcomeType.CASE_CLOSED:
             raise ValueError("nfa is only meaningful on case_closed")
+        if self.plan_id is not None and self.type is OutcomeType.CASE_CLOSED:
+            raise ValueError("plan_id is only for cp_plan_started and cp_plan_ended")
         return self
 
 
@@ -54,4 +61,5 @@ class OutcomeEvent(BaseModel):
     type: OutcomeType
     occurred_at: AwareDatetime
     nfa: bool = False
+    plan_ref: str | None = Field(None, description="the case system's plan id, as a keyed hash")
     accepted_at: AwareDatetime

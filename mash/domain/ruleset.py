@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from functools import cached_property
 from importlib import resources
@@ -84,10 +85,15 @@ class CombinationRule(BaseModel):
 class HistoryRule(BaseModel):
     """Raises the level from what the service already knows about the child.
 
-    `repeat_contacts` counts this contact and earlier ones received within `within_days`
-    (by event time); `open_case` fires when the child has an open social care case;
-    `previous_cp_plan` fires when the child has ever had a child protection plan.
-    `description` may use {count} and {days}.
+    `repeat_contacts` counts this contact and earlier ones received within `within_days` (by
+    event time) as *incidents*: contacts within `same_incident_hours` of an incident's first
+    contact are the same incident (several agencies reporting one event), and contacts that only
+    record information (level 1 on their own indicators) are not counted and are never raised by
+    repetition unless `count_information_only` is set. `open_case` fires when the child has an
+    open social care case; `previous_cp_plan` when a child protection plan has ended before the
+    contact (a current plan means an open case: the contact goes to the allocated worker).
+    `max_level` caps what the rule can raise a level to. `description` may use {count} (contacts),
+    {ordinal} ("4th"), {incidents} and {days}.
     """
 
     model_config = _STRICT
@@ -96,19 +102,46 @@ class HistoryRule(BaseModel):
     description: Annotated[str, Field(min_length=1)]
     kind: Literal["repeat_contacts", "open_case", "previous_cp_plan"]
     within_days: Annotated[int, Field(ge=1)] | None = None
-    min_contacts: Annotated[int, Field(ge=2)] | None = None
+    min_incidents: Annotated[int, Field(ge=2)] | None = None
+    same_incident_hours: Annotated[int, Field(ge=0)] = 24
+    count_information_only: bool = False
     raise_by: Annotated[int, Field(ge=0, le=3)] = 0
     min_level: Level | None = None
+    max_level: Level = 4
 
     @model_validator(mode="after")
     def _well_formed(self) -> HistoryRule:
-        counts = self.within_days is not None and self.min_contacts is not None
+        counts = self.within_days is not None and self.min_incidents is not None
         if self.kind == "repeat_contacts" and not counts:
-            raise ValueError("repeat_contacts needs within_days and min_contacts")
-        if self.kind != "repeat_contacts" and (self.within_days or self.min_contacts):
-            raise ValueError("within_days and min_contacts are only for repeat_contacts")
+            raise ValueError("repeat_contacts needs within_days and min_incidents")
+        if self.kind != "repeat_contacts" and (self.within_days or self.min_incidents):
+            raise ValueError("within_days and min_incidents are only for repeat_contacts")
         if self.raise_by == 0 and self.min_level is None:
             raise ValueError("give raise_by or min_level, or the rule changes nothing")
+        if self.min_level is not None and self.min_level > self.max_level:
+            raise ValueError("min_level is above max_level")
+        return self
+
+
+class ServiceDecides(BaseModel):
+    """Which contacts the service may decide itself instead of waiting for a person.
+
+    A contact at one of `levels` is closed with no further action as soon as it is screened,
+    but only if the child has no history at the service (when `only_without_history`): no
+    contact in the `history_days` before, no open case, no child protection plan ever. A
+    contact with an indicator the ruleset does not know always waits for a person.
+    """
+
+    model_config = _STRICT
+
+    levels: list[Level] = [1]
+    only_without_history: bool = True
+    history_days: Annotated[int, Field(ge=1)] = 365
+
+    @model_validator(mode="after")
+    def _no_referral_without_a_person(self) -> ServiceDecides:
+        if any(level >= 3 for level in self.levels):
+            raise ValueError("the service may only decide levels 1 and 2: a referral needs a person")
         return self
 
 
@@ -122,13 +155,25 @@ class RouteTo(BaseModel):
 class Ruleset(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, title="RulesetV1")
 
-    version: Annotated[str, Field(min_length=1, max_length=64)]
+    version: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
     name: Annotated[str, Field(min_length=1)]
+    effective_from: date = Field(
+        description="the first day (Europe/London) of contacts this ruleset screens; a contact is "
+        "screened under the ruleset in force on the day it was received"
+    )
     indicators: Annotated[list[Indicator], Field(min_length=1)]
     combinations: list[CombinationRule] = []
     history: list[HistoryRule] = []
     routes: dict[Level, RouteTo]
     rag: dict[Level, Rag]
+    service_decides: ServiceDecides = ServiceDecides()
+    needs_consent: list[Level] = Field(
+        [2, 3], description="levels whose service (early help, child in need) needs the family's consent"
+    )
+    unknown_indicator_rag: Rag = Field(
+        Rag.AMBER,
+        description="the review clock of a contact with an indicator this ruleset does not know",
+    )
 
     # Read once per contact screened: a cached property is a plain attribute read, where a
     # pydantic private attribute goes through `__getattr__` (about a tenth of the domain step).

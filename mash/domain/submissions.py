@@ -62,5 +62,8 @@ def outcome_event(
         type=submission.type,
         occurred_at=submission.occurred_at,
         nfa=submission.nfa,
+        plan_ref="pl-" + keyed(secret, f"plan\x1f{agency}\x1f{submission.plan_id}")[:24]
+        if submission.plan_id
+        else None,
         accepted_at=accepted_at,
     )

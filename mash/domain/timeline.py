@@ -36,12 +36,16 @@ class ContactEntry(BaseModel):
     agency: str
     source: CinSource
     indicators: tuple[str, ...]
-    consent_status: ConsentStatus
+    consent_status: ConsentStatus | None
     consent_reason: ConsentReason | None
+    referrer_reachable: bool = True
     children_in_submission: int
+    # The ruleset in force when the contact was received, fixed when the worker first takes it:
+    # the contact is screened under it for good (mash.domain.ruleset_history).
+    ruleset_version: str
 
     @classmethod
-    def of(cls, event: ContactEvent) -> ContactEntry:
+    def of(cls, event: ContactEvent, ruleset_version: str) -> ContactEntry:
         return cls(
             id=event.contact_id,
             at=event.received_at,
@@ -49,9 +53,11 @@ class ContactEntry(BaseModel):
             agency=event.agency,
             source=event.source,
             indicators=tuple(event.indicators),
-            consent_status=event.consent.status,
-            consent_reason=event.consent.reason,
+            consent_status=event.consent.status if event.consent else None,
+            consent_reason=event.consent.reason if event.consent else None,
+            referrer_reachable=event.referrer is not None and event.referrer.reachable,
             children_in_submission=event.children_in_submission,
+            ruleset_version=ruleset_version,
         )
 
 
@@ -63,10 +69,13 @@ class OutcomeEntry(BaseModel):
     at: Instant
     type: OutcomeType
     nfa: bool
+    plan_ref: str | None = None  # the case system's plan, pseudonymised: a plan sent twice is one plan
 
     @classmethod
     def of(cls, event: OutcomeEvent) -> OutcomeEntry:
-        return cls(id=event.outcome_id, at=event.occurred_at, type=event.type, nfa=event.nfa)
+        return cls(
+            id=event.outcome_id, at=event.occurred_at, type=event.type, nfa=event.nfa, plan_ref=event.plan_ref
+        )
 
 
 class DecisionEntry(BaseModel):
@@ -83,6 +92,7 @@ class DecisionEntry(BaseModel):
     rag: Rag | None
     rationale: str
     signs_off: str | None
+    ruleset_version: str | None = None  # rescreen only
     imm: ImmDetails | None = None  # imm_outcome only: what the meeting agreed
 
     @classmethod
@@ -98,6 +108,7 @@ class DecisionEntry(BaseModel):
             rag=event.rag,
             rationale=event.rationale,
             signs_off=event.signs_off,
+            ruleset_version=event.ruleset_version,
             imm=event.imm_details(),
         )
 

@@ -11,27 +11,28 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import UTC, datetime
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from mash.domain.case import Referral
-from mash.domain.figures import figures, rolling_year
+from mash.domain.figures import figures, rolling_year, waiting_past_due
 from mash.domain.referrals import LOCAL
+from mash.domain.ruleset import Rag
 from mash.figures.source import FigureSource
 
 REFRESH_S = 5.0
 
 
-def _today() -> date:
-    return datetime.now(LOCAL).date()
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class FiguresCollector(Collector):
-    def __init__(self, source: FigureSource, today: Callable[[], date] = _today) -> None:
+    def __init__(self, source: FigureSource, now: Callable[[], datetime] = _now) -> None:
         self.source = source
-        self.today = today
+        self.now = now
         self._cached: list[GaugeMetricFamily] = []
         self._at = 0.0
 
@@ -74,14 +75,40 @@ class FiguresCollector(Collector):
         )
         out.append(
             GaugeMetricFamily(
-                "mash_figures_cp_plans_second_or_subsequent",
-                "All-time second or subsequent child protection plans",
-                value=sum(p.second_or_subsequent for p in plans),
+                "mash_figures_cp_plan_children_second_or_subsequent",
+                "All-time children who started a child protection plan after an earlier one",
+                value=len({p.child_key for p in plans if p.second_or_subsequent}),
             )
         )
-        start, end = rolling_year(self.today())
-        year = figures(facts, plans, start, end)
-        for key in ("contacts", "referrals", "re_referrals", "conversion_rate", "re_referral_rate"):
+        now = self.now()
+        awaiting = Counter(f.rag.value for f in facts if f.decided_at is None)
+        family = GaugeMetricFamily(
+            "mash_figures_awaiting_decision",
+            "Contacts waiting for a person's decision now, by RAG",
+            labels=["rag"],
+        )
+        for rag in Rag:
+            family.add_metric([rag.value], awaiting[rag.value])
+        out.append(family)
+        family = GaugeMetricFamily(
+            "mash_figures_waiting_past_due",
+            "Contacts still undecided past their due time now, by RAG",
+            labels=["rag"],
+        )
+        for rag_name, n in waiting_past_due(facts, now).items():
+            family.add_metric([rag_name], n)
+        out.append(family)
+        start, end = rolling_year(now.astimezone(LOCAL).date())
+        year = figures(facts, plans, start, end, now)
+        for key in (
+            "contacts",
+            "referrals",
+            "re_referrals",
+            "conversion_rate",
+            "re_referral_rate",
+            "decided_within_target_rate",
+            "decided_within_1_working_day_rate",
+        ):
             value = year[key]
             out.append(
                 GaugeMetricFamily(

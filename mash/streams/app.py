@@ -31,6 +31,7 @@ from mash.domain.contact import ContactEvent, Problem
 from mash.domain.decisions import DecisionEvent
 from mash.domain.outcomes import OutcomeEvent
 from mash.domain.ruleset import Route, Ruleset
+from mash.domain.ruleset_history import RulesetHistory
 from mash.domain.timeline import ContactEntry, DecisionEntry, Entry, OutcomeEntry
 from mash.intake.rulesets import RulesetHolder
 from mash.observability import metrics
@@ -49,6 +50,7 @@ from mash.streams.delivery import (
 )
 from mash.streams.imm_agent import install_imm
 from mash.streams.output import Output, Where, kafka_producer
+from mash.streams.ruleset_registry import LiveRulesets, Registry
 from mash.streams.topics import CHILD_INPUTS
 
 log = get_logger(__name__)
@@ -106,12 +108,13 @@ class Taken:
     entry: Entry
 
 
-def timeline_entry(topic: str, raw: bytes, settings: Settings) -> tuple[str, Entry]:
-    """The child key and timeline entry of one input event; raises Rejected for a bad one."""
+def timeline_entry(topic: str, raw: bytes, settings: Settings, rulesets: RulesetHistory) -> tuple[str, Entry]:
+    """The child key and timeline entry of one input event; raises Rejected for a bad one. A
+    contact is pinned to the ruleset in force when it was received."""
     model: BaseModel
     if topic == settings.topic("contacts"):
         model = parse_event(raw, ContactEvent)
-        return model.child_key, ContactEntry.of(model)
+        return model.child_key, ContactEntry.of(model, rulesets.in_force(model.received_at).version)
     if topic == settings.topic("outcomes"):
         model = parse_event(raw, OutcomeEvent)
         return model.child_key, OutcomeEntry.of(model)
@@ -119,6 +122,11 @@ def timeline_entry(topic: str, raw: bytes, settings: Settings) -> tuple[str, Ent
         model = parse_event(raw, DecisionEvent)
         return model.child_key, DecisionEntry.of(model)
     raise Rejected(DeadLetterReason.SCHEMA_INVALID, [Problem(loc=[], msg="not an input topic", type="topic")])
+
+
+def _ignore(_: object) -> None:
+    """faust's `send_soon` returns a future the caller need not keep: faust's flush before each
+    commit waits for it."""
 
 
 def set_fetch_wait(app: faust.App, wait_ms: int) -> None:
@@ -148,11 +156,18 @@ def new_faust_app(app_id: str, settings: Settings) -> faust.App:
     return app
 
 
-def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
+def create_app(settings: Settings, ruleset: Ruleset, registry: Registry) -> faust.App:
+    """`registry` holds every ruleset version registered so far, `ruleset` among them."""
     app = new_faust_app(settings.app_id, settings)
-    # Re-reads MASH_RULESET_FILE when it changes; a file with errors is refused and the last good one kept.
-    rules = RulesetHolder(ruleset, settings.ruleset_file, settings.ruleset_check_s)
     inputs = app.topic(*(settings.topic(name) for name in CHILD_INPUTS), key_type=bytes, value_type=bytes)
+    registered = app.topic(settings.topic("rulesets"), key_type=bytes, value_type=bytes)
+    # Re-reads MASH_RULESET_FILE when it changes; a file with errors is refused and the last good one
+    # kept; a new version is registered for every process to screen with.
+    rules = LiveRulesets(
+        registry,
+        RulesetHolder(ruleset, settings.ruleset_file, settings.ruleset_check_s),
+        lambda key, value: _ignore(registered.send_soon(key=key, value=value)),
+    )
     cases, plans = settings.topic("cases"), settings.topic("plans")
     dlq = app.topic(settings.topic("dlq"), key_type=bytes, value_type=bytes)
     children = app.Table(
@@ -183,12 +198,13 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
     screened = {level: metrics.CONTACTS_SCREENED.labels(level=str(level)) for level in LEVELS}
     routed = {route: metrics.CONTACTS_ROUTED.labels(route=route.value) for route in Route}
     order = record_order(app)
+    history = rules.history
 
     def take(event: faust.EventT[bytes]) -> Taken | None:
         """The event parsed, or None once it is dead-lettered."""
         processed.inc()
         try:
-            child_key, entry = timeline_entry(event.message.topic, event.value, settings)
+            child_key, entry = timeline_entry(event.message.topic, event.value, settings, history)
             key = child_key.encode()
             if event.message.key != key:
                 # The table lives on the partition of the record's key: another key would
@@ -206,7 +222,7 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
             return
         record = next((p.record for p in step.publish if p.key == parsed.entry.id), None)
         if isinstance(record, CaseRecord):  # the event's own contact, screened and routed
-            screened[record.screened_level].inc()
+            screened[record.recommendation.level].inc()
             routed[record.route].inc()
             metrics.SCREENING_LATENCY.observe(
                 max(0.0, (datetime.now(UTC) - record.accepted_at).total_seconds())
@@ -219,6 +235,8 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
         decided. Events are acknowledged only after that, so nothing is committed before the
         batch's output is with aiokafka."""
         started = time.perf_counter()
+        nonlocal history
+        history = rules.history
         taken: list[Taken] = []
         for event in batch:
             try:
@@ -237,7 +255,7 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
         sends: list[tuple[str, bytes, bytes]] = []
         for parsed, stored in zip(taken, output.load([t.where for t in taken]), strict=True):
             step, states[parsed.where] = apply_stored(
-                states.get(parsed.where, stored), parsed.child_key, parsed.entry, rules.current
+                states.get(parsed.where, stored), parsed.child_key, parsed.entry, history
             )
             count(parsed, step)
             for item in step.publish:
@@ -273,6 +291,11 @@ def create_app(settings: Settings, ruleset: Ruleset) -> faust.App:
         tables: Any = app.tables
         recovered = bool(tables.recovery.completed.is_set()) and not app.rebalancing
         return view.json({"ready": recovered}, status=200 if recovered else 503)
+
+    async def follow_rulesets() -> None:  # versions other workers register
+        await registry.follower.start()
+
+    app.task(follow_rulesets)
 
     install_pipeline_metrics(app, settings)
     app.sensors.add(StopWhenASendFails())

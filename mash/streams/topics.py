@@ -18,7 +18,9 @@ CHILD_INPUTS = ("contacts", "outcomes", "decisions")
 OUTPUTS = ("cases", "plans")
 DEAD_LETTERS = "dlq"
 IMM = "imm"  # the integrated mid-day meeting: frozen agendas and meeting records, keyed by meeting id
-ALL = (*CHILD_INPUTS, *OUTPUTS, DEAD_LETTERS, IMM)
+RULESETS = "rulesets"  # every ruleset version used, keyed by version (mash.streams.ruleset_registry)
+ALL = (*CHILD_INPUTS, *OUTPUTS, DEAD_LETTERS, IMM, RULESETS)
+SINGLE_PARTITION = (DEAD_LETTERS, RULESETS)
 
 
 async def ensure_topics(settings: Settings) -> list[str]:
@@ -30,7 +32,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
         wanted = [
             NewTopic(
                 settings.topic(name),
-                num_partitions=1 if name == DEAD_LETTERS else settings.topic_partitions,
+                num_partitions=1 if name in SINGLE_PARTITION else settings.topic_partitions,
                 replication_factor=settings.topic_replication,
                 topic_configs={"cleanup.policy": "delete", "retention.ms": "-1"},
             )

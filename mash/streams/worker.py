@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 
 import faust
 from aiokafka.errors import KafkaError
 
 from mash.config import Settings
-from mash.domain.ruleset import load_ruleset
+from mash.domain.ruleset import Ruleset, load_ruleset
+from mash.domain.ruleset_history import RulesetConflict
 from mash.observability.logging import configure_logging, get_logger
 from mash.streams.app import create_app
 from mash.streams.epoch import broker_epoch, discard_stale_state
+from mash.streams.ruleset_registry import Registry
 from mash.streams.topics import ensure_topics
 
 log = get_logger(__name__)
@@ -29,6 +32,17 @@ async def _topics_when_kafka_answers(settings: Settings) -> None:
             await asyncio.sleep(2.0)
 
 
+async def _registry(settings: Settings, ruleset: Ruleset) -> Registry:
+    """Every ruleset version registered so far, with this worker's own registered too."""
+    registry = Registry(settings)
+    await registry.read()
+    try:
+        await registry.register(ruleset)
+    except RulesetConflict as exc:
+        sys.exit(f"{settings.ruleset_file or 'the default ruleset'}: {exc}")
+    return registry
+
+
 def run_worker(settings: Settings) -> None:
     configure_logging(settings.log_level, process="worker")
     ruleset = load_ruleset(settings.ruleset_file)
@@ -36,7 +50,8 @@ def run_worker(settings: Settings) -> None:
     if settings.embedded_broker:
         # A fresh embedded broker has none of the changelog this state was built from.
         discard_stale_state(settings, asyncio.run(broker_epoch(settings)))
-    app = create_app(settings, ruleset)
+    registry = asyncio.run(_registry(settings, ruleset))
+    app = create_app(settings, ruleset, registry)
     # Our JSON handler, so faust's and aiokafka's lines pass the personal-data filter too.
     app.conf.loghandlers = list(logging.getLogger().handlers)
     level = settings.log_level.upper()
