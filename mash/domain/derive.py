@@ -400,7 +400,8 @@ class _Walk:
         if entry.type is OutcomeType.CP_PLAN_STARTED:
             if key in self.plan_by_key:
                 return  # the same plan sent again
-            plan_id = f"plan-{entry.id}"
+            # Named after the case system's plan when it says which: whichever copy arrives first.
+            plan_id = f"plan-{key}"
             self.plan_by_key[key] = plan_id
             self.plans[plan_id] = PlanRecord(
                 plan_id=plan_id,

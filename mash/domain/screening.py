@@ -139,7 +139,7 @@ def _history_fires(rule: HistoryRule, known: Known, at: datetime, concern: int) 
         return found >= rule.min_incidents, text
     if rule.kind == "open_case":
         return known.open_case, rule.description
-    ended = [p.ended for p in known.plans if p.ended is not None and p.ended <= at]
+    ended = [p.ended for p in known.plans if p.ended is not None and p.ended < at]
     return bool(ended), rule.description
 
 

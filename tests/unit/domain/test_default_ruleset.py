@@ -6,21 +6,24 @@ ruleset's catalogue, so an indicator added to the file without a line here fails
 
 Screening is tested on its own here: `screen(indicators, Known(...), received_at, ruleset)`,
 where `Known` is what the service knew of the child just before the contact (earlier contacts'
-times, whether a social care case is open, when any child protection plans started). Whether a
-contact is a referral, linked to an open case or a re-referral is `derive`'s job (test_derive).
+times and own levels, whether a social care case is open, the child protection plans). A
+screening is the service's recommendation; what people decide, and whether a contact becomes a
+referral, is linked to an open case or is a re-referral, is `derive`'s job (test_derive).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from mash.domain.case import ReasonKind
-from mash.domain.ruleset import Rag, Route, load_ruleset
-from mash.domain.screening import Known, Screening, screen
+from mash.domain.ruleset import Rag, Route, Ruleset, load_ruleset, parse_ruleset
+from mash.domain.screening import EarlierContact, Known, Plan, Screening, screen
 
 RULESET = load_ruleset()
+ROOT = Path(__file__).parents[3]
 
 # code -> level of need, by hand from the threshold document.
 EXPECTED_LEVEL: dict[str, int] = {
@@ -73,7 +76,7 @@ EXPECTED_LEVEL: dict[str, int] = {
 # level -> (RAG, route, pathway), by hand from the threshold document.
 EXPECTED_OUTCOME: dict[int, tuple[Rag, Route, str]] = {
     1: (Rag.BLUE, Route.UNIVERSAL, "Advice and signposting; no further action by the MASH"),
-    2: (Rag.GREEN, Route.EARLY_HELP, "Early help assessment, with the family's consent"),
+    2: (Rag.GREEN, Route.EARLY_HELP, "Early help assessment"),
     3: (Rag.AMBER, Route.SOCIAL_CARE, "Children's social care assessment (child in need, s17)"),
     4: (Rag.RED, Route.SOCIAL_CARE, "Strategy discussion (s47); child protection"),
 }
@@ -91,16 +94,17 @@ LEVEL_3_NEEDS = ("persistent_absence", "chronic_neglect", "parent_in_prison")
 NOW = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)  # a Tuesday, inside working hours
 NOTHING_KNOWN = Known()
 OPEN_CASE = Known(open_case=True)
-PLAN_IN_2019 = Known(plans_started=(datetime(2019, 5, 1, tzinfo=UTC),))
+PLAN_ENDED_IN_2019 = Known(plans=(Plan(datetime(2018, 5, 1, tzinfo=UTC), datetime(2019, 5, 1, tzinfo=UTC)),))
 
 
 def decide(indicators: list[str], known: Known = NOTHING_KNOWN, received_at: datetime = NOW) -> Screening:
     return screen(indicators, known, received_at, RULESET)
 
 
-def contacts_at(*received: datetime) -> Known:
-    """What is known of a child with earlier contacts at these times (and nothing else)."""
-    return Known(earlier_contacts=received)
+def contacts_at(*received: datetime, level: int = 2) -> Known:
+    """What is known of a child with earlier contacts at these times, each at `level` on its own
+    indicators (and nothing else)."""
+    return Known(earlier_contacts=tuple(EarlierContact(at, level) for at in received))
 
 
 def outcome(screening: Screening) -> tuple[int, Rag, Route]:
@@ -123,8 +127,19 @@ def test_the_hard_overrides_are_exactly_the_level_4_indicators():
     assert sorted(i.code for i in RULESET.indicators if i.override) == OVERRIDES
 
 
-def test_the_default_ruleset_is_version_2026_1():
-    assert RULESET.version == "2026.1"
+def test_the_default_ruleset_is_version_2026_2_in_force_from_april_2024():
+    assert RULESET.version == "2026.2"
+    assert RULESET.effective_from.isoformat() == "2024-04-01"
+
+
+def test_by_default_the_service_decides_only_information_only_contacts_about_children_with_no_history():
+    assert RULESET.service_decides.levels == [1]
+    assert RULESET.service_decides.only_without_history
+    assert RULESET.service_decides.history_days == 365
+
+
+def test_early_help_and_child_in_need_need_the_familys_consent():
+    assert RULESET.needs_consent == [2, 3]
 
 
 def test_each_level_has_its_rag_and_route():
@@ -141,7 +156,7 @@ def test_an_indicator_on_its_own_gives_its_level_rag_and_route(code: str, level:
     rag, route, pathway = EXPECTED_OUTCOME[level]
     assert outcome(screening) == (level, rag, route)
     assert RULESET.routes[screening.level].pathway == pathway
-    assert screening.ruleset_version == "2026.1"
+    assert screening.ruleset_version == "2026.2"
     assert reason_rules(screening) == [code]
     (reason,) = screening.reasons
     assert RULESET.catalogue[code].description in reason.text
@@ -153,8 +168,24 @@ def test_an_indicator_not_in_the_ruleset_is_listed_for_a_coordinator_and_does_no
     screening = decide(["no_unmet_needs", "made_up_code"])
 
     assert screening.level == 1
+    assert screening.unknown_codes == ("made_up_code",)
     reason = next(r for r in screening.reasons if r.rule == "made_up_code")
-    assert reason.text == "Indicator 'made_up_code' is not in ruleset 2026.1; a coordinator must review it"
+    assert reason.text == (
+        "Indicator 'made_up_code' is not in ruleset 2026.2: "
+        "a coordinator must review it (on the review clock)"
+    )
+
+
+def test_an_unknown_indicator_puts_a_level_1_contact_on_the_coordinators_review_clock():
+    # Level 1 is blue, no target: the unknown code would otherwise never fall due.
+    assert (decide(["no_unmet_needs", "renamed_code"]).rag, RULESET.unknown_indicator_rag) == (
+        Rag.AMBER,
+        Rag.AMBER,
+    )
+
+
+def test_an_unknown_indicator_never_makes_a_contact_less_urgent():
+    assert decide(["sexual_abuse", "renamed_code"]).rag is Rag.RED
 
 
 def test_no_indicators_at_all_is_level_1():
@@ -173,20 +204,21 @@ def test_an_override_is_level_4_even_alongside_no_unmet_needs(code: str):
 
 
 def test_an_override_is_level_4_whatever_the_history_says():
-    # Every history rule fires: repeat contacts 3 -> 4, open case floor 3, previous plan +1 (capped
-    # at 4). The override holds the child at 4 regardless. (That such a contact is linked to the
-    # open case, not a new referral, is derive's rule: see test_derive.)
+    # Both default history rules fire; the override holds the child at 4 regardless, and the
+    # reasons still say what was known.
     known = Known(
-        earlier_contacts=(NOW - timedelta(days=10), NOW - timedelta(days=5)),
-        open_case=True,
-        plans_started=(NOW - timedelta(days=800),),
+        earlier_contacts=(
+            EarlierContact(NOW - timedelta(days=10), 2),
+            EarlierContact(NOW - timedelta(days=5), 2),
+        ),
+        plans=(Plan(NOW - timedelta(days=900), NOW - timedelta(days=800)),),
     )
 
     screening = decide(["no_unmet_needs", "non_mobile_baby_injury", "missed_health_checks"], known)
 
     assert outcome(screening) == (4, Rag.RED, Route.SOCIAL_CARE)
     history = [(r.rule, r.level) for r in screening.reasons if r.kind is ReasonKind.HISTORY]
-    assert history == [("repeat_contacts", 4), ("open_case", 4), ("previous_cp_plan", 4)]
+    assert history == [("repeat_contacts", 4), ("previous_cp_plan", 4)]
 
 
 def test_no_unmet_needs_alone_for_a_child_with_no_history_is_level_1_blue_universal():
@@ -283,133 +315,200 @@ def test_reasons_list_indicators_highest_level_first_then_combinations():
 # --- history ------------------------------------------------------------------------------------
 
 
-def test_a_third_contact_in_90_days_raises_the_level_by_one():
+def history_reason(screening: Screening, rule: str) -> str:
+    return next(r.text for r in screening.reasons if r.rule == rule)
+
+
+def test_a_third_separate_incident_in_90_days_raises_early_help_to_level_3_and_says_so():
     known = contacts_at(NOW - timedelta(days=40), NOW - timedelta(days=1))
 
-    screening = decide(["no_unmet_needs"], known)
+    screening = decide(["missed_health_checks"], known)
 
-    assert (screening.level, RULESET.routes[screening.level].route) == (2, Route.EARLY_HELP)
+    assert outcome(screening) == (3, Rag.AMBER, Route.SOCIAL_CARE)
     reason = next(r for r in screening.reasons if r.rule == "repeat_contacts")
     assert reason.kind is ReasonKind.HISTORY
-    assert reason.text == "3 contacts about this child in the last 90 days"
-    assert reason.level == 2
+    assert reason.text == "Raised from 2 to 3: 3rd contact in 90 days about this child (3 separate incidents)"
+    assert reason.level == 3
 
 
 def test_a_second_contact_in_90_days_does_not_raise_the_level():
-    screening = decide(["no_unmet_needs"], contacts_at(NOW - timedelta(days=1)))
+    screening = decide(["missed_health_checks"], contacts_at(NOW - timedelta(days=1)))
 
-    assert screening.level == 1
+    assert screening.level == 2
     assert "repeat_contacts" not in reason_rules(screening)
+
+
+def test_information_only_contacts_are_never_raised_by_repetition_alone():
+    known = contacts_at(*(NOW - timedelta(days=d) for d in (80, 60, 40, 20)))
+
+    screening = decide(["no_unmet_needs"], known)
+
+    assert outcome(screening) == (1, Rag.BLUE, Route.UNIVERSAL)
+    assert "repeat_contacts" not in reason_rules(screening)
+
+
+def test_earlier_information_only_contacts_do_not_count_towards_repetition():
+    known = contacts_at(NOW - timedelta(days=40), NOW - timedelta(days=1), level=1)
+
+    assert decide(["missed_health_checks"], known).level == 2
+
+
+def test_the_same_incident_reported_by_several_agencies_within_a_day_counts_once():
+    # Three police notifications of one domestic abuse incident, and the school's the next morning.
+    same_night = contacts_at(NOW - timedelta(hours=14), NOW - timedelta(hours=13), NOW - timedelta(hours=12))
+
+    screening = decide(["attendance_pattern_concern"], same_night)
+
+    assert screening.level == 2
+    assert "repeat_contacts" not in reason_rules(screening)
+
+
+def test_contacts_a_day_or_more_apart_are_separate_incidents():
+    known = contacts_at(NOW - timedelta(hours=48), NOW - timedelta(hours=24))
+
+    screening = decide(["attendance_pattern_concern"], known)
+
+    assert screening.level == 3
+    assert history_reason(screening, "repeat_contacts").endswith("(3 separate incidents)")
+
+
+def test_repetition_raises_a_level_at_most_to_3():
+    known = contacts_at(NOW - timedelta(days=20), NOW - timedelta(days=10))
+
+    screening = decide(["persistent_absence"], known)
+
+    assert outcome(screening) == (3, Rag.AMBER, Route.SOCIAL_CARE)
+    assert history_reason(screening, "repeat_contacts") == (
+        "3rd contact in 90 days about this child (3 separate incidents) (noted: the level stays 3)"
+    )
 
 
 def test_a_contact_exactly_90_days_earlier_counts_as_within_90_days():
     known = contacts_at(NOW - timedelta(days=90), NOW - timedelta(days=1))
 
-    assert decide(["no_unmet_needs"], known).level == 2
+    assert decide(["missed_health_checks"], known).level == 3
 
 
 def test_a_contact_90_days_and_a_second_earlier_is_outside_the_90_days():
     known = contacts_at(NOW - timedelta(days=90, seconds=1), NOW - timedelta(days=1))
 
-    screening = decide(["no_unmet_needs"], known)
+    screening = decide(["missed_health_checks"], known)
 
-    assert screening.level == 1
+    assert screening.level == 2
     assert "repeat_contacts" not in reason_rules(screening)
 
 
-def test_a_contact_91_days_earlier_is_outside_the_90_days():
-    known = contacts_at(NOW - timedelta(days=91), NOW - timedelta(days=1))
-
-    screening = decide(["no_unmet_needs"], known)
-
-    assert screening.level == 1
-    assert "repeat_contacts" not in reason_rules(screening)
-
-
-def test_an_earlier_contact_at_the_same_instant_counts():
-    known = contacts_at(NOW, NOW)
-
-    assert decide(["no_unmet_needs"], known).level == 2
-
-
-def test_repeat_contacts_count_every_earlier_contact_in_the_window():
+def test_the_reason_counts_every_contact_and_every_incident_in_the_window():
     known = contacts_at(*(NOW - timedelta(days=d) for d in (80, 60, 40, 20)))
 
-    reason = next(r for r in decide(["no_unmet_needs"], known).reasons if r.rule == "repeat_contacts")
+    screening = decide(["missed_health_checks"], known)
 
-    assert reason.text == "5 contacts about this child in the last 90 days"
-    assert reason.level == 2  # raise_by 1 however many there are
-
-
-def test_repeat_contacts_raise_level_3_to_level_4():
-    known = contacts_at(NOW - timedelta(days=20), NOW - timedelta(days=10))
-
-    assert outcome(decide(["persistent_absence"], known)) == (4, Rag.RED, Route.SOCIAL_CARE)
+    assert history_reason(screening, "repeat_contacts") == (
+        "Raised from 2 to 3: 5th contact in 90 days about this child (5 separate incidents)"
+    )
 
 
-def test_repeat_contacts_never_raise_above_level_4():
-    known = contacts_at(NOW - timedelta(days=20), NOW - timedelta(days=10))
-
-    screening = decide(list(TOXIC_TRIO), known)
-
-    assert screening.level == 4
-    assert next(r for r in screening.reasons if r.rule == "repeat_contacts").level == 4
-
-
-def test_an_open_case_puts_the_child_at_level_3_at_least():
+def test_an_open_case_does_not_raise_the_level_the_contact_goes_to_the_allocated_worker_instead():
+    # A school's "no unmet needs" note about a child with an open case stays level 1, blue;
+    # derive links it to the case (test_derive).
     screening = decide(["no_unmet_needs"], OPEN_CASE)
 
-    assert (screening.level, RULESET.routes[screening.level].route) == (3, Route.SOCIAL_CARE)
-    reason = next(r for r in screening.reasons if r.rule == "open_case")
-    assert reason.text == "The child has an open social care case"
-    assert reason.level == 3
+    assert outcome(screening) == (1, Rag.BLUE, Route.UNIVERSAL)
+    assert [r.kind for r in screening.reasons] == [ReasonKind.INDICATOR]
 
 
-def test_an_open_case_does_not_raise_a_level_3_contact_further():
-    screening = decide(["chronic_neglect"], OPEN_CASE)
+def test_a_current_child_protection_plan_is_not_a_previous_plan():
+    on_a_plan = Known(plans=(Plan(NOW - timedelta(days=100)),), open_case=True)
 
-    assert screening.level == 3
-    assert "open_case" in reason_rules(screening)  # listed: it still supports the level
+    screening = decide(["no_unmet_needs"], on_a_plan)
+
+    assert outcome(screening) == (1, Rag.BLUE, Route.UNIVERSAL)
+    assert "previous_cp_plan" not in reason_rules(screening)
 
 
 @pytest.mark.parametrize(
     ("code", "raised_to"), [("no_unmet_needs", 2), ("young_carer", 3), ("privately_fostered", 4)]
 )
-def test_a_previous_child_protection_plan_raises_the_level_by_one(code: str, raised_to: int):
-    screening = decide([code], PLAN_IN_2019)
+def test_a_plan_that_has_ended_raises_the_level_by_one(code: str, raised_to: int):
+    screening = decide([code], PLAN_ENDED_IN_2019)
 
     assert screening.level == raised_to
-    reason = next(r for r in screening.reasons if r.rule == "previous_cp_plan")
-    assert reason.text == "The child has had a child protection plan before"
+    assert history_reason(screening, "previous_cp_plan") == (
+        f"Raised from {raised_to - 1} to {raised_to}: The child had a child protection plan that has ended"
+    )
 
 
-def test_a_child_protection_plan_started_after_the_contact_does_not_count():
-    screening = decide(["no_unmet_needs"], Known(plans_started=(NOW + timedelta(days=1),)))
+def test_a_plan_that_ended_at_the_same_instant_as_the_contact_is_not_before_it():
+    ended_now = Known(plans=(Plan(NOW - timedelta(days=300), NOW),))
 
-    assert screening.level == 1
-    assert "previous_cp_plan" not in reason_rules(screening)
-
-
-def test_a_child_protection_plan_started_at_the_same_instant_as_the_contact_is_not_before_it():
-    assert decide(["no_unmet_needs"], Known(plans_started=(NOW,))).level == 1
+    assert decide(["no_unmet_needs"], ended_now).level == 1
 
 
-def test_a_child_protection_plan_started_a_second_before_the_contact_counts():
-    assert decide(["no_unmet_needs"], Known(plans_started=(NOW - timedelta(seconds=1),))).level == 2
+def test_a_plan_that_ended_a_second_before_the_contact_counts():
+    ended = Known(plans=(Plan(NOW - timedelta(days=300), NOW - timedelta(seconds=1)),))
 
-
-def test_history_rules_apply_in_file_order_open_case_floor_then_previous_plan_raise():
-    # open_case first lifts level 1 to 3, then previous_cp_plan adds 1: level 4.
-    # (The other order would give max(1 + 1, 3) = 3.)
-    known = Known(open_case=True, plans_started=(datetime(2019, 5, 1, tzinfo=UTC),))
-
-    screening = decide(["no_unmet_needs"], known)
-
-    assert screening.level == 4
-    history_rules = [r.rule for r in screening.reasons if r.kind is ReasonKind.HISTORY]
-    assert history_rules == ["open_case", "previous_cp_plan"]
+    assert decide(["no_unmet_needs"], ended).level == 2
 
 
 def test_history_rules_apply_after_combinations():
     # Three level-2 needs make level 3 (combination); a previous plan then adds 1: level 4.
-    assert decide(list(LEVEL_2_NEEDS), PLAN_IN_2019).level == 4
+    assert decide(list(LEVEL_2_NEEDS), PLAN_ENDED_IN_2019).level == 4
+
+
+def council_ruleset(history: str) -> Ruleset:
+    """The default ruleset with its history rules replaced."""
+    text = (ROOT / "mash" / "rulesets" / "default.yaml").read_text()
+    start, end = text.index("\nhistory:"), text.index("\nroutes:")
+    return parse_ruleset(text[:start] + "\n" + history + text[end:], "council.yaml")
+
+
+def test_a_council_may_raise_contacts_about_children_with_an_open_case_and_rules_apply_in_file_order():
+    # The floor first lifts level 1 to 3, then the previous plan adds 1: level 4. The other order
+    # would give max(1 + 1, 3) = 3.
+    council = council_ruleset(
+        """history:
+  - id: open_case
+    description: "The child has an open social care case"
+    kind: open_case
+    min_level: 3
+  - id: previous_cp_plan
+    description: "The child had a child protection plan"
+    kind: previous_cp_plan
+    raise_by: 1
+"""
+    )
+    known = Known(open_case=True, plans=PLAN_ENDED_IN_2019.plans)
+
+    screening = screen(["no_unmet_needs"], known, NOW, council)
+
+    assert screening.level == 4
+    assert [r.text for r in screening.reasons if r.kind is ReasonKind.HISTORY] == [
+        "Raised from 1 to 3: The child has an open social care case",
+        "Raised from 3 to 4: The child had a child protection plan",
+    ]
+
+
+def test_a_council_may_count_information_only_contacts_and_raise_them():
+    council = council_ruleset(
+        """history:
+  - id: repeat_contacts
+    description: "{count} contacts in {days} days"
+    kind: repeat_contacts
+    within_days: 90
+    min_incidents: 3
+    count_information_only: true
+    raise_by: 1
+"""
+    )
+
+    screening = screen(
+        ["no_unmet_needs"],
+        contacts_at(NOW - timedelta(days=9), NOW - timedelta(days=3), level=1),
+        NOW,
+        council,
+    )
+
+    assert (screening.level, history_reason(screening, "repeat_contacts")) == (
+        2,
+        "Raised from 1 to 2: 3 contacts in 90 days",
+    )
