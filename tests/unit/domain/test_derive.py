@@ -469,7 +469,7 @@ def test_a_linked_contact_stays_linked_whatever_level_a_coordinator_gives_it():
     )
 
 
-def test_a_contact_received_before_the_case_opened_but_decided_for_social_care_after_is_linked_not_a_second_referral():
+def test_a_contact_decided_for_social_care_once_the_case_has_opened_is_linked_not_a_second_referral():
     recs = records(
         contact("ct-1", T),
         contact("ct-2", T + timedelta(hours=1)),

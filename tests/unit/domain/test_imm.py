@@ -1,35 +1,18 @@
 """The integrated mid-day meeting (IMM): agenda selection, meeting outcomes as decisions, and figures.
 
 Worked by hand from the rules in mash/domain/imm.py and the default ruleset (level 2 green early
-help, level 3 amber social care, level 4 red social care). The simulated week runs over the
-summer bank holiday: Friday 28 August 2026, the weekend, Monday 31 August (a bank holiday: no
-meeting, no freeze), Tuesday 1 September. London is on BST, so the 11:30 cut-off is 10:30 UTC.
+help, level 3 amber social care, level 4 red social care). The week is tests/support/imm_world.py's.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from mash.config import Settings
-from mash.console.imm_pages import (
-    CARRY,
-    FormRefused,
-    ImmCollector,
-    Recorded,
-    item_result,
-    meeting_from_form,
-)
-from mash.console.users import ConsoleRole, User, hash_password
-from mash.domain.calendar import DEFAULT_CALENDAR, WorkingCalendar
-from mash.domain.case import CaseRecord, CaseState, Referral
-from mash.domain.contact import CinSource, ConsentStatus
+from mash.domain.case import CaseState, Referral
+from mash.domain.contact import ConsentStatus
 from mash.domain.decisions import (
     ConsentBasis,
     DecisionAction,
@@ -37,11 +20,8 @@ from mash.domain.decisions import (
     ImmAction,
     ImmOutcome,
     PartnerAgency,
-    Role,
 )
-from mash.domain.derive import derive
 from mash.domain.imm import (
-    AgendaFrozen,
     ImmLog,
     MeetingRecorded,
     cron_spec,
@@ -55,177 +35,35 @@ from mash.domain.imm import (
     parse_imm_event,
     select_agenda,
 )
-from mash.domain.outcomes import OutcomeType
-from mash.domain.ruleset import Rag, Route, load_ruleset
-from mash.domain.timeline import ChildTimeline, ContactEntry, DecisionEntry, Entry, OutcomeEntry
-from mash.streams.imm_agent import FreezeResult, install_imm
-
-RULESET = load_ruleset()
-LONDON = DEFAULT_CALENDAR.zone
-
-LEVEL_1 = ("no_unmet_needs",)
-LEVEL_2 = ("missed_health_checks",)
-LEVEL_3 = ("persistent_absence",)
-LEVEL_4 = ("non_mobile_baby_injury",)
-
-THU = date(2026, 8, 27)
-FRI = date(2026, 8, 28)
-SAT = date(2026, 8, 29)
-SUN = date(2026, 8, 30)
-BANK_HOLIDAY = date(2026, 8, 31)
-TUE = date(2026, 9, 1)
-WED = date(2026, 9, 2)
-
-
-def london(day: date, hour: int, minute: int = 0, second: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute, second), tzinfo=LONDON).astimezone(UTC)
-
-
-def cutoff(day: date) -> datetime:
-    at = meeting_cutoff(day)
-    assert at is not None
-    return at
-
-
-# --- building case records the way the worker does ----------------------------------------------------
-
-
-def contact(
-    contact_id: str,
-    at: datetime,
-    indicators: tuple[str, ...] = LEVEL_3,
-    agency: str = "police",
-    consent: ConsentStatus = ConsentStatus.GIVEN,
-) -> ContactEntry:
-    return ContactEntry(
-        id=contact_id,
-        at=at,
-        accepted_at=at + timedelta(seconds=1),
-        agency=agency,
-        source=CinSource.POLICE if agency == "police" else CinSource.SCHOOLS,
-        indicators=indicators,
-        consent_status=consent,
-        consent_reason=None,
-        children_in_submission=1,
-    )
-
-
-def decision_event(
-    decision_id: str,
-    contact_id: str,
-    at: datetime,
-    action: DecisionAction = DecisionAction.CONFIRM,
-    child_key: str = "ck-1",
-    **fields: Any,
-) -> DecisionEvent:
-    values: dict[str, Any] = {
-        "decision_id": decision_id,
-        "contact_id": contact_id,
-        "child_key": child_key,
-        "action": action,
-        "decided_at": at,
-        "by": "coordinator-7",
-        "role": Role.COORDINATOR,
-        "rationale": "Discussed with the partners; see the minutes.",
-    }
-    return DecisionEvent(**(values | fields))
-
-
-def outcome_event(
-    decision_id: str,
-    contact_id: str,
-    at: datetime,
-    outcome: ImmOutcome,
-    meeting: str = "imm-2026-08-28",
-    lead: PartnerAgency = PartnerAgency.EARLY_HELP,
-    child_key: str = "ck-1",
-    **fields: Any,
-) -> DecisionEvent:
-    values: dict[str, Any] = {
-        "meeting_id": meeting,
-        "outcome": outcome,
-        "lead_agency": lead,
-        "consent_basis": ConsentBasis.GIVEN,
-    }
-    if outcome is ImmOutcome.SINGLE_AGENCY:
-        values["single_agency_name"] = "School nursing"
-    return decision_event(
-        decision_id, contact_id, at, DecisionAction.IMM_OUTCOME, child_key=child_key, **(values | fields)
-    )
-
-
-def imm_decision(*args: Any, **kwargs: Any) -> DecisionEntry:
-    return DecisionEntry.of(outcome_event(*args, **kwargs))
-
-
-def confirm(decision_id: str, contact_id: str, at: datetime) -> DecisionEntry:
-    return DecisionEntry.of(decision_event(decision_id, contact_id, at))
-
-
-def change(decision_id: str, contact_id: str, at: datetime, **fields: Any) -> DecisionEntry:
-    return DecisionEntry.of(decision_event(decision_id, contact_id, at, DecisionAction.CHANGE, **fields))
-
-
-def case_closed(outcome_id: str, at: datetime) -> OutcomeEntry:
-    return OutcomeEntry(id=outcome_id, at=at, type=OutcomeType.CASE_CLOSED, nfa=False)
-
-
-def child_records(child_key: str, *entries: Entry) -> dict[str, CaseRecord]:
-    timeline = ChildTimeline()
-    for entry in entries:
-        timeline = timeline.with_entry(entry)
-    return derive(child_key, timeline, RULESET).records
-
-
-def record(contact_id: str, *entries: Entry, child_key: str = "ck-1") -> CaseRecord:
-    return child_records(child_key, *entries)[contact_id]
-
-
-class World:
-    """Everything the service knows, child by child, and the IMM topic as a reader keeps it."""
-
-    def __init__(self) -> None:
-        self.entries: dict[str, list[Entry]] = {}
-        self.log = ImmLog()
-
-    def add(self, child_key: str, *entries: Entry) -> None:
-        self.entries.setdefault(child_key, []).extend(entries)
-
-    def records(self) -> list[CaseRecord]:
-        return [r for key, es in self.entries.items() for r in child_records(key, *es).values()]
-
-    def freeze(self, day: date, now: datetime | None = None) -> AgendaFrozen | None:
-        """Freezes the day's agenda as the scheduler would (a minute after the cut-off) unless told when."""
-        at = now or london(day, 11, 31)
-        agenda = freeze_agenda(day, self.records(), self.log, now=at, by="scheduler")
-        if agenda is not None:
-            self.log.add(agenda)
-        return agenda
-
-    def record_meeting(self, agenda: AgendaFrozen, outcomes: dict[str, ImmOutcome], at: datetime) -> None:
-        by_id = {r.contact_id: r for r in self.records()}
-        for n, (cid, outcome) in enumerate(outcomes.items()):
-            event = outcome_event(
-                f"dc-m{n}-{cid}", cid, at, outcome, agenda.meeting_id, child_key=by_id[cid].child_key
-            )
-            self.add(by_id[cid].child_key, DecisionEntry.of(event))
-        self.log.add(
-            MeetingRecorded(
-                meeting_id=agenda.meeting_id,
-                recording_id=f"rec-{agenda.meeting_id}",
-                agencies_present=(PartnerAgency.POLICE, PartnerAgency.HEALTH),
-                recorded_by="coordinator-7",
-                recorded_at=at,
-                discussed=tuple(outcomes),
-                carried=tuple(i.contact_id for i in agenda.items if i.contact_id not in outcomes),
-            )
-        )
-
-
-def ids(agenda: AgendaFrozen | None) -> list[str]:
-    assert agenda is not None
-    return [i.contact_id for i in agenda.items]
-
+from mash.domain.ruleset import Rag, Route
+from mash.domain.timeline import DecisionEntry
+from tests.support.imm_world import (
+    BANK_HOLIDAY,
+    FRI,
+    LEVEL_1,
+    LEVEL_2,
+    LEVEL_4,
+    MEETING_AT,
+    SAT,
+    SUN,
+    THU,
+    TUE,
+    WED,
+    World,
+    case_closed,
+    change,
+    child_records,
+    confirm,
+    contact,
+    cutoff,
+    decision_event,
+    ids,
+    imm_decision,
+    london,
+    outcome_event,
+    record,
+    week_for_figures,
+)
 
 # --- meetings and cut-offs --------------------------------------------------------------------------
 
@@ -352,7 +190,7 @@ def test_decided_cases_appear_for_ratification_marked_as_such() -> None:
     world = World()
     red = london(FRI, 9)
     world.add(
-        "ck-red", contact("ct-red", red, LEVEL_4), confirm("dc-red", "ct-red", red + timedelta(minutes=20))
+        "ck-red", contact("ct-red", red, LEVEL_4), confirm("dc-red", "ct-red", red + timedelta(minutes=20), 4)
     )
     world.add("ck-amber", contact("ct-amber", london(FRI, 9, 30)))
     lowered = london(FRI, 10)
@@ -368,7 +206,7 @@ def test_decided_cases_appear_for_ratification_marked_as_such() -> None:
     assert (red_item.state, red_item.route) == (CaseState.DECIDED, Route.SOCIAL_CARE)
     low = agenda.item("ct-low")
     assert low is not None
-    assert (low.level, low.screened_level, low.state) == (1, 2, CaseState.CLOSED)
+    assert (low.level, low.recommended_level, low.state) == (1, 2, CaseState.CLOSED)
 
 
 def test_a_carried_case_decided_since_comes_back_for_ratification() -> None:
@@ -384,8 +222,15 @@ def test_a_carried_case_decided_since_comes_back_for_ratification() -> None:
 
 def test_a_case_closed_before_its_meeting_is_dropped_from_the_agenda() -> None:
     world = World()
-    world.add("ck-1", contact("ct-closed", london(FRI, 9)), case_closed("oc-1", london(FRI, 10)))
-    world.add("ck-2", contact("ct-later", london(FRI, 9, 30)))
+    world.add(
+        "ck-1",
+        contact("ct-closed", london(FRI, 9)),
+        confirm("dc-1", "ct-closed", london(FRI, 9, 10)),
+        case_closed("oc-1", london(FRI, 10)),
+    )
+    world.add(
+        "ck-2", contact("ct-later", london(FRI, 9, 30)), confirm("dc-2", "ct-later", london(FRI, 9, 40))
+    )
     assert ids(world.freeze(FRI)) == ["ct-later"]
     world.add("ck-2", case_closed("oc-2", london(FRI, 16)))
     assert ids(world.freeze(TUE)) == []
@@ -434,18 +279,35 @@ def test_each_item_carries_level_reasons_consent_history_and_the_agencies_that_m
 
 
 def test_the_history_says_whether_the_child_has_an_open_case_and_whether_this_is_a_new_referral() -> None:
+    # ct-waiting arrived before ct-ref was decided a referral, so it is not linked to the case.
     world = World()
-    world.add("ck-1", contact("ct-ref", london(FRI, 9)), contact("ct-linked", london(FRI, 10), LEVEL_2))
+    world.add(
+        "ck-1",
+        contact("ct-ref", london(FRI, 9)),
+        contact("ct-waiting", london(FRI, 9, 10), LEVEL_2),
+        confirm("dc-ref", "ct-ref", london(FRI, 9, 20)),
+    )
     agenda = world.freeze(FRI)
     assert agenda is not None
-    referral, linked = agenda.item("ct-ref"), agenda.item("ct-linked")
+    referral, waiting = agenda.item("ct-ref"), agenda.item("ct-waiting")
     assert referral is not None
-    assert linked is not None
+    assert waiting is not None
     assert (
         referral.history
         == "First contact with the MASH; a new referral to social care; 1 later contact since"
     )
-    assert linked.history == "1 earlier contact, the last on 28 Aug 2026; open social care case"
+    assert waiting.history == "1 earlier contact, the last on 28 Aug 2026; open social care case"
+
+
+def test_a_contact_about_a_child_whose_case_is_open_goes_to_the_allocated_worker_not_the_meeting() -> None:
+    world = World()
+    world.add(
+        "ck-1",
+        contact("ct-ref", london(FRI, 9)),
+        confirm("dc-ref", "ct-ref", london(FRI, 9, 10)),
+        contact("ct-linked", london(FRI, 10), LEVEL_4),
+    )
+    assert ids(world.freeze(FRI)) == ["ct-ref"]
 
 
 def test_the_agenda_is_ordered_by_rag_then_due_time() -> None:
@@ -603,7 +465,7 @@ def test_only_an_imm_outcome_carries_meeting_fields() -> None:
         decision_event("dc-1", "ct-1", london(FRI, 12), meeting_id="imm-2026-08-28")
     with pytest.raises(ValidationError, match="only an imm_outcome"):
         decision_event("dc-1", "ct-1", london(FRI, 12), dissent="no")
-    with pytest.raises(ValidationError, match="only a change"):
+    with pytest.raises(ValidationError, match="only a confirm or a change"):
         outcome_event("dc-1", "ct-1", london(FRI, 12), ImmOutcome.NFA, level=2)
 
 
@@ -629,13 +491,10 @@ def test_actions_have_an_owner_and_a_due_date_and_the_timeline_keeps_every_detai
     assert DecisionEntry.model_validate_json(entry.model_dump_json()) == entry
     with pytest.raises(ValidationError):
         ImmAction(what="x", owner="", due=date(2026, 9, 4))
-    assert DecisionEntry.of(decision_event("dc-2", "ct-1", london(FRI, 12))).imm is None
+    assert confirm("dc-2", "ct-1", london(FRI, 12)).imm is None
 
 
 # --- applying it: route, agenda, trail ---------------------------------------------------------------
-
-
-MEETING_AT = london(FRI, 12, 30)
 
 
 @pytest.mark.parametrize(
@@ -690,6 +549,7 @@ def test_a_social_care_outcome_for_early_help_is_a_referral_like_a_level_3_route
 def test_a_social_care_outcome_while_the_childs_case_is_open_is_linked_not_a_referral() -> None:
     entries = (
         contact("ct-open", london(THU, 9)),
+        confirm("dc-open", "ct-open", london(THU, 10)),
         contact("ct-2", london(FRI, 9), LEVEL_2),
         imm_decision("dc-1", "ct-2", MEETING_AT, ImmOutcome.CSC_ASSESSMENT),
     )
@@ -706,6 +566,7 @@ def test_early_help_agreed_for_a_level_3_referral_means_it_opens_no_case() -> No
         contact("ct-1", london(FRI, 9)),
         imm_decision("dc-1", "ct-1", MEETING_AT, ImmOutcome.EARLY_HELP),
         contact("ct-2", london(TUE, 9)),
+        confirm("dc-2", "ct-2", london(TUE, 10)),
     )
     records = child_records("ck-1", *entries)
     assert (records["ct-1"].route, records["ct-1"].referral, records["ct-1"].case_id) == (
@@ -767,6 +628,7 @@ def test_a_later_change_of_level_routes_by_the_level_again_but_a_change_of_rag_a
 def test_an_outcome_for_a_case_that_closed_leaves_it_closed() -> None:
     entries = (
         contact("ct-1", london(FRI, 9)),
+        confirm("dc-confirm", "ct-1", london(FRI, 9, 30)),
         case_closed("oc-1", london(FRI, 10)),
         imm_decision("dc-1", "ct-1", MEETING_AT, ImmOutcome.CSC_ASSESSMENT),
     )
@@ -777,26 +639,8 @@ def test_an_outcome_for_a_case_that_closed_leaves_it_closed() -> None:
 # --- figures ---------------------------------------------------------------------------------------------
 
 
-def _week_for_figures() -> World:
-    world = World()
-    world.add("ck-1", contact("ct-1", london(THU, 14)))  # decided Friday 12:30: within 1 working day
-    world.add("ck-2", contact("ct-2", london(FRI, 9), LEVEL_2))  # carried, decided Tuesday: not within
-    world.add("ck-3", contact("ct-3", london(FRI, 9, 30), LEVEL_4))
-    friday = world.freeze(FRI)
-    assert friday is not None
-    world.record_meeting(
-        friday,
-        {"ct-1": ImmOutcome.CSC_ASSESSMENT, "ct-3": ImmOutcome.STRATEGY_DISCUSSION},
-        london(FRI, 12, 30),
-    )
-    tuesday = world.freeze(TUE)
-    assert tuesday is not None
-    world.record_meeting(tuesday, {"ct-2": ImmOutcome.EARLY_HELP}, london(TUE, 12, 30))
-    return world
-
-
 def test_imm_figures_count_agendas_discussion_carry_over_outcomes_attendance_and_timeliness() -> None:
-    world = _week_for_figures()
+    world = week_for_figures()
     result = imm_figures(world.log.agendas.values(), world.log.meetings.values(), world.records(), FRI, TUE)
     assert (result["meetings"], result["meetings_recorded"]) == (2, 2)
     assert (result["cases_on_agendas"], result["cases_discussed"], result["cases_carried_over"]) == (4, 3, 1)
@@ -833,7 +677,7 @@ def test_imm_figures_count_agendas_discussion_carry_over_outcomes_attendance_and
 
 
 def test_imm_figures_are_by_meeting_date_and_empty_periods_have_no_rates() -> None:
-    world = _week_for_figures()
+    world = week_for_figures()
     only_tuesday = imm_figures(
         world.log.agendas.values(), world.log.meetings.values(), world.records(), TUE, TUE
     )
@@ -842,295 +686,3 @@ def test_imm_figures_are_by_meeting_date_and_empty_periods_have_no_rates() -> No
     empty = imm_figures([], [], [], WED, WED)
     assert empty["decided_within_1_working_day_rate"] is None
     assert empty["contact_to_decision_hours"] == {"count": 0, "median": None, "p90": None, "max": None}
-
-
-def test_the_prometheus_collector_reports_the_same_figures_with_no_personal_labels() -> None:
-    world = _week_for_figures()
-    records = {r.contact_id: r for r in world.records()}
-    metrics = {m.name: m for m in ImmCollector(world.log, records, DEFAULT_CALENDAR).compute()}
-    value = {name: m.samples[0].value for name, m in metrics.items() if len(m.samples) == 1}
-    assert value["mash_imm_meetings_frozen"] == 2
-    assert value["mash_imm_agenda_cases"] == 4
-    assert value["mash_imm_discussed_cases"] == 3
-    assert value["mash_imm_carried_over_cases"] == 1
-    assert value["mash_imm_latest_agenda_cases"] == 1
-    assert value["mash_imm_decided_within_1_working_day_ratio"] == pytest.approx(2 / 3)
-    outcomes = {
-        (s.labels["outcome"], s.labels["lead_agency"]): s.value for s in metrics["mash_imm_outcomes"].samples
-    }
-    assert outcomes == {
-        ("csc_assessment", "early_help"): 1,
-        ("early_help", "early_help"): 1,
-        ("strategy_discussion", "early_help"): 1,
-    }
-    attendance = {s.labels["agency"]: s.value for s in metrics["mash_imm_attendance"].samples}
-    assert (attendance["police"], attendance["education"]) == (2, 0)
-    histogram = {s.name: s for s in metrics["mash_imm_contact_to_decision_seconds"].samples}
-    assert histogram["mash_imm_contact_to_decision_seconds_count"].value == 3
-    buckets = {
-        s.labels["le"]: s.value
-        for s in metrics["mash_imm_contact_to_decision_seconds"].samples
-        if "le" in s.labels
-    }
-    assert (buckets["14400.0"], buckets["86400.0"], buckets["+Inf"]) == (1, 2, 3)
-    for m in metrics.values():
-        for sample in m.samples:
-            assert not any(v.startswith(("ct-", "ck-")) for v in sample.labels.values())
-
-
-# --- the recording form (pure) -----------------------------------------------------------------------
-
-
-COORDINATOR = User(username="coordinator", role=ConsoleRole.COORDINATOR, password_hash=hash_password("x"))
-
-
-def _agenda_of_three() -> tuple[AgendaFrozen, dict[str, CaseRecord]]:
-    world = World()
-    world.add("ck-1", contact("ct-a", london(FRI, 9), LEVEL_2))
-    world.add("ck-2", contact("ct-b", london(FRI, 9, 30)))
-    world.add("ck-3", contact("ct-c", london(FRI, 10), LEVEL_4))
-    agenda = world.freeze(FRI)
-    assert agenda is not None
-    return agenda, {r.contact_id: r for r in world.records()}
-
-
-def _filled() -> dict[str, str]:
-    return {
-        "present.police": "on",
-        "present.childrens_social_care": "on",
-        "ct-a.outcome": "early_help",
-        "ct-a.lead": "early_help",
-        "ct-a.consent": "given",
-        "ct-a.rationale": "Family want support; health checks missed.",
-        "ct-a.action1.what": "Allocate a family support worker",
-        "ct-a.action1.owner": "Early help hub",
-        "ct-a.action1.due": "2026-09-04",
-        "ct-b.outcome": "csc_assessment",
-        "ct-b.lead": "childrens_social_care",
-        "ct-b.consent": "given",
-        "ct-b.rationale": "Persistent absence with parental mental ill-health.",
-        "ct-b.dissent": "Education preferred early help first.",
-        "ct-c.outcome": CARRY,
-    }
-
-
-def test_a_recording_form_gives_one_decision_per_case_discussed_and_the_meeting_record() -> None:
-    agenda, records = _agenda_of_three()
-    result = meeting_from_form(_filled(), agenda, records, COORDINATOR, MEETING_AT, "rec1")
-    assert isinstance(result, Recorded)
-    b, a = result.decisions  # in agenda order: amber ct-b before green ct-a
-    assert (a.decision_id, a.contact_id, a.child_key, a.outcome, a.meeting_id) == (
-        "dc-rec1-ct-a",
-        "ct-a",
-        "ck-1",
-        ImmOutcome.EARLY_HELP,
-        "imm-2026-08-28",
-    )
-    assert a.actions == [
-        ImmAction(what="Allocate a family support worker", owner="Early help hub", due=date(2026, 9, 4))
-    ]
-    assert (b.lead_agency, b.dissent, b.role, b.by) == (
-        PartnerAgency.CHILDRENS_SOCIAL_CARE,
-        "Education preferred early help first.",
-        Role.COORDINATOR,
-        "coordinator",
-    )
-    meeting = result.meeting
-    assert (meeting.discussed, meeting.carried, meeting.closed) == (("ct-b", "ct-a"), ("ct-c",), ())
-    assert meeting.agencies_present == (PartnerAgency.CHILDRENS_SOCIAL_CARE, PartnerAgency.POLICE)
-
-
-def test_an_item_left_alone_carries_over() -> None:
-    agenda, records = _agenda_of_three()
-    result = meeting_from_form({"present.police": "on"}, agenda, records, COORDINATOR, MEETING_AT, "r")
-    assert isinstance(result, Recorded)
-    assert (result.decisions, result.meeting.carried) == ([], ("ct-c", "ct-b", "ct-a"))
-
-
-@pytest.mark.parametrize(
-    ("change", "error"),
-    [
-        ({"ct-a.rationale": "  "}, "Case ct-a: give the rationale"),
-        ({"ct-a.lead": ""}, "Case ct-a: choose the agreed lead agency"),
-        ({"ct-a.consent": ""}, "Case ct-a: early help needs the family's consent"),
-        ({"ct-a.consent": "not_required"}, "Case ct-a: early help needs the family's consent"),
-        ({"ct-a.outcome": "single_agency"}, "Case ct-a: name the single agency"),
-        ({"ct-a.action1.owner": ""}, "Case ct-a, action 1: give what is to be done"),
-        ({"ct-a.action1.due": "next week"}, "Case ct-a, action 1: the due date must be a date"),
-        ({"ct-a.outcome": "send_a_letter"}, "Case ct-a: choose an outcome"),
-        ({"present.police": "", "present.childrens_social_care": ""}, "Tick the agencies present"),
-    ],
-)
-def test_a_form_missing_what_the_record_needs_is_refused_with_words_to_act_on(
-    change: dict[str, str], error: str
-) -> None:
-    agenda, records = _agenda_of_three()
-    result = meeting_from_form(_filled() | change, agenda, records, COORDINATOR, MEETING_AT, "r")
-    assert isinstance(result, FormRefused)
-    assert any(e.startswith(error) for e in result.errors), result.errors
-
-
-def test_a_case_closed_since_the_freeze_is_recorded_as_closed_and_an_outcome_for_it_is_refused() -> None:
-    agenda, records = _agenda_of_three()
-    closed = records["ct-c"].model_copy(
-        update={"state": CaseState.CLOSED, "case_closed_at": london(FRI, 11, 45)}
-    )
-    records = records | {"ct-c": closed}
-    result = meeting_from_form(_filled(), agenda, records, COORDINATOR, MEETING_AT, "r")
-    assert isinstance(result, Recorded)
-    assert (result.meeting.carried, result.meeting.closed) == ((), ("ct-c",))
-    refused = meeting_from_form(
-        _filled() | {"ct-c.outcome": "nfa"}, agenda, records, COORDINATOR, MEETING_AT, "r"
-    )
-    assert isinstance(refused, FormRefused)
-    assert "closed after the agenda was frozen" in refused.errors[0]
-
-
-def test_what_each_item_came_to_reads_the_case_trail_first() -> None:
-    agenda, records = _agenda_of_three()
-    recorded = meeting_from_form(_filled(), agenda, records, COORDINATOR, MEETING_AT, "r")
-    assert isinstance(recorded, Recorded)
-    assert item_result("ct-a", agenda.meeting_id, records["ct-a"], None).kind == "open"
-    assert item_result("ct-a", agenda.meeting_id, records["ct-a"], recorded.meeting).kind == "pending"
-    assert (
-        item_result("ct-c", agenda.meeting_id, records["ct-c"], recorded.meeting).text
-        == "Not reached: carried over"
-    )
-    decided = next(d for d in recorded.decisions if d.contact_id == "ct-a")
-    applied = record("ct-a", contact("ct-a", london(FRI, 9), LEVEL_2), DecisionEntry.of(decided))
-    result = item_result("ct-a", agenda.meeting_id, applied, recorded.meeting)
-    assert (result.kind, result.text, result.lead) == ("outcome", "Early help", "Early help")
-
-
-# --- the scheduled freezer ------------------------------------------------------------------------------
-
-
-class FakeApp:
-    def __init__(self) -> None:
-        self.crontabs: list[tuple[str, Any, bool]] = []
-
-    def crontab(self, spec: str, *, timezone: Any = None, on_leader: bool = False) -> Callable[[Any], Any]:
-        self.crontabs.append((spec, timezone, on_leader))
-        return lambda fun: fun
-
-
-class FakeFreeze:
-    def __init__(self, fail: int = 0) -> None:
-        self.calls: list[tuple[date, datetime]] = []
-        self.fail = fail
-
-    def __call__(
-        self, settings: Settings, day: date, *, now: datetime, by: str, **_: Any
-    ) -> Awaitable[FreezeResult]:
-        async def run() -> FreezeResult:
-            self.calls.append((day, now))
-            if self.fail:
-                self.fail -= 1
-                raise ConnectionError("broker away")
-            return FreezeResult(meeting_id(day), None, published=True)
-
-        return run()
-
-
-SETTINGS = Settings(mode="development")
-
-
-def _jobs(
-    at: datetime, freeze: FakeFreeze, calendar: WorkingCalendar = DEFAULT_CALENDAR
-) -> tuple[FakeApp, Any]:
-    app = FakeApp()
-    jobs = install_imm(app, SETTINGS, calendar=calendar, now=lambda: at, freeze=freeze, retry_wait_s=0)  # type: ignore[arg-type]
-    return app, jobs
-
-
-def test_the_freezer_runs_at_the_cut_off_on_weekdays_in_london_on_the_leader_only() -> None:
-    app, _ = _jobs(london(FRI, 11, 30), FakeFreeze())
-    assert app.crontabs[0] == ("30 11 * * 1-5", LONDON, True)
-    assert app.crontabs[1] == ("*/10 * * * 1-5", LONDON, True)
-
-
-def test_the_freezer_freezes_on_a_working_day_and_not_on_a_bank_holiday() -> None:
-    freeze = FakeFreeze()
-    _, jobs = _jobs(london(FRI, 11, 30), freeze)
-    assert asyncio.run(jobs.at_cutoff()) is not None
-    assert freeze.calls == [(FRI, london(FRI, 11, 30))]
-    holiday = FakeFreeze()
-    _, jobs = _jobs(london(BANK_HOLIDAY, 11, 30), holiday)
-    assert asyncio.run(jobs.at_cutoff()) is None
-    assert holiday.calls == []
-
-
-def test_the_catch_up_freezes_only_between_the_cut_off_and_the_end_of_the_working_day() -> None:
-    for at, runs in ((london(FRI, 11, 20), False), (london(FRI, 11, 40), True), (london(FRI, 17, 10), False)):
-        freeze = FakeFreeze()
-        _, jobs = _jobs(at, freeze)
-        asyncio.run(jobs.catch_up())
-        assert bool(freeze.calls) is runs, at
-
-
-def test_the_freezer_retries_when_the_broker_is_away() -> None:
-    freeze = FakeFreeze(fail=2)
-    _, jobs = _jobs(london(FRI, 11, 30), freeze)
-    result = asyncio.run(jobs.at_cutoff())
-    assert result is not None
-    assert len(freeze.calls) == 3
-
-
-# --- the console pages' guards (no Kafka: the app's lifespan is not started) -----------------------------
-
-
-def _client(tmp_path: Any) -> tuple[TestClient, dict[str, tuple[str, str]]]:
-    import re
-
-    from mash.console.app import create_console_app
-    from mash.console.users import UserDirectory, write_demo_users
-
-    users = write_demo_users(tmp_path / "users.json", tmp_path / "demo.json")
-    settings = Settings(
-        mode="development", console_session_secret="unit-secret", console_users_file=tmp_path / "users.json"
-    )
-    app = create_console_app(settings, UserDirectory(settings.console_users_file), RULESET)
-    client = TestClient(app, base_url="https://console.test", follow_redirects=False)
-
-    def sign_in(name: str) -> str:
-        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
-        assert token is not None
-        client.post(
-            "/login", data={"csrf_token": token.group(1), "username": name, "password": users[name][1]}
-        )
-        again = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/imm").text)
-        return again.group(1) if again else ""
-
-    client.sign_in = sign_in  # type: ignore[attr-defined]
-    return client, users
-
-
-def test_read_only_users_see_the_imm_figures_but_no_agenda(tmp_path: Any) -> None:
-    client, _ = _client(tmp_path)
-    assert client.get("/imm").headers["location"] == "/login"
-    client.sign_in("operations")  # type: ignore[attr-defined]
-    page = client.get("/imm")
-    assert page.status_code == 200
-    assert 'data-figure="cases_discussed"' in page.text
-    assert "Freeze agenda now" not in page.text
-    assert client.get("/imm/imm-2026-08-28").status_code == 403
-    assert client.get("/imm/imm-2026-08-28/record").status_code == 403
-
-
-def test_only_a_manager_may_freeze_and_every_form_needs_its_csrf_token(tmp_path: Any) -> None:
-    client, _ = _client(tmp_path)
-    token = client.sign_in("coordinator")  # type: ignore[attr-defined]
-    assert "Freeze agenda now" not in client.get("/imm").text
-    assert client.post("/imm/freeze", data={"csrf_token": token, "day": "2026-08-28"}).status_code == 403
-    assert client.get("/imm/imm-2026-08-28").status_code == 404  # nothing frozen
-    assert client.get("/imm/not-a-meeting").status_code == 404
-    assert client.post("/imm/imm-2026-08-28/record", data={"present.police": "on"}).status_code == 403
-
-    (tmp_path / "m").mkdir()
-    manager, _ = _client(tmp_path / "m")
-    token = manager.sign_in("manager")  # type: ignore[attr-defined]
-    assert "Freeze agenda now" in manager.get("/imm").text
-    assert manager.post("/imm/freeze", data={"day": "2026-08-29"}).status_code == 403  # no token
-    saturday = manager.post("/imm/freeze", data={"csrf_token": token, "day": "2026-08-29"})
-    assert (saturday.status_code, saturday.headers["location"]) == (303, "/imm")
-    assert "no meeting on Saturday 29 August 2026" in manager.get("/imm").text
