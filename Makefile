@@ -35,6 +35,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy docs/hooks.py
 
 # The documentation site, into site/. --strict: a warning, a broken link or anchor, or a page
 # missing from the nav fails it. Browse it while editing with `$(VENV)/bin/mkdocs serve`.

@@ -1,6 +1,6 @@
 """The statutory figures for a period, from the service's own case records and plans.
 
-Definitions (../README.md "The figures", and the domain primer), all by event time:
+Definitions (docs/figures.md, and docs/domain-primer.md), all by event time:
 - contacts: one per child, counted on the date the contact was received;
 - referrals: contacts accepted by social care for a child with no open case;
 - conversion rate: referrals / contacts;
