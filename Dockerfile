@@ -1,6 +1,6 @@
 # The MASH service image: one image for every process; the command picks the part
 #   docker run IMAGE worker | intake | topics
-# Settings are MASH_* environment variables (see README); nothing secret or personal is baked in.
+# Settings are MASH_* environment variables (see docs/configuration.md); nothing secret or personal is baked in.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SYSTEM_PACKAGES := chromium prometheus
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit integration schemas bench system-deps clean
+.PHONY: run test lint typecheck docs unit integration schemas bench system-deps clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(MASH) dev
 
-test: system-deps lint typecheck
+test: system-deps lint typecheck docs
 	$(PY) -m pytest
 
 system-deps:
@@ -35,6 +35,12 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy docs/hooks.py
+
+# The documentation site, into site/. --strict: a warning, a broken link or anchor, or a page
+# missing from the nav fails it. Browse it while editing with `$(VENV)/bin/mkdocs serve`.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
@@ -49,4 +55,4 @@ schemas: $(STAMP)
 	$(MASH) schemas write
 
 clean:
-	rm -rf $(VENV) .mash .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .mash site .pytest_cache .mypy_cache .ruff_cache .hypothesis

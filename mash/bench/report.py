@@ -88,7 +88,7 @@ TARGETS: dict[str, Target] = {
     ),
     "rules": Target(">= 50,000/s", _at_least("rules_contacts_per_s", 50_000)),
     "memory": Target("< 1 GiB", _below("worker_rss_mib_1m_children", 1024)),
-    # The README's promise: changes reach an open browser "within a second".
+    # The console's promise (docs/console.md): changes reach an open browser "within a second".
     "console": Target("p99 < 1 s", _below("console_sse_p99_ms", 1000)),
 }
 
@@ -387,7 +387,7 @@ def rows(results: Results) -> list[Row]:
 
 
 def format_table(table: list[Row]) -> str:
-    """A Markdown table: readable in a terminal, and pasted as it is into the README."""
+    """A Markdown table: readable in a terminal, and pasted as it is into docs/performance.md."""
     header = ("measurement", "result", "comparison (same run, same broker)", "target", "met")
     body = [
         (r.measurement, r.result, r.comparison, r.target, {True: "yes", False: "no", None: ""}[r.met])

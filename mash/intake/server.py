@@ -24,7 +24,7 @@ def run_intake(settings: Settings) -> None:
     holder = RulesetHolder(ruleset, settings.ruleset_file, settings.ruleset_check_s)
     app = create_intake_app(settings, holder, agencies)
     # uvloop and httptools, named rather than "auto" so that a missing one fails at start rather
-    # than silently costing the adapter throughput (README, Performance).
+    # than silently costing the adapter throughput (docs/performance.md).
     uvicorn.run(
         app,
         host=settings.intake_host,

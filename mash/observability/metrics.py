@@ -1,6 +1,6 @@
 """Prometheus metrics. Labels hold only bounded, non-personal values (codes, levels, routes, topics).
 
-The README's metrics catalogue describes each one and the question it
+The metrics catalogue (docs/operations/metrics.md) describes each one and the question it
 answers. Intake metrics are registered on import. Worker metrics are created unregistered and
 registered by `mash.observability.pipeline.install_pipeline_metrics` in the worker only: the
 intake and console processes import this module too, and must not report a worker's figures,

@@ -251,7 +251,7 @@ def create_app(settings: Settings, ruleset: Ruleset, registry: Registry) -> faus
         states: dict[Where, bytes] = {}
         # Only bytes are kept for the last pass. Keeping each step (the child's state and case
         # records as models) until then made the garbage collector walk them again and again:
-        # the decisions cost half as much again (README, Performance).
+        # the decisions cost half as much again (docs/decisions/0006-batches-and-passes-in-the-worker.md).
         sends: list[tuple[str, bytes, bytes]] = []
         for parsed, stored in zip(taken, output.load([t.where for t in taken]), strict=True):
             step, states[parsed.where] = apply_stored(

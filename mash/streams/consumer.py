@@ -6,13 +6,14 @@ This loop is faust 0.15.3's own with two changes.
 Delivery. faust delivers each fetched message through `Service.wait_first`: four tasks (the
 delivery, and waits on "flow suspended", "stopped" and "crashed"), `asyncio.wait`, then three
 cancellations, so every message costs a turn of the event loop and about 0.06 ms of the worker's
-CPU (README, Performance). Here a message whose partition is more than `BACKLOG` records behind
-is delivered by awaiting faust's callback directly, so a backlog reaches the agent's buffer a
-hundred messages per turn. Everything else goes faust's way, for two reasons:
+CPU (docs/decisions/0006-batches-and-passes-in-the-worker.md). Here a message whose partition is
+more than `BACKLOG` records behind is delivered by awaiting faust's callback directly, so a
+backlog reaches the agent's buffer a hundred messages per turn. Everything else goes faust's
+way, for two reasons:
 
 - A worker that keeps up has little to gain from the direct path, and on the embedded broker it
   loses: taking records sooner makes it fetch far more often, which made `mash replay` about
-  twice as slow (README, Performance).
+  twice as slow (same record).
 - While faust has suspended the flow (a rebalance starting), a message is never delivered
   directly: faust's way gives up on it as soon as it would have to wait, and the partition is
   read again from its committed offset.

@@ -66,7 +66,7 @@ class Gaps:
 
     When several producers write to one partition at once, the embedded broker can serve a
     record before the one in front of it is readable, and a consumer reading on never sees the
-    one it passed (README, "The embedded broker and its limits"). The service's topics are
+    one it passed (docs/embedded-broker.md). The service's topics are
     neither compacted nor transactional, so their offsets follow one another: a jump is such a
     record, and it is read again. A gap that stays for `patience` reads is taken as real.
     """

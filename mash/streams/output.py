@@ -4,14 +4,15 @@ case and plan records, each sent straight to the aiokafka producer that faust st
 faust's own way (`table[key] = state`, `topic.send_soon`) hands every record to faust's send
 buffer and a background task, with a future, callbacks and sensor calls per record. The bench
 measured that at about 0.06 ms of the worker's CPU per record more than aiokafka's own `send`,
-and the worker sends two records per contact (see the README's Performance section).
+and the worker sends two records per contact (see docs/performance.md).
 
 The states are read and written straight in the RocksDB database of their events' partition,
 which is where faust's table keeps them, a batch of events at a time. faust's own `table.get`
 calls every sensor, reads RocksDB twice for a key it holds (is it there, then its value) and
 raises and catches a KeyError for one it does not; its writes keep an index of keys, which
 only a read outside an event needs. And RocksDB costs several times less when it is called
-many times in a row than once between other work (figures in the README's Performance section).
+many times in a row than once between other work (figures in
+docs/decisions/0006-batches-and-passes-in-the-worker.md).
 
 What stays as it was:
 

@@ -2,7 +2,7 @@
 
 Each test records its figures here; they are printed as the test runs, collected into
 tests/output/reliability-figures.json, and summarised at the end of the pytest run (the
-README's "Reliability: measured" section quotes them).
+"Measured" section of docs/reliability.md quotes them).
 """
 
 from __future__ import annotations

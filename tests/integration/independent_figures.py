@@ -1,8 +1,8 @@
 """The statutory figures counted independently of the service, to check `mash report` against.
 
 Nothing here uses `mash.domain.figures`, `mash.domain.derive` or `mash.domain.referrals`:
-the definitions are the ones in shared/domain.md ("The numbers everyone is judged on") and
-the README's "The figures", written out again.
+the definitions are the ones in docs/domain-primer.md ("The statutory definitions") and
+docs/figures.md, written out again.
 
 Two starting points, one count:
 

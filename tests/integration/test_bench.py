@@ -3,7 +3,7 @@
 The figures themselves are never judged here: timing does not decide a test. What is checked is
 that the one command runs every measurement to the end on its own embedded broker, that every
 contact it sends comes out as a case record, and that the table and the JSON carry what the
-README promises.
+performance page (docs/performance.md) describes.
 """
 
 from __future__ import annotations

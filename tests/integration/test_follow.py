@@ -2,7 +2,7 @@
 write to at once, as two workers' case records do.
 
 Without `Gaps` the follower passed a record the broker served late in about half the runs of this
-test's scenario (README, "The embedded broker and its limits"); a test run where the broker
+test's scenario (docs/embedded-broker.md); a test run where the broker
 serves everything in order checks nothing more than the plain read.
 """
 

@@ -3,8 +3,9 @@
 The real Prometheus (Debian's `prometheus` package) scrapes a real worker, intake adapter and
 console on the embedded broker, with the real alert rules: every target is up, every metric
 the dashboards and alert rules name is in what it scraped, every metric it scraped is in the
-README's catalogue, the rules evaluate without errors, and a dead letter written while it
-watches fires MashDeadLettersArriving. Readiness is checked from a process's first answer.
+metrics catalogue (docs/operations/metrics.md), the rules evaluate without errors, and a dead
+letter written while it watches fires MashDeadLettersArriving. Readiness is checked from a
+process's first answer.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
-CATALOGUE_FILES = (ROOT / "README.md",)
+CATALOGUE_FILES = (ROOT / "docs" / "operations" / "metrics.md",)
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")
 METRIC_NAME = re.compile(r"\bmash_[a-z0-9_]+")
@@ -349,7 +350,7 @@ def test_prometheus_scrapes_every_process_and_finds_every_metric_the_dashboards_
     # Every metric Prometheus scraped is in the catalogue, and the catalogue names no metric
     # that no process exports (a labelled counter shows in /metrics from its first event).
     catalogue = catalogued_metrics()
-    assert catalogue, "no metrics catalogue in README.md"
+    assert catalogue, "no metrics catalogue in docs/operations/metrics.md"
     uncatalogued = {n for n in names if not family_names({n}) & family_names(catalogue)}
     assert not uncatalogued, f"scraped but not in the catalogue: {sorted(uncatalogued)}"
     exported = scraped_names(service.worker_metrics()) | scraped_names(

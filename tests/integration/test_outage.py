@@ -45,7 +45,7 @@ from tests.integration.traffic import (
     wait_published,
 )
 
-SEED = 20_260_712  # as in test_reliability: the figures in the README come from these
+SEED = 20_260_712  # as in test_reliability: the figures in docs/reliability.md come from these
 OUTAGE_S = 8.0  # longer than MASH_PRODUCE_TIMEOUT_S (3 s in the tests), so requests time out
 
 

@@ -147,7 +147,7 @@ def test_replaying_the_same_file_into_two_fresh_services_gives_identical_reports
     )
 
 
-LARGE_CHILDREN = 5000  # the README example: about 10,000 contacts about 4,000 children
+LARGE_CHILDREN = 5000  # docs/figures.md: about 10,000 contacts about 4,000 children
 
 
 def test_report_agrees_exactly_with_an_independent_count_over_two_years_of_thousands_of_children(

@@ -2,7 +2,7 @@
 
 Each test states one promise of the generator in `mash/simulate.py`. The configs are small so
 the file runs in a few seconds; the shares checked are the national figures in
-`shared/domain.md` that the generator is built to follow.
+`docs/domain-primer.md` that the generator is built to follow.
 """
 
 from __future__ import annotations
