@@ -1,8 +1,11 @@
 """What a decision or an outcome event must carry before the service accepts it.
 
-Decisions (`mash.decisions.v1`): every decision has a rationale; a change gives a new level or
-RAG, and only a change does; a sign-off names the decision it approves and is made by a manager.
-Outcomes (`POST /v1/outcomes`): "no further action" is only meaningful when a case closes.
+Decisions (`mash.decisions.v1`): every decision is a person's and has a rationale; a confirm
+names the level and RAG the coordinator confirmed; a change gives a new level or RAG; only those
+two set a level or RAG; a sign-off names the decision it approves and, like a rescreen (which
+names the ruleset version), is made by a manager.
+Outcomes (`POST /v1/outcomes`): "no further action" is only meaningful when a case closes; a
+plan's own id (`plan_id`) only on a plan's start or end.
 """
 
 from __future__ import annotations
@@ -32,7 +35,11 @@ def decision(**overrides: Any) -> DecisionEvent:
         "by": "coordinator-7",
         "role": Role.COORDINATOR,
         "rationale": "Agree with the screening: persistent absence despite school support.",
+        "level": 3,
+        "rag": Rag.AMBER,
     }
+    if overrides.get("action", DecisionAction.CONFIRM) is not DecisionAction.CONFIRM:
+        fields.update(level=None, rag=None)
     return DecisionEvent(**(fields | overrides))
 
 
@@ -48,16 +55,42 @@ def outcome_submission(**overrides: Any) -> OutcomeSubmission:
 # --- decisions: what each action accepts --------------------------------------------------------
 
 
-def test_a_confirm_with_a_rationale_is_accepted():
+def test_a_confirm_naming_what_it_confirms_with_a_rationale_is_accepted():
     event = decision()
 
     assert (event.action, event.level, event.rag, event.signs_off) == (
         DecisionAction.CONFIRM,
-        None,
-        None,
+        3,
+        Rag.AMBER,
         None,
     )
     assert event.schema_version == 1
+
+
+@pytest.mark.parametrize(("level", "rag"), [(3, None), (None, Rag.RED)], ids=["no rag", "no level"])
+def test_a_confirm_that_does_not_say_what_it_confirms_is_refused(level: int | None, rag: Rag | None):
+    with pytest.raises(ValidationError, match="a confirm names the level and RAG confirmed"):
+        decision(level=level, rag=rag)
+
+
+def test_a_managers_rescreen_names_the_ruleset_version():
+    event = decision(action=DecisionAction.RESCREEN, role=Role.MANAGER, ruleset_version="2027.1")
+
+    assert (event.action, event.ruleset_version) == (DecisionAction.RESCREEN, "2027.1")
+
+
+def test_a_coordinator_may_not_rescreen_and_a_rescreen_must_name_a_version():
+    with pytest.raises(ValidationError, match="only a manager may rescreen"):
+        decision(action=DecisionAction.RESCREEN, role=Role.COORDINATOR, ruleset_version="2027.1")
+    with pytest.raises(ValidationError, match="ruleset_version is given with, and only with, a rescreen"):
+        decision(action=DecisionAction.RESCREEN, role=Role.MANAGER)
+    with pytest.raises(ValidationError, match="ruleset_version is given with, and only with, a rescreen"):
+        decision(ruleset_version="2027.1")
+
+
+def test_a_decision_event_is_always_a_persons():
+    with pytest.raises(ValidationError, match="a decision event is a person's"):
+        decision(role=Role.SERVICE)
 
 
 @pytest.mark.parametrize(
@@ -94,7 +127,7 @@ def test_an_empty_rationale_is_refused():
 @pytest.mark.parametrize("action", ["confirm", "change", "sign_off"])
 def test_a_blank_rationale_is_refused_for_every_action(blank: str, action: str):
     extras: dict[str, dict[str, Any]] = {
-        "confirm": {},
+        "confirm": {"level": 3, "rag": Rag.AMBER},
         "change": {"level": 3},
         "sign_off": {"role": Role.MANAGER, "signs_off": "dc-0000"},
     }
@@ -114,15 +147,9 @@ def test_a_change_with_neither_level_nor_rag_is_refused():
         decision(action=DecisionAction.CHANGE)
 
 
-@pytest.mark.parametrize(("level", "rag"), [(3, None), (None, Rag.RED)], ids=["level", "rag"])
-def test_a_confirm_may_not_set_a_level_or_rag(level: int | None, rag: Rag | None):
-    with pytest.raises(ValidationError, match="only a change sets a level or RAG"):
-        decision(level=level, rag=rag)
-
-
 @pytest.mark.parametrize(("level", "rag"), [(3, None), (None, Rag.AMBER)], ids=["level", "rag"])
 def test_a_sign_off_may_not_set_a_level_or_rag(level: int | None, rag: Rag | None):
-    with pytest.raises(ValidationError, match="only a change sets a level or RAG"):
+    with pytest.raises(ValidationError, match="only a confirm or a change sets a level or RAG"):
         decision(action=DecisionAction.SIGN_OFF, role=Role.MANAGER, signs_off="dc-0000", level=level, rag=rag)
 
 
@@ -133,7 +160,7 @@ def test_a_sign_off_must_name_the_decision_it_approves():
 
 @pytest.mark.parametrize(
     ("action", "extra"),
-    [(DecisionAction.CONFIRM, {}), (DecisionAction.CHANGE, {"level": 3})],
+    [(DecisionAction.CONFIRM, {"level": 3, "rag": Rag.AMBER}), (DecisionAction.CHANGE, {"level": 3})],
     ids=["confirm", "change"],
 )
 def test_only_a_sign_off_names_a_decision_it_approves(action: DecisionAction, extra: dict[str, Any]):
@@ -142,7 +169,7 @@ def test_only_a_sign_off_names_a_decision_it_approves(action: DecisionAction, ex
 
 
 def test_a_coordinator_may_not_sign_off():
-    with pytest.raises(ValidationError, match="only a manager signs off"):
+    with pytest.raises(ValidationError, match="only a manager may sign off"):
         decision(action=DecisionAction.SIGN_OFF, role=Role.COORDINATOR, signs_off="dc-0000")
 
 
@@ -201,6 +228,7 @@ def test_an_outcome_becomes_a_timeline_entry_without_the_childs_identity():
         "at": DECIDED_AT,
         "type": OutcomeType.CASE_CLOSED,
         "nfa": True,
+        "plan_ref": None,
     }
 
 
@@ -237,3 +265,9 @@ def test_an_outcome_reference_is_trimmed_and_may_not_be_blank():
     assert outcome_submission(reference="  CS-123  ").reference == "CS-123"
     with pytest.raises(ValidationError, match="at least 1 character"):
         outcome_submission(reference="   ")
+
+
+def test_a_plans_own_id_is_given_only_with_a_plans_start_or_end():
+    assert outcome_submission(type=OutcomeType.CP_PLAN_STARTED, plan_id="CP-9").plan_id == "CP-9"
+    with pytest.raises(ValidationError, match="plan_id is only for cp_plan_started and cp_plan_ended"):
+        outcome_submission(plan_id="CP-9")

@@ -15,6 +15,7 @@ from mash.domain.ruleset import RulesetError, RulesetProblem, load_ruleset, pars
 VALID = """\
 version: "test.1"
 name: "Test thresholds"
+effective_from: 2026-04-01
 indicators:
   - code: no_unmet_needs
     description: "No unmet needs"
@@ -228,7 +229,7 @@ def test_load_ruleset_names_the_file_in_its_errors(tmp_path: Path):
 def test_the_shipped_default_ruleset_parses():
     ruleset = load_ruleset()
 
-    assert ruleset.version == "2026.1"
+    assert ruleset.version == "2026.2"
     assert ruleset.name
     assert set(ruleset.routes) == set(ruleset.rag) == {1, 2, 3, 4}
 
