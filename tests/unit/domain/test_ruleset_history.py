@@ -17,9 +17,9 @@ from mash.domain.ruleset_history import RulesetConflict, RulesetHistory
 DEFAULT = load_ruleset()
 
 
-def version(name: str, effective_from: date, **changes: object) -> Ruleset:
+def version(number: str, effective_from: date, **changes: object) -> Ruleset:
     return Ruleset.model_validate(
-        {**DEFAULT.model_dump(), "version": name, "effective_from": effective_from, **changes}
+        {**DEFAULT.model_dump(), "version": number, "effective_from": effective_from, **changes}
     )
 
 
