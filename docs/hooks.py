@@ -109,14 +109,20 @@ def ruleset_history() -> str:
     rows = []
     for n, rule in enumerate(ruleset().history, 1):
         if rule.kind == "repeat_contacts":
-            when = f"{rule.min_contacts} or more contacts (this one included) within {rule.within_days} days"
+            when = (
+                f"{rule.min_incidents} or more separate incidents (this contact included) within "
+                f"{rule.within_days} days; contacts within {rule.same_incident_hours} hours of an "
+                "incident's first are the same incident"
+            )
+            if not rule.count_information_only:
+                when += "; information-only contacts neither count nor are raised"
         elif rule.kind == "open_case":
             when = "the child has an open social care case"
         else:
-            when = "the child has had a child protection plan before"
+            when = "a child protection plan has ended before the contact"
         effects = []
         if rule.raise_by:
-            effects.append(f"raises the level by {rule.raise_by} (never above 4)")
+            effects.append(f"raises the level by {rule.raise_by} (never above {rule.max_level})")
         if rule.min_level is not None:
             effects.append(f"makes it at least level {rule.min_level}")
         rows.append([str(n), f"`{rule.id}`", when, "; ".join(effects)])

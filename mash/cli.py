@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -304,6 +304,76 @@ def rules_check(file: Path) -> None:
         f"{file}: ruleset {ruleset.version} is valid: {len(ruleset.indicators)} indicators, "
         f"{len(ruleset.combinations)} combination rules, {len(ruleset.history)} history rules"
     )
+
+
+@rules.command("publish")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def rules_publish(file: Path) -> None:
+    """Register a ruleset version, so contacts received from its `effective_from` are screened
+    under it (for example last year's thresholds, before replaying last year's contacts)."""
+    from mash.domain.ruleset import RulesetError, load_ruleset
+    from mash.domain.ruleset_history import RulesetConflict
+    from mash.streams.ruleset_registry import Registry
+    from mash.streams.topics import ensure_topics
+
+    settings = _settings()
+    try:
+        ruleset = load_ruleset(file)
+    except RulesetError as exc:
+        raise click.ClickException(f"{exc}; check it with `mash rules check {file}`") from None
+    asyncio.run(ensure_topics(settings))
+
+    async def publish() -> None:
+        registry = Registry(settings)
+        await registry.read()
+        await registry.register(ruleset)
+
+    try:
+        asyncio.run(publish())
+    except RulesetConflict as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"ruleset {ruleset.version} is registered: it screens contacts received from {ruleset.effective_from}"
+    )
+
+
+@rules.command("list")
+def rules_list() -> None:
+    """The ruleset versions the service has used, and the first day of each."""
+    from mash.streams.ruleset_registry import Registry
+
+    registry = Registry(_settings())
+    asyncio.run(registry.read())
+    if registry.history is None:
+        click.echo("no ruleset registered yet: a worker registers its own when it starts")
+        return
+    for ruleset in sorted(registry.history.versions, key=lambda r: r.effective_from):
+        click.echo(f"{ruleset.version:<16} from {ruleset.effective_from}  {ruleset.name}")
+
+
+@rules.command("rescreen")
+@click.option("--version", "version", required=True, help="the registered ruleset version to screen under")
+@click.option("--by", required=True, help="the manager who decided it (recorded in each case's trail)")
+@click.option("--rationale", required=True, help="why (recorded in each case's trail)")
+@click.option("--dry-run", is_flag=True, help="count the contacts it would re-screen; send nothing")
+def rules_rescreen(version: str, by: str, rationale: str, dry_run: bool) -> None:
+    """Re-screen every contact still waiting for a decision under another ruleset version.
+
+    Each gets a manager's `rescreen` decision, recorded in its trail; decided contacts keep the
+    screening they were decided on.
+    """
+    from mash.services.rescreen import UnknownVersion, rescreen_waiting
+
+    try:
+        result = asyncio.run(
+            rescreen_waiting(
+                _settings(), version, by=by, rationale=rationale, now=datetime.now(UTC), dry_run=dry_run
+            )
+        )
+    except UnknownVersion as exc:
+        raise click.ClickException(str(exc)) from None
+    verb = "would re-screen" if not result.sent else "re-screening"
+    click.echo(f"{verb} {result.waiting} waiting contacts under ruleset {version}")
 
 
 @main.group()

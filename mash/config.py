@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         256 * 1024, description="largest request body the intake accepts (`413` above it)"
     )
+    max_backdate_hours: float = Field(
+        24.0,
+        gt=0,
+        description="how far back a partner may date a contact's `received_at` (`422` beyond it); "
+        "older history is loaded with `mash replay`, so nobody rewrites a closed year by accident",
+    )
     produce_timeout_s: float = Field(5.0, description="how long intake waits for Kafka before answering 503")
     worker_send_timeout_s: float = Field(
         1200.0,

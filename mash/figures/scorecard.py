@@ -86,7 +86,8 @@ class Tile(NamedTuple):
 
 def tiles(r: dict[str, Any]) -> list[Tile]:
     contacts, referrals = r["contacts"], r["referrals"]
-    plans, repeat = r["cp_plans_started"], r["cp_plans_second_or_subsequent"]
+    children, repeat = r["cp_plan_children"], r["cp_plan_children_second_or_subsequent"]
+    waiting = r["waiting_past_due_at_end"]
     return [
         Tile(
             "Contacts",
@@ -98,7 +99,15 @@ def tiles(r: dict[str, Any]) -> list[Tile]:
             "Referrals",
             count(referrals),
             f"Not counted: {count(r['linked_to_open_case'])} about a child with an open case",
-            "Contacts accepted by children's social care for a child with no open case.",
+            "Contacts a person decided for children's social care, for a child with no open case.",
+        ),
+        Tile(
+            "Awaiting a decision",
+            count(r["awaiting_decision"]),
+            f"{count(sum(waiting.values()))} past their due time at the end of the period ("
+            + ", ".join(f"{rag} {count(n)}" for rag, n in waiting.items())
+            + ")",
+            "Contacts nobody has decided yet: counted as contacts and as waiting, never as referrals.",
         ),
         Tile(
             "Conversion rate",
@@ -125,16 +134,33 @@ def tiles(r: dict[str, Any]) -> list[Tile]:
             "Referrals that social care closed with no further action.",
         ),
         Tile(
-            "Child protection plans started",
-            count(plans),
-            f"{count(repeat)} ({share(repeat, plans)}) second or later · England: about 20%",
-            "Second or later: the child had an earlier plan, however long ago.",
+            "Children starting a child protection plan",
+            count(children),
+            f"{count(repeat)} ({share(repeat, children)}) second or later · England: about 20%",
+            f"{count(r['cp_plans_started'])} plans. Second or later: the child had an earlier plan, "
+            "however long ago.",
         ),
         Tile(
             "Decisions within target",
             percent(r["decided_within_target_rate"]),
-            f"{count(r['decided_within_target'])} of {count(r['decided_with_target'])} decisions",
-            "Contacts decided by the due time their urgency (RAG) rating set.",
+            f"{count(r['decided_within_target'])} of {count(r['decisions_due'])} due · "
+            f"{count(r['undecided_past_due'])} still undecided past due",
+            "Contacts a person decided by the due time their urgency (RAG) rating set, of every "
+            "contact whose decision was due: one still undecided past its due time is a miss.",
+        ),
+        Tile(
+            "Decisions within 1 working day",
+            percent(r["decided_within_1_working_day_rate"]),
+            f"{count(r['decided_within_1_working_day'])} of {count(r['decisions_due_1_working_day'])} due",
+            "Contacts a person decided (a coordinator or the mid-day meeting) within one working day of "
+            "receipt; one still undecided after a working day is a miss.",
+        ),
+        Tile(
+            "Consent basis missing",
+            count(r["data_quality"]["consent_basis_missing"]),
+            f"{share(r['data_quality']['consent_basis_missing'], contacts)} of contacts",
+            "Early help or child-in-need contacts sent with no consent and no reason to go without it: "
+            "accepted, and flagged for the partner to put right.",
         ),
     ]
 

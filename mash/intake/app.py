@@ -14,7 +14,7 @@ import signal
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from aiokafka import AIOKafkaProducer
@@ -366,6 +366,7 @@ def create_intake_app(
             now=now,
             known_indicators=rules.codes,
             catalogue_source=f"the ruleset catalogue (version {in_force.version}): GET /v1/indicators",
+            max_backdate=timedelta(hours=settings.max_backdate_hours),
         )
         if problems:
             raise ApiError(422, problems)

@@ -40,19 +40,19 @@ def contact_headers(reference_key: str, event: ContactEvent) -> list[tuple[str, 
     ]
 
 
-# What the submitting agency may see of a case record: not the reasons or the trail, which
-# can reveal the child's history with other agencies.
-PARTNER_FIELDS = (
-    "contact_id",
-    "state",
-    "received_at",
-    "level",
-    "rag",
-    "due_at",
-    "route",
-    "pathway",
-    "ruleset_version",
-)
+# What the submitting agency may see of a case record: not the reasons or the trail, which can
+# reveal the child's history with other agencies, and not the service's recommendation, which a
+# partner could take for a decision. Once a person has decided, what they decided.
+PARTNER_FIELDS = ("contact_id", "received_at", "due_at", "rag", "data_quality")
+DECISION_FIELDS = ("level", "route", "pathway", "decided_at")
+
+
+def partner_status(record: dict[str, object]) -> dict[str, object]:
+    """A case record as its referrer sees it: `awaiting_decision`, `decided` or `closed`."""
+    status: dict[str, object] = {"status": record["state"], **{key: record[key] for key in PARTNER_FIELDS}}
+    if record["decided_at"] is not None:
+        status.update({key: record[key] for key in DECISION_FIELDS})
+    return status
 
 
 @dataclass
@@ -96,10 +96,7 @@ class Ledger:
     def record_case(self, record: dict[str, object]) -> None:
         contact_id = str(record["contact_id"])
         self.agency_of.setdefault(contact_id, str(record["agency"]))
-        self.status[contact_id] = {
-            "status": "screened",
-            **{key: record[key] for key in PARTNER_FIELDS},
-        }
+        self.status[contact_id] = partner_status(record)
 
     def status_for(self, contact_id: str, agency: str) -> dict[str, object] | None:
         if self.agency_of.get(contact_id) != agency:

@@ -39,6 +39,7 @@ from mash.config import Settings
 from mash.console.users import UserDirectory, UsersFile
 from mash.domain.ruleset import load_ruleset
 from mash.intake.agencies import DEMO_AGENCIES, AgencyDirectory, AgencyFile
+from mash.streams.ruleset_registry import Registry
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -163,7 +164,9 @@ def routes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
         data_dir=tmp / "worker",
     )
     ruleset = load_ruleset(None)
-    worker: Any = create_app(settings, ruleset)
+    registry = Registry(settings)
+    registry.add(ruleset)
+    worker: Any = create_app(settings, ruleset, registry)
     intake = create_intake_app(settings, ruleset, AgencyDirectory(agencies))
     console = create_console_app(settings, UserDirectory(users), ruleset)
     return {

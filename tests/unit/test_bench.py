@@ -53,9 +53,11 @@ from mash.bench.workload import Workload, one_child_bodies
 from mash.domain.child import ChildState, apply, apply_stored
 from mash.domain.contact import ContactSubmission
 from mash.domain.ruleset import load_ruleset
+from mash.domain.ruleset_history import RulesetHistory
 from mash.domain.timeline import ContactEntry
 from mash.intake.ledger import H_CONTACT
 from mash.streams.app import create_app
+from mash.streams.ruleset_registry import Registry
 
 # -- statistics ---------------------------------------------------------------------------------
 
@@ -375,12 +377,12 @@ async def test_the_batch_loop_does_the_workers_domain_step_and_writes_each_child
     acks = await step.handle(records, producer, "cases")
 
     ruleset = load_ruleset()
+    rulesets = RulesetHistory.of(ruleset)
     states: dict[str, ChildState] = {}
     cases: dict[bytes, bytes] = {}
     for event in workload.events:
-        applied = apply(
-            states.get(event.child_key, ChildState()), event.child_key, ContactEntry.of(event), ruleset
-        )
+        entry = ContactEntry.of(event, ruleset.version)
+        applied = apply(states.get(event.child_key, ChildState()), event.child_key, entry, rulesets)
         states[event.child_key] = applied.state
         cases.update((p.key.encode(), p.value) for p in applied.publish)
     sent_cases = [(key, value) for topic, key, value in producer.sent if topic == "cases"]
@@ -397,14 +399,15 @@ def test_the_recorded_step_decides_the_first_contact_and_hands_every_later_one_i
     workload: Workload,
 ) -> None:
     ruleset = load_ruleset()
-    first, later = (ContactEntry.of(e) for e in workload.events[:2])
+    rulesets = RulesetHistory.of(ruleset)
+    first, later = (ContactEntry.of(e, ruleset.version) for e in workload.events[:2])
     keys = [e.child_key for e in workload.events[:2]]
     recorded = RecordedStep()
 
-    step, state = recorded(None, keys[0], first, ruleset)
-    again, same_state = recorded(None, keys[1], later, ruleset)
+    step, state = recorded(None, keys[0], first, rulesets)
+    again, same_state = recorded(None, keys[1], later, rulesets)
 
-    assert (step, state) == apply_stored(None, keys[0], first, ruleset)
+    assert (step, state) == apply_stored(None, keys[0], first, rulesets)
     assert [p.key for p in step.publish] == [first.id]
     # The later contact costs no step, yet sends a record as big as a real one under its own id.
     assert [p.key for p in again.publish] == [later.id]
@@ -424,7 +427,9 @@ def test_synthetic_child_keys_look_like_child_keys_and_differ() -> None:
 
 async def test_changelog_topic_is_the_one_faust_uses_for_the_child_table() -> None:
     settings = bench_settings("127.0.0.1:1", "unitbench", store="memory://")
-    app = create_app(settings, load_ruleset())
+    registry = Registry(settings)
+    registry.add(load_ruleset())
+    app = create_app(settings, load_ruleset(), registry)
     table = app.tables[f"{settings.topic_prefix}-children"]
     assert changelog_topic(settings) == table.changelog_topic.get_topic_name()
     assert settings.secret() == BENCH_SECRET.encode()

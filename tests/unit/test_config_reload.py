@@ -15,7 +15,7 @@ from mash.domain.ruleset import load_ruleset
 from mash.intake.agencies import Agency, AgencyDirectory, AgencyFile, hash_key, new_key
 from mash.intake.rulesets import RulesetHolder, load_or_exit
 from mash.intake.watch import WatchedFile
-from tests.unit.test_ruleset_file import VALID
+from tests.unit.domain.test_ruleset_file import VALID
 
 
 def write_agencies(path: Path, keys: dict[str, list[str]]) -> None:

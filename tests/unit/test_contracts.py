@@ -25,7 +25,7 @@ def test_a_changed_model_would_be_caught(tmp_path: Path) -> None:
 def test_rules_check_accepts_the_default_ruleset() -> None:
     result = CliRunner().invoke(main, ["rules", "check", str(ROOT / "mash" / "rulesets" / "default.yaml")])
     assert result.exit_code == 0, result.output
-    assert "ruleset 2026.1 is valid: 40 indicators" in result.output
+    assert "ruleset 2026.2 is valid: 40 indicators" in result.output
 
 
 def test_rules_check_prints_line_field_and_reason(tmp_path: Path) -> None:

@@ -15,14 +15,47 @@ from typing import Any
 
 import pytest
 
-from mash.domain.case import Referral
+from mash.domain.case import DecidedBy, Referral
 from mash.domain.figures import ContactFact, PlanFact, figures
-from mash.domain.ruleset import Route
+from mash.domain.ruleset import Rag, Route
 from mash.figures.scorecard import count, percent, render_html, source_name
 
 START, END = date(2025, 4, 1), date(2026, 3, 31)
 OUTPUT = Path(__file__).resolve().parents[1] / "output"
 SOURCES = ["6"] * 6 + ["2A"] * 4 + ["3A", "3B", "3E", "4", "5D", "5D", "1A", "9", "8", "7"]
+
+
+NOW = datetime(2026, 4, 2, 8, 30, tzinfo=UTC)
+
+
+def fact(
+    received_on: date,
+    source: str,
+    level: int,
+    route: Route,
+    referral: Referral,
+    re_referral: bool = False,
+    nfa: bool = False,
+    decided_at: datetime | None = None,
+    due_at: datetime | None = None,
+) -> ContactFact:
+    """A contact received at 10:00 UTC on `received_on`, with the facts the scorecard shows."""
+    received = datetime(received_on.year, received_on.month, received_on.day, 10, tzinfo=UTC)
+    return ContactFact(
+        received_on=received_on,
+        received_at=received,
+        source=source,
+        level=level,
+        rag=(Rag.BLUE, Rag.GREEN, Rag.AMBER, Rag.RED)[level - 1],
+        route=route,
+        referral=referral,
+        re_referral=re_referral,
+        nfa=nfa,
+        decided_at=decided_at,
+        decided_by=None if decided_at is None else DecidedBy.COORDINATOR,
+        due_at=due_at,
+        data_quality=(),
+    )
 
 
 def a_year_of_contacts(seed: int = 2025) -> tuple[list[ContactFact], list[PlanFact]]:
@@ -41,7 +74,7 @@ def a_year_of_contacts(seed: int = 2025) -> tuple[list[ContactFact], list[PlanFa
             due = received + timedelta(hours=4 if level == 4 else 24 * (5 - level))
             decided = received + timedelta(hours=rng.uniform(0.5, 30)) if level > 1 else None
             records.append(
-                ContactFact(
+                fact(
                     received_on=day,
                     source=rng.choice(SOURCES),
                     level=level,
@@ -54,13 +87,15 @@ def a_year_of_contacts(seed: int = 2025) -> tuple[list[ContactFact], list[PlanFa
                 )
             )
         day += timedelta(days=1)
-    plans = [PlanFact(START + timedelta(days=rng.randrange(365)), rng.random() < 0.2) for _ in range(40)]
+    plans = [
+        PlanFact(START + timedelta(days=rng.randrange(365)), f"ck-{i}", rng.random() < 0.2) for i in range(40)
+    ]
     return records, plans
 
 
 @pytest.fixture(scope="module")
 def typical() -> dict[str, Any]:
-    return figures(*a_year_of_contacts(), START, END)
+    return figures(*a_year_of_contacts(), START, END, NOW)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +110,7 @@ def page(typical: dict[str, Any]) -> str:
 
 @pytest.fixture(scope="module")
 def empty_page() -> str:
-    return render_html(figures([], [], START, END))
+    return render_html(figures([], [], START, END, NOW))
 
 
 class Structure(HTMLParser):
@@ -138,13 +173,22 @@ def test_every_headline_number_is_on_the_page(typical: dict[str, Any], page: str
         "linked_to_open_case",
         "contacts_nfa",
         "referrals_nfa",
-        "cp_plans_started",
-        "cp_plans_second_or_subsequent",
-        "decided_with_target",
+        "cp_plan_children",
+        "cp_plan_children_second_or_subsequent",
+        "awaiting_decision",
+        "decisions_due",
         "decided_within_target",
+        "undecided_past_due",
+        "decisions_due_1_working_day",
+        "decided_within_1_working_day",
     ):
         assert count(typical[key]) in words, key
-    for key in ("conversion_rate", "re_referral_rate", "decided_within_target_rate"):
+    for key in (
+        "conversion_rate",
+        "re_referral_rate",
+        "decided_within_target_rate",
+        "decided_within_1_working_day_rate",
+    ):
         assert percent(typical[key]) in words, key
 
 
@@ -205,11 +249,11 @@ def test_sources_have_readable_names_with_their_census_codes(typical: dict[str, 
 def test_past_a_dozen_sources_the_smallest_share_a_bar_but_the_table_lists_all() -> None:
     codes = ["1A", "1B", "1C", "1D", "2A", "2B", "3A", "3B", "3C", "3D", "3E", "3F", "4", "6"]
     facts = [
-        ContactFact(START, code, 2, Route.EARLY_HELP, Referral.NOT_REFERRED, False, False, None, None)
+        fact(START, code, 2, Route.EARLY_HELP, Referral.NOT_REFERRED)
         for i, code in enumerate(codes)
         for _ in range(i + 1)  # police (6) most, 1A fewest
     ]
-    html = render_html(figures(facts, [], START, END))
+    html = render_html(figures(facts, [], START, END, NOW))
     assert "3 other sources: 6 contacts" in html  # 1A, 1B and 1C: 1 + 2 + 3
     assert "Police (6): 14 contacts" in html
     assert "1A" in text_of(html.split("</svg>")[-1])  # still in the table
@@ -274,7 +318,7 @@ def test_an_empty_period_renders_with_dashes_and_no_division_errors(empty_page: 
 
 
 def test_everything_from_the_data_is_escaped() -> None:
-    result = figures([], [], START, END)
+    result = figures([], [], START, END, NOW)
     result["by_source"] = {"<b>x</b>": {"contacts": 1, "referrals": 0, "re_referrals": 0}}
     html = render_html(result, council='<script>alert("x")</script> & Co')
     assert "<script" not in html
@@ -286,12 +330,11 @@ def test_everything_from_the_data_is_escaped() -> None:
 
 def test_a_short_period_and_a_month_with_nothing_to_divide_by() -> None:
     facts = [
-        ContactFact(date(2025, 5, 2), "6", 4, Route.SOCIAL_CARE, Referral.REFERRAL, True, False, None, None),
-        ContactFact(
-            date(2025, 5, 9), "2A", 1, Route.UNIVERSAL, Referral.NOT_REFERRED, False, False, None, None
-        ),
+        fact(date(2025, 5, 2), "6", 4, Route.SOCIAL_CARE, Referral.REFERRAL, re_referral=True),
+        fact(date(2025, 5, 9), "2A", 1, Route.UNIVERSAL, Referral.NOT_REFERRED),
     ]
-    result = figures(facts, [PlanFact(date(2025, 6, 1), True)], date(2025, 4, 1), date(2025, 6, 30))
+    plans = [PlanFact(date(2025, 6, 1), "ck-1", True)]
+    result = figures(facts, plans, date(2025, 4, 1), date(2025, 6, 30), NOW)
     html = render_html(result)
     words = text_of(html)
     assert "1 April 2025 to 30 June 2025" in words

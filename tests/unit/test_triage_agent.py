@@ -25,7 +25,7 @@ from aiokafka.structs import RecordMetadata
 from faust.stores.rocksdb import Store as RocksDBStore
 
 from mash.config import Settings
-from mash.domain.case import CaseRecord, Referral
+from mash.domain.case import CaseRecord, CaseState, DecidedBy, Referral
 from mash.domain.child import ChildState
 from mash.domain.contact import Child, CinSource, Consent, ConsentStatus, ContactEvent, Referrer
 from mash.domain.ruleset import Route, load_ruleset
@@ -33,6 +33,7 @@ from mash.streams import app as streams_app
 from mash.streams.app import create_app
 from mash.streams.dead_letter import DeadLetter, DeadLetterReason
 from mash.streams.delivery import RecordOrder
+from mash.streams.ruleset_registry import Registry
 
 CONTACTS = "unit.contacts.v1"
 CASES = "unit.cases.v1"
@@ -185,7 +186,9 @@ async def harness(
         return 0
 
     monkeypatch.setattr(streams_app, "record_order", lambda app: RecordOrder(nothing_committed, first_offset))
-    app = create_app(settings, load_ruleset())
+    registry = Registry(settings)
+    registry.add(load_ruleset())
+    app = create_app(settings, load_ruleset(), registry)
     app.loop = asyncio.get_running_loop()
     app.finalize()
     outbox = Outbox()
@@ -214,12 +217,14 @@ async def test_a_good_contact_produces_one_case_record_keyed_by_contact_id(harne
     [sent] = await harness.sent_to(CASES, 1)
     assert sent.key == b"ct-abuse"
     record = case_record(sent)
-    assert (record.contact_id, record.child_key, record.level) == ("ct-abuse", CHILD_KEY, 4)
-    assert "disclosure_of_abuse" in [reason.rule for reason in record.reasons]
-    assert (record.route, record.referral, record.case_id) == (
+    assert (record.contact_id, record.child_key, record.recommendation.level) == ("ct-abuse", CHILD_KEY, 4)
+    assert "disclosure_of_abuse" in [reason.rule for reason in record.recommendation.reasons]
+    assert record.recommendation.ruleset_version == load_ruleset().version
+    # A recommendation: social care, waiting for a person; not a referral yet.
+    assert (record.recommendation.route, record.state, record.referral) == (
         Route.SOCIAL_CARE,
-        Referral.REFERRAL,
-        "ct-abuse",
+        CaseState.AWAITING_DECISION,
+        Referral.NOT_REFERRED,
     )
     assert harness.outbox.to(DLQ) == []
     assert contact_ids(harness.state()) == ["ct-abuse"]
@@ -259,18 +264,27 @@ async def test_a_redelivered_contact_gives_the_same_record_and_is_kept_once(harn
     assert first_state.value == second_state.value
 
 
-async def test_a_second_social_care_contact_is_linked_to_the_case_the_first_opened(harness: Harness):
-    await harness.put_contact(contact("ct-first"))
+INFORMATION_ONLY = ("no_unmet_needs",)
+
+
+async def test_a_childs_second_contact_is_screened_with_the_first_as_its_history(harness: Harness):
+    # The first information-only note, about a child with no history, the service closes itself;
+    # the second, three days later, has the first as history and waits for a person.
+    await harness.put_contact(contact("ct-first", indicators=INFORMATION_ONLY))
     await harness.sent_to(CASES, 1)
-    await harness.put_contact(contact("ct-second", received_at=TUESDAY_1030 + timedelta(days=3)))
+    later = TUESDAY_1030 + timedelta(days=3)
+    await harness.put_contact(contact("ct-second", indicators=INFORMATION_ONLY, received_at=later))
 
     first, second = (case_record(s) for s in await harness.sent_to(CASES, 2))
-    assert (first.contact_id, first.referral, first.case_id) == ("ct-first", Referral.REFERRAL, "ct-first")
-    assert (second.contact_id, second.route, second.referral, second.case_id) == (
-        "ct-second",
-        Route.SOCIAL_CARE,
-        Referral.LINKED_TO_OPEN_CASE,
+    assert (first.contact_id, first.state, first.decided_by) == (
         "ct-first",
+        CaseState.CLOSED,
+        DecidedBy.SERVICE,
+    )
+    assert (second.contact_id, second.state, second.decided_by) == (
+        "ct-second",
+        CaseState.AWAITING_DECISION,
+        None,
     )
     assert contact_ids(harness.state()) == ["ct-first", "ct-second"]
 
@@ -278,16 +292,15 @@ async def test_a_second_social_care_contact_is_linked_to_the_case_the_first_open
 async def test_a_childs_second_contact_in_the_same_batch_is_decided_after_the_first(harness: Harness):
     """The batch reads each child's state once, before its first event: the second contact
     must be decided from the state the first one left, not from that read."""
-    await harness.put_contact(contact("ct-first"), wait=False)
-    await harness.put_contact(contact("ct-second", received_at=TUESDAY_1030 + timedelta(days=3)), wait=False)
+    await harness.put_contact(contact("ct-first", indicators=INFORMATION_ONLY), wait=False)
+    later = TUESDAY_1030 + timedelta(days=3)
+    await harness.put_contact(
+        contact("ct-second", indicators=INFORMATION_ONLY, received_at=later), wait=False
+    )
 
     first, second = (case_record(s) for s in await harness.sent_to(CASES, 2))
-    assert (first.contact_id, first.referral) == ("ct-first", Referral.REFERRAL)
-    assert (second.contact_id, second.referral, second.case_id) == (
-        "ct-second",
-        Referral.LINKED_TO_OPEN_CASE,
-        "ct-first",
-    )
+    assert (first.contact_id, first.decided_by) == ("ct-first", DecidedBy.SERVICE)
+    assert (second.contact_id, second.state) == ("ct-second", CaseState.AWAITING_DECISION)
     assert contact_ids(harness.state()) == ["ct-first", "ct-second"]
     # One state per child per batch: the changelog gets the state after both contacts.
     [saved] = harness.changelog()
