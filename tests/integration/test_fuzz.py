@@ -43,7 +43,7 @@ from tests.integration.conftest import ConsoleProc, Service, make_console, make_
 from tests.integration.figures import record_figures
 from tests.integration.kafka import read_topic, write_topic
 from tests.integration.traffic import console_client, console_routes, read_published
-from tests.unit.test_ruleset_file import VALID
+from tests.unit.domain.test_ruleset_file import VALID
 
 EXAMPLES = 60  # per endpoint and generation mode
 FUZZ = settings(
@@ -603,9 +603,19 @@ def test_a_running_service_keeps_its_last_good_ruleset_on_a_bad_reload(
             while contact_id not in (published := read_published(service.bootstrap, service.settings)).copies:
                 assert time.monotonic() < deadline
                 time.sleep(0.3)
-            record = published.latest()[contact_id]
-            assert (record["ruleset_version"], record["level"]) == ("test.1", 2)
-            ruleset.write_text(VALID.replace('version: "test.1"', 'version: "test.2"'))
+            earlier = published.latest()[contact_id]
+            assert (earlier["recommendation"]["ruleset_version"], earlier["recommendation"]["level"]) == (
+                "test.1",
+                2,
+            )
+            # test.2 makes missed health checks level 3: it screens contacts from now on, and the
+            # same child's earlier contact keeps the screening and version it was received under.
+            test_2 = VALID.replace('version: "test.1"', 'version: "test.2"').replace(
+                'missed_health_checks\n    description: "Missed immunisations or health checks"\n    level: 2',
+                'missed_health_checks\n    description: "Missed immunisations or health checks"\n    level: 3',
+            )
+            assert test_2.count("level: 3") == VALID.count("level: 3") + 1
+            ruleset.write_text(test_2)
             deadline = time.monotonic() + 10
             while client.get("/v1/indicators").json()["ruleset_version"] != "test.2":
                 assert time.monotonic() < deadline, "a good ruleset is taken up without a restart"
@@ -617,7 +627,16 @@ def test_a_running_service_keeps_its_last_good_ruleset_on_a_bad_reload(
             while later not in (published := read_published(service.bootstrap, service.settings)).copies:
                 assert time.monotonic() < deadline
                 time.sleep(0.3)
-            assert published.latest()[later]["ruleset_version"] == "test.2"
+            latest = published.latest()
+            assert (
+                latest[later]["recommendation"]["ruleset_version"],
+                latest[later]["recommendation"]["level"],
+            ) == (
+                "test.2",
+                3,
+            )
+            assert latest[later]["child_key"] == earlier["child_key"]
+            assert latest[contact_id]["recommendation"] == earlier["recommendation"]
         worker_metrics = service.worker_metrics()
     finally:
         service.intake.stop()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from tests.integration.builders import child, submission
 from tests.integration.conftest import Service
 from tests.integration.independent_figures import history_from_lines, report_figures
 from tests.integration.kafka import read_topic
+from tests.support.people import case_record, decide
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 
@@ -39,23 +39,28 @@ def mash(service: Service, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_an_outcome_before_its_contact_is_kept_and_applied(service: Service) -> None:
+def test_an_outcome_before_its_contact_and_decision_is_kept_and_applied_in_event_time(
+    service: Service,
+) -> None:
+    # Received three hours ago, referred two hours ago, closed an hour ago; the closure arrives first.
+    now = datetime.now(UTC).replace(microsecond=0)
     kid = child("Early", "Closure", dob="2014-04-04")
-    closure = {"type": "case_closed", "nfa": True, "child": kid, "occurred_at": "2026-06-10T12:00:00Z"}
+    closed_at = (now - timedelta(hours=1)).isoformat()
+    closure = {"type": "case_closed", "nfa": True, "child": kid, "occurred_at": closed_at}
     with service.client() as client:
         outcome = client.post("/v1/outcomes", json=closure, headers=service.auth("case-system"))
         assert outcome.status_code == 202, outcome.text
-        body = submission("disclosure_of_abuse", children=[kid], received_at="2026-06-01T09:00:00Z")
+        body = submission(
+            "disclosure_of_abuse", children=[kid], received_at=(now - timedelta(hours=3)).isoformat()
+        )
         [contact_id] = client.post("/v1/contacts", json=body, headers=service.auth()).json()["contact_ids"]
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        record = latest_cases(service, 1).get(contact_id)
-        if record and record["state"] == "closed":
-            break
-        time.sleep(0.3)
-    assert record is not None
-    assert (record["referral"], record["nfa"], record["state"]) == ("referral", True, "closed")
-    assert record["case_closed_at"] == "2026-06-10T12:00:00Z"
+    assert case_record(service, contact_id)["state"] == "awaiting_decision"
+
+    decide(service, contact_id, at=now - timedelta(hours=2))
+
+    record = case_record(service, contact_id, until=lambda r: r["state"] == "closed")
+    assert (record["referral"], record["nfa"]) == ("referral", True)
+    assert datetime.fromisoformat(record["case_closed_at"]) == datetime.fromisoformat(closed_at)
 
 
 def test_only_the_case_system_may_report_outcomes(service: Service) -> None:

@@ -1,0 +1,77 @@
+"""What a coordinator does in the console, done straight on Kafka for integration tests that are
+about the pipeline rather than the console: read a contact's case record, and decide it.
+
+A decision is a `DecisionEvent` on the decisions topic keyed by the child key, exactly what the
+console writes (tests/integration/test_console.py drives the console itself in a browser).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from mash.domain.decisions import DecisionAction, DecisionEvent, Role
+from tests.integration.conftest import Service
+from tests.integration.kafka import read_topic, write_topic
+
+Record = dict[str, Any]
+
+
+def latest_cases(service: Service, at_least: int = 0) -> dict[str, Record]:
+    """The latest case record per contact id on the cases topic."""
+    latest: dict[str, Record] = {}
+    for record in read_topic(service.bootstrap, service.topic("cases"), at_least=at_least, timeout=5.0):
+        value = orjson.loads(record.value)
+        latest[value["contact_id"]] = value
+    return latest
+
+
+def case_record(
+    service: Service, contact_id: str, until: Callable[[Record], bool] = lambda r: True, timeout: float = 30.0
+) -> Record:
+    """The contact's latest case record once `until` holds for it."""
+    deadline = time.monotonic() + timeout
+    record: Record | None = None
+    while time.monotonic() < deadline:
+        record = latest_cases(service).get(contact_id)
+        if record is not None and until(record):
+            return record
+        time.sleep(0.3)
+    raise AssertionError(f"case record of {contact_id} not as expected within {timeout} s: {record}")
+
+
+def decide(
+    service: Service,
+    contact_id: str,
+    action: DecisionAction = DecisionAction.CONFIRM,
+    *,
+    at: datetime | None = None,
+    role: Role = Role.COORDINATOR,
+    **fields: Any,
+) -> DecisionEvent:
+    """A person's decision about the contact; a confirm names the level and RAG the case shows."""
+    record = case_record(service, contact_id)
+    if action is DecisionAction.CONFIRM:
+        fields = {"level": record["level"], "rag": record["rag"], **fields}
+    event = DecisionEvent(
+        decision_id=f"dc-{uuid.uuid4().hex[:24]}",
+        contact_id=contact_id,
+        child_key=record["child_key"],
+        action=action,
+        decided_at=at or datetime.now(UTC),
+        by="manager-1" if role is Role.MANAGER else "coordinator-1",
+        role=role,
+        rationale="Decided in a test, as a coordinator would in the console.",
+        **fields,
+    )
+    write_topic(
+        service.bootstrap,
+        service.topic("decisions"),
+        [(event.child_key.encode(), event.model_dump_json().encode())],
+    )
+    return event
