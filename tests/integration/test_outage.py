@@ -85,12 +85,15 @@ def assert_screened_only_if_it_was(
         json.loads(r.value)["contact_id"]: json.loads(r.value)
         for r in read_topic(bootstrap, settings.topic("cases"))
     }
-    screened = {cid: status for cid, status in reported.items() if status["status"] == "screened"}
+    screened = {cid: status for cid, status in reported.items() if status["status"] not in ("received", 404)}
     for contact_id, status in screened.items():
         assert contact_id in records, f"{contact_id} is reported screened but was never processed"
-        assert (status["level"], status["route"]) == (
-            records[contact_id]["level"],
-            records[contact_id]["route"],
+        record = records[contact_id]
+        assert (status["status"], status["rag"], status.get("level"), status.get("route")) == (
+            record["state"],
+            record["rag"],
+            record["level"] if record["decided_at"] else None,
+            record["route"] if record["decided_at"] else None,
         )
     return len(screened)
 

@@ -14,11 +14,13 @@ from faust.stores.rocksdb import RocksDBOptions
 from mash.domain.child import ChildState, apply
 from mash.domain.contact import ContactEvent
 from mash.domain.ruleset import load_ruleset
+from mash.domain.ruleset_history import RulesetHistory
 from mash.domain.timeline import ContactEntry
 from tests.integration.builders import child, submission
 from tests.integration.conftest import Service, add_worker
 from tests.integration.kafka import read_topic
 from tests.integration.traffic import wait_published
+from tests.support.people import case_record, decide
 
 CHILDREN = 8
 PER_CHILD = 15
@@ -29,7 +31,7 @@ def post_all(service: Service, accepted: list[str]) -> None:
         for _ in range(PER_CHILD):
             for n in range(CHILDREN):
                 body = submission(
-                    "domestic_abuse_in_home", children=[child(f"Child{n}", dob="2016-01-0" + str(1 + n % 9))]
+                    "no_unmet_needs", children=[child(f"Child{n}", dob="2016-01-0" + str(1 + n % 9))]
                 )
                 response = client.post("/v1/contacts", json=body, headers=service.auth())
                 assert response.status_code == 202, response.text
@@ -65,13 +67,14 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(service: Service) -> No
     for contact_id, copies in records.items():
         assert all(c == copies[0] for c in copies), f"{contact_id} was decided twice, differently"
 
-    # The child's history survived the crash: each child was referred once, then linked.
+    # The child's history survived the crash: the service closed each child's first note (no
+    # history yet), and every later one, with the first as history, waits for a person.
     by_child: dict[str, list[str]] = defaultdict(list)
     for copies in records.values():
-        by_child[copies[0]["child_key"]].append(copies[0]["referral"])
+        by_child[copies[0]["child_key"]].append(copies[0]["decided_by"] or "waiting")
     assert len(by_child) == CHILDREN
-    for referrals in by_child.values():
-        assert sorted(referrals) == ["linked_to_open_case"] * (PER_CHILD - 1) + ["referral"]
+    for deciders in by_child.values():
+        assert sorted(deciders) == ["service"] + ["waiting"] * (PER_CHILD - 1)
 
 
 def _wait_for_case(service: Service, contact_id: str) -> dict[str, Any]:
@@ -113,22 +116,29 @@ def test_table_state_that_never_reached_its_changelog_is_not_lost(service: Servi
         stored = db.get(event.key)
         assert stored is not None, "the earlier contact is in the worker's local state"
         state = ChildState.model_validate_json(stored)
-        entry = ContactEntry.of(ContactEvent.model_validate_json(event.value))
-        step = apply(state, event.key.decode(), entry, load_ruleset())
+        ruleset = load_ruleset()
+        entry = ContactEntry.of(ContactEvent.model_validate_json(event.value), ruleset.version)
+        step = apply(state, event.key.decode(), entry, RulesetHistory.of(ruleset))
         db.put(event.key, step.state.model_dump_json().encode())
     finally:
         db.close()
 
     service.worker.start()
     service.worker.wait_ready()
-    assert _wait_for_case(service, referral)["referral"] == "referral"
+    assert _wait_for_case(service, referral)["state"] == "awaiting_decision"
     service.worker.stop()
 
-    # Another worker, with no local state, takes over the partition from the changelog alone.
+    # Another worker, with no local state, takes over the partition from the changelog alone: it
+    # knows the contact, so a coordinator's decision makes it a referral, and the child's next
+    # contact is linked to the case it opened.
     successor = add_worker(service, 2)
     successor.start()
     try:
         successor.wait_ready()
+        decide(service, referral)
+        assert (
+            case_record(service, referral, until=lambda r: r["state"] == "decided")["referral"] == "referral"
+        )
         linked = _wait_for_case(service, _post(service, "domestic_abuse_in_home"))
     finally:
         successor.stop()
