@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -138,20 +138,29 @@ def replay(file: Path, quiet: bool) -> None:
 
 @main.command()
 @click.option(
-    "--from", "start", type=click.DateTime(["%Y-%m-%d"]), required=True, help="first day, inclusive"
+    "--year",
+    type=click.IntRange(min=1900, max=9998),
+    help="the statutory year starting 1 April YEAR: 2025 is 1 April 2025 to 31 March 2026",
 )
-@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), required=True, help="last day, inclusive")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="first day, inclusive (with --to)")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="last day, inclusive (with --from)")
 @click.option(
     "--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json", show_default=True
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write here instead of stdout")
-def report(start: Any, end: Any, fmt: str, out: Path | None) -> None:
-    """The statutory figures for contacts received from --from to --to (by event time)."""
+def report(
+    year: int | None,
+    start: datetime | None,
+    end: datetime | None,
+    fmt: str,
+    out: Path | None,
+) -> None:
+    """The statutory figures for contacts received in the statutory year --year, or from --from
+    to --to (by event time)."""
     from mash.report import as_csv, as_json, compute_report
 
-    if end < start:
-        raise click.BadParameter("--to is before --from")
-    result = asyncio.run(compute_report(_settings(), start.date(), end.date()))
+    first, last = _report_period(year, start, end)
+    result = asyncio.run(compute_report(_settings(), first, last))
     if fmt == "json":
         text = as_json(result)
     elif fmt == "csv":
@@ -164,6 +173,22 @@ def report(start: Any, end: Any, fmt: str, out: Path | None) -> None:
         out.write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
+
+
+def _report_period(year: int | None, start: datetime | None, end: datetime | None) -> tuple[date, date]:
+    from mash.domain.referrals import statutory_year
+
+    if year is not None:
+        if start is not None or end is not None:
+            raise click.UsageError("give --year, or --from and --to, not both")
+        return statutory_year(year)
+    if start is None or end is None:
+        raise click.UsageError(
+            "give --year YEAR (1 April YEAR to 31 March the year after), or --from and --to"
+        )
+    if end < start:
+        raise click.BadParameter("--to is before --from")
+    return start.date(), end.date()
 
 
 @main.command("simulate")
