@@ -38,10 +38,15 @@ main.add_command(bench_command)
 
 
 @main.command()
-@click.option("--intake-port", type=int, help="default 8400 (MASH_INTAKE_PORT)")
-@click.option("--worker-port", type=int, help="default 8402 (MASH_WORKER_PORT)")
-@click.option("--console-port", type=int, help="default 8401 (MASH_CONSOLE_PORT)")
-@click.option("--broker-port", type=int, default=0, help="embedded broker port; default: a free one")
+@click.option("--intake-port", type=int, help="the intake's port; default 8400 (MASH_INTAKE_PORT)")
+@click.option("--worker-port", type=int, help="the worker's port; default 8402 (MASH_WORKER_PORT)")
+@click.option("--console-port", type=int, help="the console's port; default 8401 (MASH_CONSOLE_PORT)")
+@click.option(
+    "--broker-port",
+    type=int,
+    default=0,
+    help="the embedded broker's port; default: a free one, printed at start",
+)
 @click.option("--state-dir", type=click.Path(path_type=Path), default=Path(".mash"), show_default=True)
 @click.option("--no-demo-data", is_flag=True, help="don't post the demo contacts")
 def dev(
@@ -52,7 +57,14 @@ def dev(
     state_dir: Path,
     no_demo_data: bool,
 ) -> None:
-    """Run everything on the embedded broker: broker, worker, intake, console and demo data."""
+    """Run everything on the embedded broker: broker, worker, intake, console and demo data.
+
+    Ctrl-C or SIGTERM stops everything.
+    """
+    from mash.lifetime import StopRequest
+
+    # Before the slow imports: from here on a signal requests the stop, never interrupts it.
+    stop = StopRequest.installed()
     from mash.dev import run_dev
 
     settings = _settings(
@@ -64,7 +76,7 @@ def dev(
         console_users_file=state_dir / "users.json",
         data_dir=state_dir / "worker",
     )
-    run_dev(settings, state_dir, broker_port=broker_port, demo_data=not no_demo_data)
+    run_dev(settings, state_dir, broker_port=broker_port, demo_data=not no_demo_data, stop=stop)
 
 
 @main.command()
