@@ -8,8 +8,11 @@ earlier run is discarded first; if the broker itself dies it is restarted, empty
 same port, and the worker and console, whose state mirrored the old broker, are restarted
 with it (the intake notices the fresh broker by itself: see mash/intake/guard.py).
 
+The parts' settings go to `<state dir>/settings.json` while it runs (mash/dev_settings.py),
+so the other commands, run beside it, use the same broker and child-key secret.
+
 Stopping: a signal, at any moment and however many, only requests the stop (see
-`StopRequest`); every part and the broker are then stopped.
+`StopRequest`); every part and the broker are then stopped, and the settings file removed.
 The broker and the parts die with the supervisor if it is killed outright (mash/lifetime.py).
 """
 
@@ -34,6 +37,7 @@ from typing import IO
 
 from mash.config import Settings
 from mash.console.users import write_demo_users
+from mash.dev_settings import read_settings_file, remove_settings_file, write_settings_file
 from mash.embedded import EmbeddedBroker, free_port
 from mash.intake.agencies import write_demo_agencies
 from mash.lifetime import StopRequest, die_with_parent
@@ -142,8 +146,14 @@ def _say(text: str) -> None:
         print(text, flush=True)
 
 
-def _refuse_to_clash(settings: Settings, broker_port: int) -> None:
-    """Exits, before anything starts, if anything holds a port this one needs."""
+def _refuse_to_clash(settings: Settings, state_dir: Path, broker_port: int) -> None:
+    """Exits, before anything starts, if another `mash dev` (or anything) holds what this one needs."""
+    found = read_settings_file(state_dir)
+    if found is not None and found.running():
+        sys.exit(
+            f"a `mash dev` (process {found.pid}) is already running with state dir {state_dir}; "
+            "stop it first, or give this one another --state-dir"
+        )
     ports = [
         ("intake", settings.intake_host, settings.intake_port),
         ("worker", settings.worker_host, settings.worker_port),
@@ -189,6 +199,7 @@ class DevStack:
         if self.stop.requested:
             return
         env = self._parts_env()
+        settings_file = write_settings_file(self.state_dir, env, self.pid)
         self.parts = [
             Part("worker", settings.worker_port, self.logs / "worker.log", env),
             Part("intake", settings.intake_port, self.logs / "intake.log", env),
@@ -202,6 +213,7 @@ class DevStack:
         print(f"worker            {self.worker_url}  (metrics {self.worker_url}/metrics)")
         print(f"console           {self.console_url}  (metrics {self.console_url}/metrics)")
         print(f"logs              {self.logs}/")
+        print(f"settings          {settings_file} (what mash replay, report, imm freeze... run here use)")
         print(f"demo agency keys  written to {keys_file} (shown once):")
         for agency_id, key in keys.items():
             print(f"  {agency_id:<12} {key}")
@@ -224,12 +236,13 @@ class DevStack:
         self._supervise()
 
     def shutdown(self) -> None:
-        """Every part, then the broker they need while they stop."""
+        """Every part, then the broker they need while they stop, then the settings file."""
         for part in self.parts:
             part.terminate()  # all at once: they stop side by side
         for part in reversed(self.parts):
             part.finish()
         self.broker.stop()
+        remove_settings_file(self.state_dir, self.pid)
 
     @property
     def intake_url(self) -> str:
@@ -251,8 +264,9 @@ class DevStack:
             "MASH_KAFKA_BOOTSTRAP": self.broker.bootstrap,
             "MASH_EMBEDDED_BROKER": "true",
             "MASH_CHILD_KEY_SECRET": secrets.token_urlsafe(32),
-            "MASH_AGENCIES_FILE": str(settings.agencies_file),
-            "MASH_DATA_DIR": str(settings.data_dir),
+            # Absolute: the settings file serves commands run from other folders too.
+            "MASH_AGENCIES_FILE": str(settings.agencies_file.absolute()),
+            "MASH_DATA_DIR": str(settings.data_dir.absolute()),
             "MASH_TOPIC_PREFIX": settings.topic_prefix,
             "MASH_INTAKE_HOST": settings.intake_host,
             "MASH_INTAKE_PORT": str(settings.intake_port),
@@ -260,7 +274,7 @@ class DevStack:
             "MASH_WORKER_PORT": str(settings.worker_port),
             "MASH_CONSOLE_HOST": settings.console_host,
             "MASH_CONSOLE_PORT": str(settings.console_port),
-            "MASH_CONSOLE_USERS_FILE": str(settings.console_users_file),
+            "MASH_CONSOLE_USERS_FILE": str(settings.console_users_file.absolute()),
             "MASH_CONSOLE_SESSION_SECRET": secrets.token_urlsafe(32),
             # Plain HTTP on loopback in development: a Secure cookie would never be sent back.
             "MASH_CONSOLE_SECURE_COOKIES": "false",
@@ -344,7 +358,7 @@ def run_dev(
     moment is a request to stop; otherwise it is installed here.
     """
     stop = stop or StopRequest.installed()
-    _refuse_to_clash(settings, broker_port)
+    _refuse_to_clash(settings, state_dir, broker_port)
     stack = DevStack(settings, state_dir, broker_port, stop)
     try:
         stack.run(demo_data)

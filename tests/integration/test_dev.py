@@ -1,13 +1,15 @@
-"""`mash dev` (what `make run` starts) brings the whole service up and stops cleanly, at any
-moment, leaving nothing behind."""
+"""`mash dev` (what `make run` starts) brings the whole service up, serves the commands run
+beside it, and stops cleanly, at any moment, leaving nothing behind."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -85,7 +87,7 @@ def test_mash_dev_runs_the_service_with_demo_agencies_and_stops_on_sigterm(tmp_p
             pass
 
 
-# --- stopping at any moment -----------------------------------------------------------------
+# --- the commands run beside it, and stopping at any moment --------------------------------
 
 
 def clean_env() -> dict[str, str]:
@@ -237,6 +239,7 @@ def test_mash_dev_stopped_at_any_moment_by_any_number_of_signals_stops_everythin
     assert code == 0 or (moment is at_once and code in (-sig, 128 + sig)), (code, printed)
     assert dev.leftovers() == []
     assert dev.listening() == []
+    assert not (dev.state_dir / "settings.json").exists(), "a stopped stack's settings file is left"
 
 
 def test_a_mash_dev_killed_outright_takes_its_broker_and_parts_with_it(tmp_path: Path) -> None:
@@ -251,3 +254,57 @@ def test_a_mash_dev_killed_outright_takes_its_broker_and_parts_with_it(tmp_path:
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(dev.process.pid, signal.SIGKILL)
+    # Its settings file stays behind, but no command takes it for a running stack.
+    assert (dev.state_dir / "settings.json").exists()
+    report = subprocess.run(
+        [sys.executable, "-m", "mash", "report", "--year", "2025", f"--state-dir={dev.state_dir}"],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert report.returncode == 2, report
+    assert f"process {dev.process.pid}) is no longer running" in report.stderr
+    assert "make run" in report.stderr
+
+
+def test_commands_in_a_second_terminal_use_the_running_mash_dev_with_no_settings_given(
+    tmp_path: Path,
+) -> None:
+    """The README's next steps, in a fresh terminal in the same folder: no MASH_* variable set."""
+    dev = start_dev(tmp_path, in_folder=True)
+
+    def mash(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "mash", *args],
+            cwd=tmp_path,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, f"mash {' '.join(args)}: {done.stderr}"
+        return done.stdout
+
+    try:
+        dev.wait_ready()
+        settings_file = dev.state_dir / "settings.json"
+        assert stat.S_IMODE(settings_file.stat().st_mode) == 0o600  # it holds the child-key secret
+
+        mash("simulate", "--children", "300", "--days", "120", "--out", "h.jsonl")  # from 1 April 2024
+        lines = [json.loads(line) for line in (tmp_path / "h.jsonl").read_text().splitlines()]
+        contacts = sum(len(line["submission"]["children"]) for line in lines if line["kind"] == "contact")
+        assert f"replayed {contacts} contacts" in mash("replay", "h.jsonl", "--quiet")
+        report = json.loads(mash("report", "--year", "2024"))
+        assert (report["from"], report["to"], report["contacts"]) == ("2024-04-01", "2025-03-31", contacts)
+        assert mash("imm", "freeze").startswith("imm-")
+        assert "nothing (all present)" in mash("topics")
+        posted = mash("simulate", "--post", "--children", "50", "--days", "1", "--contacts-per-day", "4")
+        # No URL and no keys: the running stack's intake and demo keys.
+        assert re.match(rf"posted \d+ lines to http://127.0.0.1:{dev.ports['intake']} ", posted), posted
+    finally:
+        dev.signal(signal.SIGTERM, several=False)
+        code = dev.process.wait(timeout=40)
+    assert code == 0, dev.printed()
+    assert not settings_file.exists()
+    assert dev.leftovers() == []
