@@ -561,6 +561,7 @@ def imm_router(
             "results": results,
             "meeting_date": meeting_day(meeting),
             "records": view.records,
+            "child_of": view.child_line,
         }
 
     @router.get("/imm/{meeting}", response_class=HTMLResponse)
