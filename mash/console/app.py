@@ -2,8 +2,10 @@
 
 Handlers stay thin: who is signed in and in which role, the CSRF check on every POST, then
 the view (mash.console.view) for reading and the decision form (mash.console.forms) for
-writing. A decision is only ever an event on the decisions topic: the worker applies it
-and republishes the case, and the change comes back through the view like any other.
+writing. The case pages (mash.console.case_pages) and the mid-day meeting's pages
+(mash.console.imm_pages) are routers of their own. A decision is only ever an event on the
+decisions topic: the worker applies it and republishes the case, and the change comes back
+through the view like any other.
 """
 
 from __future__ import annotations
@@ -14,18 +16,16 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-from pydantic import ValidationError
 from starlette.middleware.sessions import SessionMiddleware
 
 from mash.config import Settings
+from mash.console.case_pages import case_router
 from mash.console.feed import ViewFeed
-from mash.console.forms import Refused, decision_from_form, pending_sign_offs
 from mash.console.imm_pages import imm_router
 from mash.console.live import Hub, sse, summary, update_messages
 from mash.console.metrics import ConsoleMetrics
@@ -33,12 +33,10 @@ from mash.console.present import environment
 from mash.console.sessions import SECURITY_HEADERS, SESSION_SECONDS, Forbidden, Sessions, SignedOut
 from mash.console.users import UserDirectory
 from mash.console.view import Change, ConsoleView, Queue
-from mash.domain.case import CaseRecord
-from mash.domain.contact import ContactEvent
-from mash.domain.decisions import DecisionEvent
-from mash.domain.ruleset import Rag, Ruleset
+from mash.domain.ruleset import Ruleset
 from mash.observability.logging import get_logger
-from mash.streams.producer import ProducerHandle, ProducerUnavailable
+from mash.streams.producer import ProducerHandle
+from mash.streams.ruleset_registry import Registry
 from mash.web import ORJSONResponse, invalid_request
 
 log = get_logger(__name__)
@@ -60,16 +58,20 @@ def create_console_app(
     users: UserDirectory,
     ruleset: Ruleset,
     now: Callable[[], datetime] = utc_now,
+    view: ConsoleView | None = None,
+    registry: Registry | None = None,
 ) -> FastAPI:
-    view = ConsoleView()
+    """`view` and `registry` are given by tests that fill them by hand; otherwise the app follows
+    the topics into its own once started."""
+    view = view if view is not None else ConsoleView()
+    registry = registry if registry is not None else Registry(settings)
     hub = Hub()
     env = environment()
     row_template = env.get_template("_row.html")
-    decisions_topic = settings.topic("decisions")
     kafka = ProducerHandle(settings, "console")
 
     def render_row(queue: Queue, contact_id: str, at: datetime) -> str:
-        return row_template.render(r=view.records[contact_id], queue=queue, now=at)
+        return row_template.render(r=view.records[contact_id], child_of=view.child_line, queue=queue, now=at)
 
     def on_changes(changes: list[Change]) -> None:
         if hub.subscribers:
@@ -83,10 +85,12 @@ def create_console_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await kafka.start()
         await feed.start()
+        await registry.follower.start()
         try:
             yield
         finally:
             hub.close()
+            await registry.follower.stop()
             await feed.stop()
             await kafka.stop()
 
@@ -215,6 +219,7 @@ def create_console_app(
             "queue.html",
             queue=queue,
             rows=view.page(queue, at, 0, _limit(limit)),
+            child_of=view.child_line,
             limit=_limit(limit),
         )
 
@@ -224,7 +229,7 @@ def create_console_app(
         sessions.require_caseworker(request)
         at = now()
         html = env.get_template("_rows.html").render(
-            rows=view.page(queue, at, 0, _limit(limit)), queue=queue, now=at
+            rows=view.page(queue, at, 0, _limit(limit)), child_of=view.child_line, queue=queue, now=at
         )
         return ORJSONResponse({**summary(view, at), "html": html}, headers={"Cache-Control": "no-store"})
 
@@ -241,96 +246,9 @@ def create_console_app(
             }
         )
 
-    # --- cases -------------------------------------------------------------------------------
-
-    def case_context(contact_id: str) -> dict[str, Any]:
-        record = view.records.get(contact_id)
-        if record is None:
-            raise KeyError(contact_id)
-        raw = view.contact(contact_id)
-        contact: ContactEvent | None = None
-        if raw is not None:
-            try:
-                contact = ContactEvent.model_validate_json(raw)
-            except ValidationError:
-                log.warning("console_unreadable_contact", contact_id=contact_id)
-        return {
-            "r": record,
-            "contact": contact,
-            "history": view.history(contact_id),
-            "pending": pending_sign_offs(record),
-            "catalogue": ruleset.catalogue,
-            "usual_rag": ruleset.rag,
-            "rags": list(Rag),
-        }
-
-    def not_found(request: Request) -> HTMLResponse:
-        return page(
-            request, "error.html", status=404, title="No such case", message="There is no case with that id."
-        )
-
-    @app.get("/cases/{contact_id}", response_class=HTMLResponse)
-    async def case_page(request: Request, contact_id: str) -> Response:
-        sessions.require_caseworker(request)
-        try:
-            context = case_context(contact_id)
-        except KeyError:
-            return not_found(request)
-        return page(request, "case.html", errors=[], form={}, **context)
-
-    @app.get("/cases/{contact_id}/live", response_class=HTMLResponse)
-    async def case_live(request: Request, contact_id: str) -> Response:
-        """The changing part of a case page, fetched when the case or the child's history changes."""
-        user = sessions.require_caseworker(request)
-        try:
-            context = case_context(contact_id)
-        except KeyError:
-            return not_found(request)
-        html = env.get_template("_case_live.html").render(
-            user=user, csrf=sessions.csrf_token(request), now=now(), errors=[], form={}, **context
-        )
-        return HTMLResponse(html)
-
-    @app.post("/cases/{contact_id}/decisions", response_class=HTMLResponse)
-    async def decide(request: Request, contact_id: str) -> Response:
-        user = sessions.require_caseworker(request)
-        fields = _form_fields(await request.form())
-        if not sessions.csrf_ok(request, fields):
-            return page(
-                request,
-                "error.html",
-                status=403,
-                title="Form expired",
-                message="Reload the case and try again.",
-            )
-        try:
-            context = case_context(contact_id)
-        except KeyError:
-            return not_found(request)
-        record: CaseRecord = context["r"]
-        outcome = decision_from_form(fields, record, user, now())
-        if isinstance(outcome, Refused):
-            metrics.refused.inc()
-            return page(request, "case.html", status=422, errors=outcome.errors, form=fields, **context)
-        try:
-            await produce(outcome)
-        except (KafkaError, TimeoutError, ProducerUnavailable) as exc:
-            log.warning("console_kafka_unavailable", error=type(exc).__name__)
-            errors = [
-                "The decision could not be recorded just now (the event store is unavailable). Try again."
-            ]
-            return page(request, "case.html", status=503, errors=errors, form=fields, **context)
-        metrics.decisions.labels(action=outcome.action.value).inc()
-        log.info("console_decision", contact_id=contact_id, action=outcome.action.value, user=user.username)
-        request.session["flash"] = "Decision recorded. The trail and queues update as soon as it is applied."
-        return RedirectResponse(f"/cases/{contact_id}", status_code=303)
-
-    async def produce(event: DecisionEvent) -> None:
-        send = kafka.get().send_and_wait(
-            decisions_topic, key=event.child_key.encode(), value=event.model_dump_json().encode()
-        )
-        await asyncio.wait_for(send, timeout=settings.produce_timeout_s)
-
+    app.include_router(
+        case_router(settings, sessions, view, env, page, metrics, kafka, registry, ruleset, now)
+    )
     app.include_router(imm_router(settings, sessions, view, env, metrics.registry, kafka, now))
 
     # --- live updates --------------------------------------------------------------------------

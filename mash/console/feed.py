@@ -81,7 +81,7 @@ class ViewFeed:
                 contact_id = (
                     header.decode() if header is not None else str(orjson.loads(rec.value)["contact_id"])
                 )
-                self.view.add_contact(contact_id, rec.value)
+                self._changes.extend(self.view.add_contact(contact_id, rec.value))
         except (ValidationError, orjson.JSONDecodeError, KeyError, TypeError):
             # Only where: a pydantic error on a contact would echo a child's details.
             log.warning("console_unreadable_record", topic=topic, partition=rec.partition, offset=rec.offset)

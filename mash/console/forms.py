@@ -1,13 +1,18 @@
 """From a coordinator's decision form to a DecisionEvent, or the reasons it can't be recorded.
 
 Pure (no HTTP, no clock): the app passes the form fields, the case as the console last saw
-it, who is deciding and when. Every refusal is in words the coordinator can act on.
+it, who is deciding and when, and the ruleset versions registered. Every refusal is in words
+the coordinator can act on.
+
+A confirm names the level and RAG the coordinator was shown: the form carries them
+(`seen_level`, `seen_rag`), a page that changed since is refused, so the record's level and
+RAG at post time are the ones on the page.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,9 +46,20 @@ def _role(user: User) -> Role:
     return Role.MANAGER if user.role is ConsoleRole.MANAGER else Role.COORDINATOR
 
 
+def rescreen_versions(record: CaseRecord, registered: Collection[str]) -> list[str]:
+    """The ruleset versions a manager may have a contact screened under: any registered but its own."""
+    own = record.recommendation.ruleset_version
+    return sorted({v for v in registered if v != own})
+
+
 def decision_from_form(
-    form: Mapping[str, str], record: CaseRecord, user: User, now: datetime
+    form: Mapping[str, str],
+    record: CaseRecord,
+    user: User,
+    now: datetime,
+    versions: Collection[str] = (),
 ) -> DecisionEvent | Refused:
+    """`versions`: the ruleset versions registered, which a rescreen may name."""
     errors: list[str] = []
     rationale = form.get("rationale", "").strip()
     if not rationale:
@@ -64,8 +80,10 @@ def decision_from_form(
     level: int | None = None
     rag: Rag | None = None
     signs_off: str | None = None
+    ruleset_version: str | None = None
     if action == DecisionAction.CONFIRM:
-        pass
+        # What the page showed: the check above refuses a page that no longer shows the record.
+        level, rag = record.level, record.rag
     elif action == DecisionAction.CHANGE:
         chosen_level = form.get("level", "")
         chosen_rag = form.get("rag", "")
@@ -89,8 +107,11 @@ def decision_from_form(
             errors.append("Only a manager can sign off a decision.")
         elif signs_off not in pending_sign_offs(record):
             errors.append("That decision is not awaiting sign-off (it may already have been signed off).")
+    elif action == DecisionAction.RESCREEN:
+        ruleset_version = form.get("ruleset_version", "")
+        errors.extend(_rescreen_problems(record, user, ruleset_version, versions))
     else:
-        errors.append("Choose whether to confirm the screening or change it.")
+        errors.append("Choose whether to confirm the recommendation or change it.")
 
     if errors:
         return Refused(errors)
@@ -106,4 +127,19 @@ def decision_from_form(
         rag=rag,
         rationale=rationale,
         signs_off=signs_off,
+        ruleset_version=ruleset_version,
     )
+
+
+def _rescreen_problems(
+    record: CaseRecord, user: User, version: str, registered: Collection[str]
+) -> list[str]:
+    if user.role is not ConsoleRole.MANAGER:
+        return ["Only a manager can have a contact screened again under another ruleset."]
+    if record.state is not CaseState.AWAITING_DECISION:
+        return ["This contact has been decided: only a contact awaiting a decision can be re-screened."]
+    if version == record.recommendation.ruleset_version:
+        return [f"This contact is already screened under ruleset {version}: choose another version."]
+    if version not in rescreen_versions(record, registered):
+        return ["Choose a registered ruleset version to screen the contact under."]
+    return []

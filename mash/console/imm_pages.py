@@ -35,6 +35,8 @@ from pydantic import ValidationError
 
 from mash.config import Settings
 from mash.console.live import summary
+from mash.console.present import AGENCY_NAMES, OUTCOME_NAMES
+from mash.console.refusals import Refusals
 from mash.console.sessions import Forbidden, Sessions
 from mash.console.users import ConsoleRole, User
 from mash.console.view import ConsoleView
@@ -77,38 +79,12 @@ RECENT_MEETINGS = 30
 FIGURE_DAYS = 28
 MEETING_ID = re.compile(r"^imm-\d{4}-\d{2}-\d{2}$")
 
-OUTCOME_NAMES = {
-    ImmOutcome.NFA: "No further action",
-    ImmOutcome.ADVICE_SIGNPOST: "Advice and signposting",
-    ImmOutcome.EARLY_HELP: "Early help",
-    ImmOutcome.SINGLE_AGENCY: "Single agency",
-    ImmOutcome.CSC_ASSESSMENT: "Children's social care assessment",
-    ImmOutcome.STRATEGY_DISCUSSION: "Strategy discussion (s47)",
-}
-AGENCY_NAMES = {
-    PartnerAgency.CHILDRENS_SOCIAL_CARE: "Children's social care",
-    PartnerAgency.POLICE: "Police",
-    PartnerAgency.HEALTH: "Health",
-    PartnerAgency.EDUCATION: "Education",
-    PartnerAgency.EARLY_HELP: "Early help",
-    PartnerAgency.HOUSING: "Housing",
-    PartnerAgency.PROBATION: "Probation",
-    PartnerAgency.YOUTH_JUSTICE: "Youth justice",
-    PartnerAgency.ADULT_SERVICES: "Adult services",
-    PartnerAgency.OTHER: "Other",
-}
-CONSENT_NAMES = {
-    ConsentBasis.GIVEN: "Consent given",
-    ConsentBasis.NOT_REQUIRED: "Not needed: no service offered",
-    ConsentBasis.SIGNIFICANT_HARM: "Without consent: significant harm",
-    ConsentBasis.INCREASES_RISK: "Without consent: asking would increase the risk",
-    ConsentBasis.HARMFUL_DELAY: "Without consent: asking would cause harmful delay",
-    ConsentBasis.SPECIFIED_HARM: "Without consent: sexual abuse, forced marriage, HBV, FGM or FII",
-    ConsentBasis.SERIOUS_CRIME: "Without consent: would prejudice a serious crime investigation",
-}
 # Seconds from contact to the meeting's decision: an hour up to four weeks.
 DELAY_BUCKETS = tuple(float(h * 3600) for h in (1, 4, 8, 24, 48, 72, 120, 168, 336, 672))
 FIGURES_REFRESH_S = 15.0
+ALREADY_RECORDED = "This meeting has already been recorded: nothing was recorded again."
+EXPIRED = "This form expired before it was sent, so nothing was recorded. Record the meeting again."
+UNAVAILABLE = "The meeting could not be recorded just now (the event store is unavailable). Try again."
 
 
 def utc_now() -> datetime:
@@ -440,6 +416,7 @@ def imm_router(
     topic = settings.topic("imm")
     cutoff: time = settings.imm_cutoff
     recording = asyncio.Lock()
+    refusals = Refusals()
 
     def on_record(record: ConsumerRecord[bytes, bytes]) -> None:
         if record.value is None:
@@ -470,9 +447,6 @@ def imm_router(
             now=at,
             summary=summary(view, at),
             flash=request.session.pop("flash", None),
-            OUTCOME_NAMES=OUTCOME_NAMES,
-            AGENCY_NAMES=AGENCY_NAMES,
-            CONSENT_NAMES=CONSENT_NAMES,
             NEEDS_CONSENT=NEEDS_CONSENT,
             CARRY=CARRY,
             ACTION_ROWS=ACTION_ROWS,
@@ -587,6 +561,7 @@ def imm_router(
             "results": results,
             "meeting_date": meeting_day(meeting),
             "records": view.records,
+            "child_of": view.child_line,
         }
 
     @router.get("/imm/{meeting}", response_class=HTMLResponse)
@@ -608,34 +583,41 @@ def imm_router(
         sessions.require_caseworker(request)
         if not MEETING_ID.match(meeting) or meeting not in imm_log.agendas:
             return not_found(request)
+        refused = refusals.take(request, f"/imm/{meeting}/record")
         if meeting in imm_log.meetings:
             request.session["flash"] = "This meeting has already been recorded."
             return RedirectResponse(f"/imm/{meeting}", status_code=303)
         return page(
-            request, "imm_record.html", page_name="imm", errors=[], form={}, **agenda_context(meeting)
+            request,
+            "imm_record.html",
+            page_name="imm",
+            errors=refused.errors,
+            form=refused.form,
+            **agenda_context(meeting),
         )
 
     @router.post("/imm/{meeting}/record", response_class=HTMLResponse)
     async def record_meeting(request: Request, meeting: str) -> Response:
         user = sessions.require_caseworker(request)
         fields = _fields(await request.form())
+        well_formed = MEETING_ID.match(meeting) is not None
+        back = f"/imm/{meeting}/record" if well_formed else "/imm"
         if not sessions.csrf_ok(request, fields):
-            return expired(request)
-        if not MEETING_ID.match(meeting) or meeting not in imm_log.agendas:
+            # What a form without the session's token says is never kept, not even to show again.
+            return refusals.redirect(request, back, [EXPIRED])
+        if not well_formed or meeting not in imm_log.agendas:
             return not_found(request)
         async with recording:
             if meeting in imm_log.meetings:
-                context = agenda_context(meeting)
-                errors = ["This meeting has already been recorded: nothing was recorded again."]
-                return page(request, "imm_record.html", status=409, errors=errors, form=fields, **context)
+                request.session["flash"] = (
+                    "This meeting has already been recorded: nothing was recorded again."
+                )
+                return RedirectResponse(f"/imm/{meeting}", status_code=303)
             outcome = meeting_from_form(
                 fields, imm_log.agendas[meeting], view.records, user, now(), new_recording_id()
             )
             if isinstance(outcome, FormRefused):
-                context = agenda_context(meeting)
-                return page(
-                    request, "imm_record.html", status=422, errors=outcome.errors, form=fields, **context
-                )
+                return refusals.redirect(request, back, outcome.errors, fields)
             try:
                 for decision in outcome.decisions:
                     await send(
@@ -644,11 +626,7 @@ def imm_router(
                 await send(topic, meeting, outcome.meeting.model_dump_json().encode())
             except (KafkaError, TimeoutError, ProducerUnavailable) as exc:
                 log.warning("console_kafka_unavailable", error=type(exc).__name__)
-                errors = [
-                    "The meeting could not be recorded just now (the event store is unavailable). Try again."
-                ]
-                context = agenda_context(meeting)
-                return page(request, "imm_record.html", status=503, errors=errors, form=fields, **context)
+                return refusals.redirect(request, back, [UNAVAILABLE], fields)
             imm_log.add(outcome.meeting)  # at once, so a second submission is refused
         log.info(
             "console_imm_recorded",

@@ -34,7 +34,7 @@ class ViewCollector(Collector):
         yield depth
         overdue = GaugeMetricFamily(
             "mash_console_overdue_cases",
-            "Cases awaiting a screening decision past their due time",
+            "Contacts awaiting a decision past their due time",
             labels=["rag"],
         )
         for rag, count in self.view.overdue_by_rag(now).items():
@@ -42,7 +42,7 @@ class ViewCollector(Collector):
         yield overdue
         yield GaugeMetricFamily(
             "mash_console_oldest_waiting_seconds",
-            "Time since the longest-waiting case without a screening decision was received",
+            "Time since the longest-waiting contact without a decision was received",
             value=self.view.oldest_waiting_seconds(now),
         )
         yield GaugeMetricFamily(

@@ -7,9 +7,13 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from mash.console.summaries import concern
 from mash.console.view import QUEUE_TITLES, Queue, clock
 from mash.domain.calendar import DEFAULT_CALENDAR
-from mash.domain.contact import CinSource
+from mash.domain.case import CaseRecord, DataQuality, DecidedBy, TrailItem
+from mash.domain.contact import CinSource, ConsentReason, ConsentStatus
+from mash.domain.decisions import ConsentBasis, DecisionAction, ImmOutcome, PartnerAgency, Role
+from mash.domain.ruleset import Rag, Route
 
 LEVEL_NAMES = {
     1: "Universal",
@@ -17,21 +21,91 @@ LEVEL_NAMES = {
     3: "Targeted / complex",
     4: "Specialist / safeguarding",
 }
+# Lower case, as they read inside a sentence; templates capitalise them at the start of a cell.
 ROUTE_NAMES = {
-    "universal": "Universal: no further action",
-    "early_help": "Early help",
-    "social_care": "Children's social care",
-    "single_agency": "A single partner agency",
+    Route.UNIVERSAL: "universal services",
+    Route.EARLY_HELP: "early help",
+    Route.SOCIAL_CARE: "children's social care",
+    Route.SINGLE_AGENCY: "single agency",
 }
 REFERRAL_NAMES = {
     "referral": "New referral to children's social care",
-    "linked_to_open_case": "Linked to the child's open case",
+    "linked_to_open_case": "Linked to the child's open case: to the allocated worker",
     "not_referred": "Not a social care referral",
 }
 STATE_NAMES = {
-    "awaiting_decision": "Awaiting screening decision",
+    "awaiting_decision": "Awaiting decision",
     "decided": "Decided",
     "closed": "Closed",
+}
+DECIDED_BY_NAMES = {
+    DecidedBy.COORDINATOR: "a coordinator",
+    DecidedBy.IMM: "the integrated mid-day meeting (IMM)",
+    DecidedBy.SERVICE: "the service",
+}
+ACTION_NAMES = {
+    DecisionAction.CONFIRM: "Confirmed",
+    DecisionAction.CHANGE: "Changed",
+    DecisionAction.SIGN_OFF: "Signed off",
+    DecisionAction.IMM_OUTCOME: "IMM outcome",
+    DecisionAction.RESCREEN: "Re-screened",
+}
+ROLE_NAMES = {
+    Role.COORDINATOR: "coordinator",
+    Role.MANAGER: "manager",
+    Role.SERVICE: "the service",
+}
+DATA_QUALITY_NAMES = {
+    DataQuality.CONSENT_BASIS_MISSING: "consent basis missing",
+    DataQuality.REFERRER_UNREACHABLE: "referrer unreachable",
+    DataQuality.UNKNOWN_INDICATOR: "unknown indicator",
+}
+DATA_QUALITY_HELP = {
+    DataQuality.CONSENT_BASIS_MISSING: "The family has not consented and the partner gave no reason to "
+    "proceed without their consent: ask the referrer, or seek consent.",
+    DataQuality.REFERRER_UNREACHABLE: "The partner gave no phone number or e-mail address for the referrer.",
+    DataQuality.UNKNOWN_INDICATOR: "An indicator is not in the contact's ruleset: review it by hand.",
+}
+CONSENT_STATUS_NAMES = {
+    ConsentStatus.GIVEN: "Given",
+    ConsentStatus.REFUSED: "Refused",
+    ConsentStatus.NOT_SOUGHT: "Not sought",
+}
+CONSENT_REASON_NAMES = {
+    ConsentReason.SIGNIFICANT_HARM: "the child is suffering or at risk of significant harm",
+    ConsentReason.INCREASES_RISK: "asking would increase the risk to the child",
+    ConsentReason.HARMFUL_DELAY: "asking would cause harmful delay",
+    ConsentReason.SPECIFIED_HARM: "the concern is one where consent is never sought",
+    ConsentReason.SERIOUS_CRIME: "asking would prejudice the prevention or detection of serious crime",
+}
+OUTCOME_NAMES = {
+    ImmOutcome.NFA: "No further action",
+    ImmOutcome.ADVICE_SIGNPOST: "Advice and signposting",
+    ImmOutcome.EARLY_HELP: "Early help",
+    ImmOutcome.SINGLE_AGENCY: "Single agency",
+    ImmOutcome.CSC_ASSESSMENT: "Children's social care assessment",
+    ImmOutcome.STRATEGY_DISCUSSION: "Strategy discussion (s47)",
+}
+AGENCY_NAMES = {
+    PartnerAgency.CHILDRENS_SOCIAL_CARE: "Children's social care",
+    PartnerAgency.POLICE: "Police",
+    PartnerAgency.HEALTH: "Health",
+    PartnerAgency.EDUCATION: "Education",
+    PartnerAgency.EARLY_HELP: "Early help",
+    PartnerAgency.HOUSING: "Housing",
+    PartnerAgency.PROBATION: "Probation",
+    PartnerAgency.YOUTH_JUSTICE: "Youth justice",
+    PartnerAgency.ADULT_SERVICES: "Adult services",
+    PartnerAgency.OTHER: "Other",
+}
+CONSENT_NAMES = {
+    ConsentBasis.GIVEN: "Consent given",
+    ConsentBasis.NOT_REQUIRED: "Not needed: no service offered",
+    ConsentBasis.SIGNIFICANT_HARM: "Without consent: significant harm",
+    ConsentBasis.INCREASES_RISK: "Without consent: asking would increase the risk",
+    ConsentBasis.HARMFUL_DELAY: "Without consent: asking would cause harmful delay",
+    ConsentBasis.SPECIFIED_HARM: "Without consent: sexual abuse, forced marriage, HBV, FGM or FII",
+    ConsentBasis.SERIOUS_CRIME: "Without consent: would prejudice a serious crime investigation",
 }
 SOURCE_NAMES = {
     CinSource.INDIVIDUAL_SELF: "Individual: the child",
@@ -77,6 +151,26 @@ def words(value: object) -> str:
     return str(value).replace("_", " ")
 
 
+def trail_action(item: TrailItem) -> str:
+    """What a trail step did, as a sentence would say it."""
+    if item.role is Role.SERVICE:
+        return "Decided by the service"
+    return ACTION_NAMES[item.action]
+
+
+def consent_text(status: ConsentStatus | None, reason: ConsentReason | None) -> str:
+    said = CONSENT_STATUS_NAMES[status] if status is not None else "Not recorded"
+    return f"{said}: proceeding because {CONSENT_REASON_NAMES[reason]}" if reason is not None else said
+
+
+def screened_as(record: CaseRecord) -> tuple[int, Rag]:
+    """The level and RAG the service first recommended: what the trail's first step started from
+    (a rescreen replaces the recommendation, and the trail keeps what it replaced)."""
+    if record.trail:
+        return record.trail[0].from_level, record.trail[0].from_rag
+    return record.recommendation.level, record.recommendation.rag
+
+
 def environment() -> Environment:
     env = Environment(
         loader=PackageLoader("mash.console", "templates"),
@@ -90,11 +184,22 @@ def environment() -> Environment:
         "ROUTE_NAMES": ROUTE_NAMES,
         "REFERRAL_NAMES": REFERRAL_NAMES,
         "STATE_NAMES": STATE_NAMES,
+        "DECIDED_BY_NAMES": DECIDED_BY_NAMES,
+        "ROLE_NAMES": ROLE_NAMES,
+        "DATA_QUALITY_NAMES": DATA_QUALITY_NAMES,
+        "DATA_QUALITY_HELP": DATA_QUALITY_HELP,
+        "OUTCOME_NAMES": OUTCOME_NAMES,
+        "AGENCY_NAMES": AGENCY_NAMES,
+        "CONSENT_NAMES": CONSENT_NAMES,
         "SOURCE_NAMES": SOURCE_NAMES,
         "TRAIL_STATUS": TRAIL_STATUS,
         "QUEUES": list(Queue),
         "QUEUE_TITLES": QUEUE_TITLES,
         "clock": clock,
+        "concern": concern,
+        "consent_text": consent_text,
+        "screened_as": screened_as,
+        "trail_action": trail_action,
     }
     env.globals.update(globals_)
     return env

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from mash.console.summaries import ChildLine, child_line
 from mash.domain.calendar import DEFAULT_CALENDAR, WorkingCalendar, working_seconds_between
-from mash.domain.case import CaseRecord, CaseState, PlanRecord
+from mash.domain.case import CaseRecord, CaseState, PlanRecord, Referral
 from mash.domain.ruleset import Rag, Route
 
 
@@ -32,7 +33,7 @@ class Queue(StrEnum):
 
 
 QUEUE_TITLES: dict[Queue, str] = {
-    Queue.AWAITING: "Awaiting screening decision",
+    Queue.AWAITING: "Awaiting decision",
     Queue.EARLY_HELP: "Early help",
     Queue.SOCIAL_CARE: "Children's social care",
     Queue.IMM: "IMM agenda",
@@ -46,7 +47,12 @@ SortKey = tuple[float, float, str]
 
 
 def queues_of(record: CaseRecord) -> frozenset[Queue]:
-    """The queues a case belongs in, from its latest record alone."""
+    """The queues a case belongs in, from its latest record alone.
+
+    Every contact nobody has decided waits in "awaiting decision", linked ones too: the screening
+    only recommends. A contact about a child whose case is open is the allocated worker's from
+    its receipt, so it is listed under social care as well, decided or not.
+    """
     # Handed to a single partner agency, the case has left the front door as surely as a closed one.
     if record.state is CaseState.CLOSED or (
         record.state is CaseState.DECIDED and record.route is Route.SINGLE_AGENCY
@@ -58,6 +64,8 @@ def queues_of(record: CaseRecord) -> frozenset[Queue]:
     elif record.route is Route.EARLY_HELP:
         found.add(Queue.EARLY_HELP)
     elif record.route is Route.SOCIAL_CARE:
+        found.add(Queue.SOCIAL_CARE)
+    if record.referral is Referral.LINKED_TO_OPEN_CASE:
         found.add(Queue.SOCIAL_CARE)
     if record.imm_agenda and 2 <= record.level <= 4:
         found.add(Queue.IMM)
@@ -149,6 +157,7 @@ class ConsoleView:
         self._plans: dict[str, PlanRecord] = {}
         self._plans_by_child: dict[str, set[str]] = {}
         self._contacts: dict[str, bytes] = {}
+        self._child_lines: dict[str, ChildLine | None] = {}
         self.version = 0
 
     # --- applying events ---------------------------------------------------------------
@@ -180,9 +189,17 @@ class ConsoleView:
         self.version += 1
         return [self._unchanged(cid) for cid in self._by_child.get(plan.child_key, ())]
 
-    def add_contact(self, contact_id: str, raw: bytes) -> None:
-        """Keeps the contact as submitted, unparsed: only a case page reads it, and rarely."""
+    def add_contact(self, contact_id: str, raw: bytes) -> list[Change]:
+        """Keeps the contact as submitted, unparsed: a row reads the child's initials and age from
+        it when first shown, a case page the rest. A case whose record came first is shown again."""
+        known = contact_id not in self._contacts and contact_id in self.records
         self._contacts[contact_id] = raw
+        self._child_lines.pop(contact_id, None)
+        if not known:
+            return []
+        self.version += 1
+        queues = self._membership.get(contact_id, frozenset())
+        return [Change(contact_id, queues, queues)]
 
     def _unchanged(self, contact_id: str) -> Change:
         queues = self._membership.get(contact_id, frozenset())
@@ -192,6 +209,16 @@ class ConsoleView:
 
     def contact(self, contact_id: str) -> bytes | None:
         return self._contacts.get(contact_id)
+
+    def child_line(self, contact_id: str) -> ChildLine | None:
+        """The child's initials and age for a queue row, read from the contact once and kept."""
+        if contact_id in self._child_lines:
+            return self._child_lines[contact_id]
+        raw = self._contacts.get(contact_id)
+        if raw is None:
+            return None  # not read yet: the row is shown again when it is (`add_contact`)
+        line = self._child_lines[contact_id] = child_line(raw)
+        return line
 
     def _visible(self, queue: Queue, now: datetime) -> int:
         """How many of the queue's cases are shown: all but closures older than the window."""

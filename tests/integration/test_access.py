@@ -4,7 +4,8 @@ Intake: agency keys (stored only as hashes) rotated and revoked without a restar
 submits only as itself and reads only its own contacts; outcomes only from the case system;
 per-agency rate limits (429 with Retry-After) and payload limits. Console: coordinators and
 managers see cases, read-only (operations) users see counts and never a case, a partner's API
-key opens nothing, and a manager alone signs off.
+key opens nothing, a manager alone signs off, and a form refused for want of its CSRF token
+records nothing and sends the browser back to its page.
 """
 
 from __future__ import annotations
@@ -273,12 +274,15 @@ def test_per_agency_rate_and_payload_limits(stack: Stack) -> None:
 
 PUBLIC = {"/login", "/logout", "/health/live", "/health/ready", "/metrics", "/static/{name}"}
 COUNTS_ONLY = {"/", "/overview", "/counts", "/events", "/imm"}
+# A refused case or meeting form redirects to its page (a reload never posts it again).
+REDIRECTING_FORMS = {"/cases/{contact_id}/decisions", "/imm/{meeting}/record"}
 
 
 def console_expected(identity: str, method: str, route: str) -> set[int]:
     """Statuses allowed for the identity on the route, from the roles as specified.
 
-    A POST here carries no CSRF token, so where the role may act it is refused 403 for that.
+    A POST here carries no CSRF token, so where the role may act it is refused for that: 403, or
+    a redirect back to the page for the case and meeting forms.
     """
     if route in PUBLIC:
         return {403} if method == "POST" else {200}
@@ -293,6 +297,8 @@ def console_expected(identity: str, method: str, route: str) -> set[int]:
     # coordinator or manager: every page (an unknown meeting is 404), and forms need the token
     if route == "/":
         return {303}  # to the role's start page
+    if method == "POST" and route in REDIRECTING_FORMS:
+        return {303}  # refused without the token, back to the form's page, which says so
     return {200, 404} if method == "GET" else {403}
 
 
@@ -346,8 +352,9 @@ def test_the_console_matrix_every_route_with_every_role(stack: Stack) -> None:
         no_csrf = sessions["coordinator"].post(
             f"{case_page}/decisions", data={"action": "confirm", "rationale": "Seen."}
         )
-        assert no_csrf.status_code == 403
+        assert (no_csrf.status_code, no_csrf.headers["location"]) == (303, case_page)
         page = sessions["coordinator"].get(case_page).text
+        assert "This form expired before it was sent, so nothing was recorded" in page
         token = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert token is not None
         record = read_published(service.bootstrap, service.settings).latest()[stack.police_contact]
@@ -360,8 +367,8 @@ def test_the_console_matrix_every_route_with_every_role(stack: Stack) -> None:
             "seen_rag": record["rag"],
         }
         refused = sessions["coordinator"].post(f"{case_page}/decisions", data=sign_off)
-        assert refused.status_code == 422
-        assert "Only a manager can sign off" in refused.text
+        assert (refused.status_code, refused.headers["location"]) == (303, case_page)
+        assert "Only a manager can sign off" in sessions["coordinator"].get(case_page).text
         cells += 8
     finally:
         for session in sessions.values():

@@ -156,6 +156,7 @@ def test_a_meeting_freezes_its_agenda_records_two_outcomes_carries_a_third_and_t
     assert [items.nth(i).get_attribute("data-item") for i in range(3)] == [red, amber, green]  # RAG order
     red_item = manager.locator(f'li[data-item="{red}"]')
     expect(red_item.locator('[data-tag="new"]')).to_be_visible()
+    expect(red_item.locator("h2 .initials")).to_have_text("CR")  # the child by initials, not only an id
     expect(manager.locator(f'li[data-item="{amber}"] [data-field="agencies"]')).to_have_text("school")
     expect(manager.locator(f'li[data-item="{green}"] [data-field="consent"]')).to_contain_text("Given")
     screenshot(manager, "imm-agenda")

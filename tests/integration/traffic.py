@@ -419,14 +419,19 @@ def console_counts(records: Iterable[dict[str, Any]], now: datetime) -> dict[str
     """The console's queue counts, by hand: the queue rules as the coordinators' guide states them."""
     counts = {"awaiting": 0, "early_help": 0, "social_care": 0, "imm": 0, "closed": 0}
     for r in records:
-        if r["state"] == "closed":
+        # Handed to a single agency, a contact has left the front door as surely as a closed one.
+        if r["state"] == "closed" or (r["state"] == "decided" and r["route"] == "single_agency"):
             closed = r["case_closed_at"] or r["decided_at"] or r["received_at"]
             counts["closed"] += datetime.fromisoformat(closed) >= now - timedelta(days=7)
             continue
         if r["state"] == "awaiting_decision":
             counts["awaiting"] += 1
-        elif r["route"] in ("early_help", "social_care"):
-            counts[r["route"]] += 1
+        elif r["route"] == "early_help":
+            counts["early_help"] += 1
+        # Social care: decided for it, or about a child whose case is open (waiting or not).
+        linked = r["referral"] == "linked_to_open_case"
+        if r["route"] == "social_care" and (r["state"] == "decided" or linked):
+            counts["social_care"] += 1
         counts["imm"] += bool(r["imm_agenda"] and 2 <= r["level"] <= 4)
     return counts
 

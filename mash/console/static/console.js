@@ -87,20 +87,64 @@
     });
   }
 
+  // Controls that do nothing in the chosen mode are disabled: the level and RAG of a decision
+  // form while "confirm" is chosen. The server checks the form whatever the browser sends.
+  function applyModes() {
+    each("form[data-modes]", function (form) {
+      var chosen = form.querySelector("input[name=action]:checked");
+      Array.prototype.forEach.call(form.querySelectorAll("[data-mode]"), function (part) {
+        var on = !!chosen && chosen.value === part.dataset.mode;
+        part.classList.toggle("is-off", !on);
+        Array.prototype.forEach.call(part.querySelectorAll("select, input, textarea"), function (el) {
+          el.disabled = !on;
+        });
+      });
+    });
+  }
+
+  document.addEventListener("change", function (ev) {
+    if (ev.target && ev.target.name === "action") applyModes();
+  });
+
+  // What the page was rendered with, so a refresh puts back only what the person changed since:
+  // a value they never touched follows the case (a level another decision changed, say).
+  // A page sent back with a refused form shows what the person had chosen: all of it is theirs.
+  function markRendered(theirs) {
+    each("[data-preserve]", function (el) { el.dataset.rendered = theirs ? "\u0000" : el.value; });
+    each("[data-preserve-choice]", function (el) { el.dataset.rendered = theirs ? "false" : String(el.checked); });
+  }
+
+  function offers(el, value) {
+    return el.tagName !== "SELECT" || Array.prototype.some.call(el.options, function (o) { return o.value === value; });
+  }
+
   function refreshCase() {
-    // Keep what the coordinator is typing: the live part is replaced, their words are not.
+    // Keep what the coordinator is typing and choosing: the live part is replaced, their words are not.
     var kept = {};
-    each("[data-preserve]", function (el) { kept[el.dataset.preserve] = el.value; });
+    each("[data-preserve]", function (el) {
+      if (el.value !== el.dataset.rendered) kept[el.dataset.preserve] = el.value;
+    });
+    var choice = document.querySelector("[data-preserve-choice]:checked");
+    var chosen = choice && choice.dataset.rendered !== "true" ? choice.value : null;
     var focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.preserve : null;
     return fetch("/cases/" + encodeURIComponent(contact) + "/live", { credentials: "same-origin" }).then(function (r) {
       if (r.status === 401) { window.location.assign("/login"); return; }
       if (!r.ok) return;
       return r.text().then(function (html) {
+        var shown = document.getElementById("error-summary");
         document.getElementById("case-live").innerHTML = html;
+        markRendered(false);
         each("[data-preserve]", function (el) {
-          if (kept[el.dataset.preserve]) el.value = kept[el.dataset.preserve];
+          var value = kept[el.dataset.preserve];
+          if (value !== undefined && !el.disabled && offers(el, value)) el.value = value;
           if (focused && el.dataset.preserve === focused) el.focus();
         });
+        each("[data-preserve-choice]", function (el) { if (chosen) el.checked = el.value === chosen; });
+        if (shown && !document.getElementById("error-summary")) {
+          // Why the last form was refused stays in view until the next one is sent.
+          document.getElementById("case-live").insertBefore(shown, document.querySelector("#case-live .case-grid"));
+        }
+        applyModes();
       });
     });
   }
@@ -163,6 +207,10 @@
     });
   }
 
+  var refused = document.getElementById("error-summary");
+  markRendered(!!refused);
+  applyModes();
+  if (refused) refused.focus();
   connect();
   window.setInterval(function () {
     var busy = document.activeElement && document.activeElement.closest && document.activeElement.closest("form");

@@ -18,9 +18,11 @@ from mash.console.imm_pages import (
     item_result,
     meeting_from_form,
 )
+from mash.console.present import environment
 from mash.console.users import ConsoleRole, User, hash_password
 from mash.domain.calendar import DEFAULT_CALENDAR
 from mash.domain.case import CaseRecord, CaseState
+from mash.domain.contact import ConsentStatus
 from mash.domain.decisions import (
     ImmAction,
     ImmOutcome,
@@ -38,6 +40,7 @@ from tests.support.imm_world import (
     MEETING_AT,
     RULESET,
     World,
+    change,
     contact,
     london,
     record,
@@ -251,7 +254,9 @@ def test_only_a_manager_may_freeze_and_every_form_needs_its_csrf_token(tmp_path:
     assert client.post("/imm/freeze", data={"csrf_token": token, "day": "2026-08-28"}).status_code == 403
     assert client.get("/imm/imm-2026-08-28").status_code == 404  # nothing frozen
     assert client.get("/imm/not-a-meeting").status_code == 404
-    assert client.post("/imm/imm-2026-08-28/record", data={"present.police": "on"}).status_code == 403
+    # A recording form without the session's token records nothing: the browser is sent back.
+    forged = client.post("/imm/imm-2026-08-28/record", data={"present.police": "on"})
+    assert (forged.status_code, forged.headers["location"]) == (303, "/imm/imm-2026-08-28/record")
 
     (tmp_path / "m").mkdir()
     manager, _ = _client(tmp_path / "m")
@@ -261,3 +266,22 @@ def test_only_a_manager_may_freeze_and_every_form_needs_its_csrf_token(tmp_path:
     saturday = manager.post("/imm/freeze", data={"csrf_token": token, "day": "2026-08-29"})
     assert (saturday.status_code, saturday.headers["location"]) == (303, "/imm")
     assert "no meeting on Saturday 29 August 2026" in manager.get("/imm").text
+
+
+def test_an_agenda_item_shows_the_recommended_level_beside_the_decided_one_and_the_data_quality_badges() -> (
+    None
+):
+    world = World()
+    world.add(
+        "ck-1",
+        contact("ct-a", london(FRI, 9), LEVEL_2, consent=ConsentStatus.NOT_SOUGHT),
+        change("dc-1", "ct-a", london(FRI, 9, 30), level=3),
+    )
+    agenda = world.freeze(FRI)
+    assert agenda is not None
+    [item] = agenda.items
+    html = environment().get_template("imm_item.html").render(item=item)
+    assert "Level 3 · Targeted / complex" in html
+    assert "(recommended level 2)" in html
+    assert 'data-quality="consent_basis_missing">consent basis missing<' in html
+    assert "Not sought" in html

@@ -1,0 +1,78 @@
+"""The console's web app in-process, for its unit tests: no Kafka (the app's lifespan is not started),
+its view filled by hand and its ruleset registry given the versions a test names."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from mash.config import Settings
+from mash.console.app import create_console_app
+from mash.console.users import UserDirectory, write_demo_users
+from mash.console.view import ConsoleView
+from mash.domain.ruleset import Ruleset, load_ruleset
+from mash.streams.ruleset_registry import Registry
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+NOW = datetime(2026, 3, 10, 10, 30, tzinfo=UTC)
+
+
+@cache
+def _demo_users() -> tuple[bytes, dict[str, tuple[str, str]]]:
+    """The demo users once per test run: hashing their passwords (argon2) is slow on purpose."""
+    with tempfile.TemporaryDirectory() as tmp:
+        shown = write_demo_users(Path(tmp) / "users.json", Path(tmp) / "demo.json")
+        return (Path(tmp) / "users.json").read_bytes(), shown
+
+
+class Console:
+    """A browser's view of the app: one session, no redirects followed (tests look at them)."""
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        view: ConsoleView | None = None,
+        rulesets: Iterable[Ruleset] = (),
+        secure: bool = True,
+        now: Callable[[], datetime] = lambda: NOW,
+    ) -> None:
+        users_file, self.users = _demo_users()
+        (tmp_path / "users.json").write_bytes(users_file)
+        settings = Settings(
+            mode="development",
+            console_session_secret="unit-secret",  # type: ignore[arg-type]
+            console_secure_cookies=secure,
+            console_users_file=tmp_path / "users.json",
+        )
+        ruleset = load_ruleset()
+        registry = Registry(settings)
+        for known in (ruleset, *rulesets):
+            registry.add(known)
+        self.view = view if view is not None else ConsoleView()
+        app = create_console_app(
+            settings, UserDirectory(settings.console_users_file), ruleset, now, self.view, registry
+        )
+        self.client = TestClient(app, base_url="https://console.test", follow_redirects=False)
+
+    def sign_in(self, username: str) -> Console:
+        answer = self.client.post(
+            "/login",
+            data={
+                "csrf_token": self.csrf("/login"),
+                "username": username,
+                "password": self.users[username][1],
+            },
+        )
+        assert answer.status_code == 303, answer.text
+        return self
+
+    def csrf(self, path: str) -> str:
+        token = CSRF.search(self.client.get(path).text)
+        assert token is not None, f"no form on {path}"
+        return token.group(1)
