@@ -45,7 +45,11 @@ class Registry:
         except ValidationError:
             log.warning("ruleset_registry_unreadable", offset=record.offset)
             return
-        self.add(ruleset)
+        try:
+            self.add(ruleset)
+        except RulesetConflict:
+            # Only a process that skipped the check writes such a record: the first version stands.
+            log.error("ruleset_registry_conflict", version=ruleset.version, offset=record.offset)
 
     def add(self, ruleset: Ruleset) -> bool:
         """Adds a version; False for one already known with the same rules. Raises

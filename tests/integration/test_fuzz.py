@@ -610,9 +610,9 @@ def test_a_running_service_keeps_its_last_good_ruleset_on_a_bad_reload(
             )
             # test.2 makes missed health checks level 3: it screens contacts from now on, and the
             # same child's earlier contact keeps the screening and version it was received under.
+            checks = 'missed_health_checks\n    description: "Missed immunisations or health checks"\n'
             test_2 = VALID.replace('version: "test.1"', 'version: "test.2"').replace(
-                'missed_health_checks\n    description: "Missed immunisations or health checks"\n    level: 2',
-                'missed_health_checks\n    description: "Missed immunisations or health checks"\n    level: 3',
+                checks + "    level: 2", checks + "    level: 3"
             )
             assert test_2.count("level: 3") == VALID.count("level: 3") + 1
             ruleset.write_text(test_2)
