@@ -1,0 +1,29 @@
+"""The ruleset registry as a reader of `mash.rulesets.v1` keeps it."""
+
+from __future__ import annotations
+
+from aiokafka import ConsumerRecord
+
+from mash.config import Settings
+from mash.domain.ruleset import Ruleset, load_ruleset
+from mash.streams.ruleset_registry import Registry, encode
+
+DEFAULT = load_ruleset()
+
+
+def record(ruleset: Ruleset, offset: int) -> ConsumerRecord[bytes, bytes]:
+    key, value = encode(ruleset)
+    return ConsumerRecord("mash.rulesets.v1", 0, offset, 0, 0, key, value, None, len(key), len(value), ())
+
+
+def test_a_reader_keeps_the_first_copy_of_a_version_and_goes_on_past_a_conflicting_one():
+    registry = Registry(Settings(mode="development"))
+    edited = Ruleset.model_validate({**DEFAULT.model_dump(), "name": "edited without a new version"})
+    later = Ruleset.model_validate({**DEFAULT.model_dump(), "version": "2027.1"})
+
+    for offset, ruleset in enumerate((DEFAULT, edited, later)):
+        registry.follower.on_record(record(ruleset, offset))
+
+    assert registry.history is not None
+    assert [r.name for r in registry.history.versions] == [DEFAULT.name, DEFAULT.name]
+    assert [r.version for r in registry.history.versions] == ["2026.2", "2027.1"]
