@@ -35,6 +35,7 @@ from mash.domain.derive import derive
 from mash.domain.identity import child_identity
 from mash.domain.outcomes import OutcomeEvent
 from mash.domain.ruleset import Ruleset, load_ruleset
+from mash.domain.ruleset_history import RulesetHistory
 from mash.domain.timeline import ChildTimeline, ContactEntry, DecisionEntry, Entry, OutcomeEntry
 from mash.intake.agencies import AgencyFile
 from mash.replay import records_of_line
@@ -370,11 +371,16 @@ def expected_from_inputs(bootstrap: str, settings: Settings, ruleset: Ruleset | 
     A record id seen twice (a client's retry after a crash) is applied once, the first copy
     in partition order: the copy a worker meets first.
     """
-    rules = ruleset or load_ruleset()
+    rules = RulesetHistory.of(ruleset or load_ruleset())
     timelines: dict[str, ChildTimeline] = defaultdict(ChildTimeline)
     inputs = 0
+
+    def contact(value: bytes) -> ContactEntry:
+        event = ContactEvent.model_validate_json(value)
+        return ContactEntry.of(event, rules.in_force(event.received_at).version)
+
     parsers: dict[str, Any] = {
-        "contacts": lambda v: ContactEntry.of(ContactEvent.model_validate_json(v)),
+        "contacts": contact,
         "outcomes": lambda v: OutcomeEntry.of(OutcomeEvent.model_validate_json(v)),
         "decisions": lambda v: DecisionEntry.of(DecisionEvent.model_validate_json(v)),
     }
@@ -395,21 +401,14 @@ def expected_from_inputs(bootstrap: str, settings: Settings, ruleset: Ruleset | 
     return Expected(records, plans, inputs)
 
 
-DECISION_FIELDS = (
-    "screened_level",
-    "screened_rag",
-    "level",
-    "rag",
-    "route",
-    "pathway",
-    "referral",
-    "case_id",
-)
+# A contact's record changes as people decide it and its case closes; its screening, made once
+# from what came before it (each child's events are sent in event-time order), never does.
+DECISION_FIELDS = ("recommendation", "received_at", "child_key")
 
 
 def decision_of(record: dict[str, Any]) -> tuple[Any, ...]:
-    """The screening outcome and route of a contact: what must never be decided twice, differently."""
-    return tuple(record[f] for f in DECISION_FIELDS)
+    """The service's screening of a contact: what must never be made twice, differently."""
+    return tuple(orjson.dumps(record[f], option=orjson.OPT_SORT_KEYS) for f in DECISION_FIELDS)
 
 
 # --- independent figures (in tests/integration/independent_figures.py) ------------------------------
