@@ -113,26 +113,35 @@ def topics() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--quiet", is_flag=True, help="no progress bars")
 def replay(file: Path, quiet: bool) -> None:
-    """Feed a JSON Lines file of historical contacts and outcomes through the running pipeline.
+    """Feed a JSON Lines file of historical contacts, outcomes and decisions through the running pipeline.
 
     Returns when every event has been processed. Bad lines are reported with their
-    numbers and skipped; the rest still load.
+    numbers and skipped; the rest still load. A contact's indicator codes are checked against
+    the ruleset in force on the day it was received (every version registered on the rulesets
+    topic, and the current file). The line format is in docs/figures.md ("Replay files").
     """
     from mash.domain.ruleset import load_ruleset
+    from mash.domain.ruleset_history import RulesetConflict
     from mash.intake.agencies import AgencyFile
     from mash.replay import replay as run_replay
+    from mash.streams.ruleset_registry import history_with
     from mash.streams.topics import ensure_topics
 
     settings = _settings()
     agencies = {a.id: a for a in AgencyFile.model_validate_json(settings.agencies_file.read_bytes()).agencies}
     asyncio.run(ensure_topics(settings))
-    result = asyncio.run(run_replay(settings, file, agencies, load_ruleset(settings.ruleset_file), not quiet))
+    try:
+        rulesets = asyncio.run(history_with(settings, load_ruleset(settings.ruleset_file)))
+    except RulesetConflict as exc:
+        raise click.ClickException(str(exc)) from None
+    result = asyncio.run(run_replay(settings, file, agencies, rulesets, not quiet))
     for number, reason in result.bad_lines:
         click.echo(f"{file}:{number}: skipped: {reason}", err=True)
     rate = result.contacts / result.seconds if result.seconds else 0.0
     click.echo(
         f"replayed {result.contacts} contacts and {result.outcomes} outcomes in {result.seconds:.1f} s "
-        f"({rate:.0f} contacts/s); {len(result.bad_lines)} bad lines skipped"
+        f"({rate:.0f} contacts/s), with {result.decisions} decisions; "
+        f"{len(result.bad_lines)} bad lines skipped"
     )
 
 
