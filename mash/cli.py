@@ -194,7 +194,12 @@ def report(start: Any, end: Any, fmt: str, out: Path | None) -> None:
     "--contacts-per-day", type=click.FloatRange(min=0, min_open=True), help="default: children / 365"
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write JSON Lines to this file")
-@click.option("--post", "post_url", metavar="URL", help="post to a running intake: http://127.0.0.1:8400")
+@click.option(
+    "--post",
+    "post_url",
+    metavar="URL",
+    help="post contacts and outcomes to a running intake: http://127.0.0.1:8400 (decisions are skipped)",
+)
 @click.option(
     "--keys",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -218,7 +223,13 @@ def simulate_command(
     keys: Path | None,
     rate: float,
 ) -> None:
-    """Synthetic contacts and outcomes for a council: a JSONL file for replay, or posted to the intake."""
+    """Synthetic contacts, decisions and outcomes for a council: a JSONL file, or posted to an intake.
+
+    With --post only contacts and the case system's outcomes are posted: people decide in the
+    console, and the partner API takes no decisions, so the simulated decisions are skipped
+    (and counted). The contacts then wait for someone to decide them in the console, and an
+    outcome that followed a simulated decision may find no referral.
+    """
     import json
     import time
     from datetime import UTC, timedelta
@@ -253,12 +264,15 @@ def simulate_command(
         click.echo(f"refused ({status}): {line['kind']} {reference}", err=True)
 
     try:
-        posted = asyncio.run(
+        result = asyncio.run(
             post_to_service(config, post_url, json.loads(keys.read_text()), rate, on_refused=refused)
         )
     except (PostError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"posted {posted} lines to {post_url} in {time.perf_counter() - began:.1f}s")
+    click.echo(
+        f"posted {result.posted} lines to {post_url} in {time.perf_counter() - began:.1f}s; "
+        f"skipped {result.decisions_skipped} decision lines (people decide in the console)"
+    )
 
 
 @main.group()
