@@ -189,26 +189,35 @@ def topics(state_dir: Path) -> None:
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @beside_dev
 def replay(file: Path, quiet: bool, state_dir: Path) -> None:
-    """Feed a JSON Lines file of historical contacts and outcomes through the running pipeline.
+    """Feed a JSON Lines file of historical contacts, outcomes and decisions through the running pipeline.
 
     Returns when every event has been processed. Bad lines are reported with their
-    numbers and skipped; the rest still load.
+    numbers and skipped; the rest still load. A contact's indicator codes are checked against
+    the ruleset in force on the day it was received (every version registered on the rulesets
+    topic, and the current file). The line format is in docs/figures.md ("Replay files").
     """
     from mash.domain.ruleset import load_ruleset
+    from mash.domain.ruleset_history import RulesetConflict
     from mash.intake.agencies import AgencyFile
     from mash.replay import replay as run_replay
+    from mash.streams.ruleset_registry import history_with
     from mash.streams.topics import ensure_topics
 
     settings = _settings_beside_dev(state_dir)
     agencies = {a.id: a for a in AgencyFile.model_validate_json(settings.agencies_file.read_bytes()).agencies}
     asyncio.run(ensure_topics(settings))
-    result = asyncio.run(run_replay(settings, file, agencies, load_ruleset(settings.ruleset_file), not quiet))
+    try:
+        rulesets = asyncio.run(history_with(settings, load_ruleset(settings.ruleset_file)))
+    except RulesetConflict as exc:
+        raise click.ClickException(str(exc)) from None
+    result = asyncio.run(run_replay(settings, file, agencies, rulesets, not quiet))
     for number, reason in result.bad_lines:
         click.echo(f"{file}:{number}: skipped: {reason}", err=True)
     rate = result.contacts / result.seconds if result.seconds else 0.0
     click.echo(
         f"replayed {result.contacts} contacts and {result.outcomes} outcomes in {result.seconds:.1f} s "
-        f"({rate:.0f} contacts/s); {len(result.bad_lines)} bad lines skipped"
+        f"({rate:.0f} contacts/s), with {result.decisions} decisions; "
+        f"{len(result.bad_lines)} bad lines skipped"
     )
 
 
@@ -294,7 +303,8 @@ def _report_period(year: int | None, start: datetime | None, end: datetime | Non
     metavar="[URL]",
     is_flag=False,
     flag_value=POST_TO_DEV,
-    help="post to a running intake, e.g. http://127.0.0.1:8400; with no URL, the running `mash dev`'s",
+    help="post contacts and outcomes to a running intake, e.g. http://127.0.0.1:8400; with no URL, "
+    "the running `mash dev`'s (decisions are skipped: people decide in the console)",
 )
 @click.option(
     "--keys",
@@ -321,7 +331,13 @@ def simulate_command(
     rate: float,
     state_dir: Path,
 ) -> None:
-    """Synthetic contacts and outcomes for a council: a JSONL file for replay, or posted to the intake."""
+    """Synthetic contacts, decisions and outcomes for a council: a JSONL file, or posted to an intake.
+
+    With --post only contacts and the case system's outcomes are posted: people decide in the
+    console, and the partner API takes no decisions, so the simulated decisions are skipped
+    (and counted). The contacts then wait for someone to decide them in the console, and an
+    outcome that followed a simulated decision may find no referral.
+    """
     import json
     import time
     from datetime import UTC, timedelta
@@ -358,12 +374,15 @@ def simulate_command(
         click.echo(f"refused ({status}): {line['kind']} {reference}", err=True)
 
     try:
-        posted = asyncio.run(
+        result = asyncio.run(
             post_to_service(config, post_url, json.loads(keys.read_text()), rate, on_refused=refused)
         )
     except (PostError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"posted {posted} lines to {post_url} in {time.perf_counter() - began:.1f}s")
+    click.echo(
+        f"posted {result.posted} lines to {post_url} in {time.perf_counter() - began:.1f}s; "
+        f"skipped {result.decisions_skipped} decision lines (people decide in the console)"
+    )
 
 
 def _post_target(post_url: str, keys: Path | None, state_dir: Path) -> tuple[str, Path | None]:

@@ -1,10 +1,12 @@
 """`mash replay FILE`: historical events through the real pipeline, in file order.
 
 Each line is a contact submission or an outcome, as an agency would have sent it, with
-its historical `received_at` / `occurred_at`. Lines are validated exactly as the intake
+its historical `received_at` / `occurred_at`, or a person's decision about a contact earlier
+in the file (docs/figures.md, "Replay files"). Lines are validated exactly as the intake
 adapter validates requests (bad ones are reported with their line numbers and skipped),
 split and keyed by the same functions, written to the same topics, and processed by the
-running workers. The command returns when the workers have committed every event.
+running workers. A contact's indicator codes are checked against the ruleset in force on the
+day it was received. The command returns when the workers have committed every event.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -25,10 +27,11 @@ from tqdm import tqdm
 
 from mash.config import Settings
 from mash.domain.contact import ContactSubmission, submission_problems
+from mash.domain.decisions import RecordedDecision
 from mash.domain.identity import reference_key
 from mash.domain.outcomes import OutcomeSubmission
-from mash.domain.ruleset import Ruleset
-from mash.domain.submissions import outcome_event, split_submission
+from mash.domain.ruleset_history import RulesetHistory
+from mash.domain.submissions import decision_event, outcome_event, split_submission
 from mash.intake.agencies import Agency
 from mash.intake.ledger import contact_headers
 from mash.streams.dead_letter import problems_of
@@ -38,65 +41,114 @@ from mash.streams.dead_letter import problems_of
 class ReplayResult:
     contacts: int = 0
     outcomes: int = 0
+    decisions: int = 0
     seconds: float = 0.0
     bad_lines: list[tuple[int, str]] = field(default_factory=list)
 
 
 Record = tuple[str, bytes, bytes, list[tuple[str, bytes]]]
+Kind = Literal["contact", "outcome", "decision"]
+KINDS: tuple[Kind, ...] = ("contact", "outcome", "decision")
 
 
-def records_of_line(
-    line: bytes,
-    agencies: dict[str, Agency],
-    ruleset: Ruleset,
-    secret: bytes,
-    settings: Settings,
-    now: datetime,
-) -> list[Record]:
-    """The Kafka records for one line; raises ValueError with a reason that names no personal data."""
-    try:
-        item: Any = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        raise ValueError("not valid JSON") from None
-    if not isinstance(item, dict) or item.get("kind") not in ("contact", "outcome"):
-        raise ValueError('each line needs "kind": "contact" or "outcome"')
-    agency = agencies.get(str(item.get("agency")))
-    if agency is None:
-        raise ValueError("unknown agency")
-    try:
-        if item["kind"] == "contact":
-            submission = ContactSubmission.model_validate(item.get("submission"))
-        else:
-            outcome = OutcomeSubmission.model_validate(item.get("event"))
-    except ValidationError as exc:
-        raise ValueError(
-            "; ".join(f"{'.'.join(map(str, p.loc))}: {p.msg}" for p in problems_of(exc))
-        ) from None
-    if item["kind"] == "outcome":
+def _reasons(exc: ValidationError, *prefix: str) -> str:
+    return "; ".join(f"{'.'.join(map(str, p.loc))}: {p.msg}" for p in problems_of(exc, prefix))
+
+
+class LineReader:
+    """A replay file's lines as Kafka records, in file order.
+
+    It remembers the child key of every contact it has read, because a decision line names its
+    contact as the partner did, and its event must be keyed by that contact's child."""
+
+    def __init__(
+        self,
+        agencies: dict[str, Agency],
+        rulesets: RulesetHistory,
+        secret: bytes,
+        settings: Settings,
+        now: datetime,
+    ) -> None:
+        self.agencies = agencies
+        self.rulesets = rulesets
+        self.secret = secret
+        self.settings = settings
+        self.now = now
+        self.child_keys: dict[str, str] = {}  # contact id -> child key
+
+    def records(self, line: bytes) -> tuple[Kind, list[Record]]:
+        """The line's kind and records; raises ValueError with a reason that names no personal data."""
+        try:
+            item: Any = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            raise ValueError("not valid JSON") from None
+        if not isinstance(item, dict) or item.get("kind") not in KINDS:
+            raise ValueError('each line needs "kind": "contact", "outcome" or "decision"')
+        if item["kind"] == "decision":
+            return "decision", self._decision(item.get("decision"))
+        agency = self.agencies.get(str(item.get("agency")))
+        if agency is None:
+            raise ValueError("unknown agency")
+        if item["kind"] == "outcome":
+            return "outcome", self._outcome(agency, item.get("event"))
+        return "contact", self._contact(agency, item.get("submission"))
+
+    def _outcome(self, agency: Agency, raw: Any) -> list[Record]:
+        try:
+            outcome = OutcomeSubmission.model_validate(raw)
+        except ValidationError as exc:
+            raise ValueError(_reasons(exc)) from None
         if not agency.can_report_outcomes:
             raise ValueError("this agency may not report outcomes")
-        event = outcome_event(secret, agency.id, outcome, now)
-        return [(settings.topic("outcomes"), event.child_key.encode(), event.model_dump_json().encode(), [])]
-    if submission.received_at is None:
-        raise ValueError("received_at is required in a replay: it is the historical time")
-    problems = submission_problems(
-        submission,
-        received_at=submission.received_at,
-        now=now,
-        known_indicators=ruleset.codes,
-        catalogue_source=f"ruleset {ruleset.version}",
-    )
-    if problems:
-        raise ValueError("; ".join(f"{'.'.join(map(str, p.loc[1:]))}: {p.msg}" for p in problems))
-    ref_key = reference_key(secret, agency.id, submission.agency_reference)
-    events = split_submission(
-        secret, agency.id, agency.default_source, submission, submission.received_at, now
-    )
-    topic = settings.topic("contacts")
-    return [
-        (topic, e.child_key.encode(), e.model_dump_json().encode(), contact_headers(ref_key, e))
-        for e in events
-    ]
+        event = outcome_event(self.secret, agency.id, outcome, self.now)
+        return [
+            (self.settings.topic("outcomes"), event.child_key.encode(), event.model_dump_json().encode(), [])
+        ]
+
+    def _contact(self, agency: Agency, raw: Any) -> list[Record]:
+        try:
+            submission = ContactSubmission.model_validate(raw)
+        except ValidationError as exc:
+            raise ValueError(_reasons(exc)) from None
+        if submission.received_at is None:
+            raise ValueError("received_at is required in a replay: it is the historical time")
+        # Checked against the ruleset in force when it was received, as the worker screens it.
+        ruleset = self.rulesets.in_force(submission.received_at)
+        problems = submission_problems(
+            submission,
+            received_at=submission.received_at,
+            now=self.now,
+            known_indicators=ruleset.codes,
+            catalogue_source=f"ruleset {ruleset.version}",
+            max_backdate=None,  # a replay loads history on purpose
+        )
+        if problems:
+            raise ValueError("; ".join(f"{'.'.join(map(str, p.loc[1:]))}: {p.msg}" for p in problems))
+        ref_key = reference_key(self.secret, agency.id, submission.agency_reference)
+        events = split_submission(
+            self.secret, agency.id, agency.default_source, submission, submission.received_at, self.now
+        )
+        for e in events:
+            self.child_keys[e.contact_id] = e.child_key
+        topic = self.settings.topic("contacts")
+        return [
+            (topic, e.child_key.encode(), e.model_dump_json().encode(), contact_headers(ref_key, e))
+            for e in events
+        ]
+
+    def _decision(self, raw: Any) -> list[Record]:
+        try:
+            recorded = RecordedDecision.model_validate(raw)
+        except ValidationError as exc:
+            raise ValueError(_reasons(exc, "decision")) from None
+        try:
+            event = decision_event(self.secret, recorded, self.child_keys)
+        except ValidationError as exc:
+            raise ValueError(_reasons(exc, "decision")) from None
+        # Keyed by the child: the worker refuses a decision whose key is not its child's.
+        return [
+            (self.settings.topic("decisions"), event.child_key.encode(), event.model_dump_json().encode(), [])
+        ]
 
 
 def numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -129,9 +181,12 @@ async def _wait_processed(settings: Settings, ends: dict[TopicPartition, int], s
 
 
 async def replay(
-    settings: Settings, path: Path, agencies: dict[str, Agency], ruleset: Ruleset, show_progress: bool = True
+    settings: Settings,
+    path: Path,
+    agencies: dict[str, Agency],
+    rulesets: RulesetHistory,
+    show_progress: bool = True,
 ) -> ReplayResult:
-    secret = settings.secret()
     result = ReplayResult()
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -140,7 +195,7 @@ async def replay(
         max_batch_size=1 if settings.embedded_broker else 256 * 1024,
     )
     await producer.start()
-    now = datetime.now(UTC)
+    reader = LineReader(agencies, rulesets, settings.secret(), settings, datetime.now(UTC))
     pending: list[asyncio.Future[Any]] = []
     started = time.monotonic()
     try:
@@ -149,22 +204,24 @@ async def replay(
             numbered_lines(path), total=total, desc="replayed", unit="line", disable=not show_progress
         ):
             try:
-                records = records_of_line(line, agencies, ruleset, secret, settings, now)
+                kind, records = reader.records(line)
             except ValueError as exc:
                 result.bad_lines.append((number, str(exc)))
                 continue
             for topic, key, value, headers in records:
                 pending.append(await producer.send(topic, key=key, value=value, headers=headers))
-            if records[0][0] == settings.topic("contacts"):
+            if kind == "contact":
                 result.contacts += len(records)
-            else:
+            elif kind == "outcome":
                 result.outcomes += 1
+            else:
+                result.decisions += 1
             if len(pending) >= 2000:
                 await asyncio.gather(*pending)
                 pending.clear()
         await asyncio.gather(*pending)
         ends_by_tp: dict[TopicPartition, int] = {}
-        for name in ("contacts", "outcomes"):
+        for name in ("contacts", "outcomes", "decisions"):
             topic = settings.topic(name)
             tps = [TopicPartition(topic, p) for p in await producer.partitions_for(topic)]
             ends_by_tp.update(await _end_offsets(settings, tps))

@@ -1,7 +1,7 @@
 """Replay throughput: `mash replay FILE` through the whole pipeline, in contacts per second.
 
-A seeded `mash simulate` file (a council's front door over two years: contacts, and the
-case system's outcomes) is replayed by the real command, `python -m mash replay --quiet
+A seeded `mash simulate` file (a council's front door over two years: contacts, people's
+decisions and the case system's outcomes) is replayed by the real command, `python -m mash replay --quiet
 FILE`, against one worker process on topics of its own. The figure is the file's contacts
 over the command's wall time, from its start until it returns, which it does once the
 worker's group has committed every event it wrote.
@@ -44,8 +44,9 @@ from mash.bench.common import (
     worker_proc,
 )
 from mash.domain.ruleset import load_ruleset
+from mash.domain.ruleset_history import RulesetHistory
 from mash.intake.agencies import AgencyFile, write_demo_agencies
-from mash.replay import numbered_lines, records_of_line
+from mash.replay import LineReader, numbered_lines
 from mash.simulate import SimulationConfig, write_jsonl
 
 SIMULATED_DAYS = 730
@@ -91,13 +92,13 @@ async def _write_only(bootstrap: str, path: Path, agencies_file: Path) -> float:
     """Seconds to write the file's records to fresh topics with the command's producer settings."""
     settings = await create_topics(bootstrap, new_prefix("replay-write"))
     agencies = {a.id: a for a in AgencyFile.model_validate_json(agencies_file.read_bytes()).agencies}
-    ruleset = load_ruleset(settings.ruleset_file)
-    now = datetime.now(UTC)
+    rulesets = RulesetHistory.of(load_ruleset(settings.ruleset_file))
+    reader = LineReader(agencies, rulesets, settings.secret(), settings, datetime.now(UTC))
     records = []
     for _, line in numbered_lines(path):
         # A bad line is skipped, as the command skips it.
         with contextlib.suppress(ValueError):
-            records += records_of_line(line, agencies, ruleset, settings.secret(), settings, now)
+            records += reader.records(line)[1]
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=1)
     await producer.start()
     try:

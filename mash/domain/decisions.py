@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from mash.domain.contact import MAX_CHILDREN
 from mash.domain.ruleset import Level, Rag
 
 
@@ -201,3 +202,50 @@ class DecisionEvent(BaseModel):
             actions=tuple(self.actions),
             dissent=self.dissent,
         )
+
+
+class ContactReference(BaseModel):
+    """A contact as its partner named it: the agency, the agency's own reference for the
+    submission, and which child of the submission (from 0)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agency: Annotated[str, Field(min_length=1, max_length=64)]
+    agency_reference: Annotated[str, Field(min_length=1, max_length=100)]
+    child: Annotated[int, Field(ge=0, lt=MAX_CHILDREN)]
+
+
+# What a history file may record: a rescreen needs the service's own ruleset versions, and
+# is made in the console.
+RecordedAction = Literal["confirm", "change", "sign_off", "imm_outcome"]
+
+
+class RecordedDecision(BaseModel):
+    """A decision as a `mash replay` file records it (`{"kind": "decision", "decision": ...}`):
+    its contact by the partner's identifiers and itself by a reference of its own, where the
+    event on `mash.decisions.v1` carries the service's keyed ids
+    (`mash.domain.submissions.decision_event`). The other fields are the event's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="RecordedDecisionV1")
+
+    contact: ContactReference
+    reference: Annotated[str, Field(min_length=1, max_length=100)] = Field(
+        description="the decision's own id in the file; another line's signs_off names it"
+    )
+    action: RecordedAction
+    decided_at: AwareDatetime
+    by: Annotated[str, Field(min_length=1, max_length=100)]
+    role: Role
+    level: Level | None = None
+    rag: Rag | None = None
+    rationale: Annotated[str, Field(min_length=1, max_length=5000)]
+    signs_off: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        None, description="sign_off only: the reference of the decision being approved"
+    )
+    meeting_id: Annotated[str, Field(pattern=MEETING_ID_PATTERN)] | None = None
+    outcome: ImmOutcome | None = None
+    lead_agency: PartnerAgency | None = None
+    single_agency_name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    consent_basis: ConsentBasis | None = None
+    actions: list[ImmAction] = Field(default_factory=list)
+    dissent: Text | None = None

@@ -1,14 +1,17 @@
 """From what a partner or the case system submits to the events the service records.
 
 Shared by the intake adapter's HTTP handlers and by `mash replay`, so a replayed history
-is split, keyed and identified exactly as live traffic is.
+is split, keyed and identified exactly as live traffic is; a replayed decision names its
+contact as the partner did, and gets the ids the intake gave that contact.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from mash.domain.contact import CinSource, ContactEvent, ContactSubmission
+from mash.domain.decisions import DecisionEvent, RecordedDecision
 from mash.domain.identity import child_key, contact_id, keyed
 from mash.domain.outcomes import OutcomeEvent, OutcomeSubmission
 
@@ -66,4 +69,41 @@ def outcome_event(
         if submission.plan_id
         else None,
         accepted_at=accepted_at,
+    )
+
+
+class UnknownContact(ValueError):
+    """A decision about a contact the replayed file has not named before it."""
+
+
+def decision_id(secret: bytes, reference: str) -> str:
+    """The event id of a recorded decision: a keyed hash of its reference, so the same file
+    replayed again gives the same ids, and the worker takes each decision once."""
+    return "dc-" + keyed(secret, "decision\x1f" + reference)[:24]
+
+
+def decision_event(secret: bytes, recorded: RecordedDecision, child_keys: Mapping[str, str]) -> DecisionEvent:
+    """The event `mash replay` writes for a recorded decision. The contact id is the intake's
+    (agency, agency reference, child index); the child key, which is the event's Kafka key,
+    comes from `child_keys` (contact id -> child key) of the contacts replayed before it.
+
+    Raises UnknownContact for a contact not in `child_keys`, and pydantic's ValidationError
+    when the fields do not fit the action (as the console's decisions are checked)."""
+    contact = recorded.contact
+    cid = contact_id(secret, contact.agency, contact.agency_reference, contact.child)
+    key = child_keys.get(cid)
+    if key is None:
+        raise UnknownContact(
+            "the decision names a contact with no line before it in the file (agency, agency_reference "
+            "and child must match a contact line)"
+        )
+    fields = recorded.model_dump(exclude={"contact", "reference", "signs_off"}, exclude_none=True)
+    return DecisionEvent.model_validate(
+        {
+            **fields,
+            "decision_id": decision_id(secret, recorded.reference),
+            "contact_id": cid,
+            "child_key": key,
+            "signs_off": decision_id(secret, recorded.signs_off) if recorded.signs_off else None,
+        }
     )

@@ -75,12 +75,15 @@ def test_only_the_case_system_may_report_outcomes(service: Service) -> None:
 
 
 def test_replay_then_report_gives_the_hand_computed_figures(service: Service, tmp_path: Path) -> None:
-    """Two children over two years, by hand:
-    A: referral 2025-03-01 (closed NFA 2025-04-01), referral 2026-03-01 (re-referral: exactly 12 months),
-       early-help contact 2026-03-05.
-    B: referral 2025-06-01, a linked contact 2025-06-15 while open, plan started 2025-07-01 and an
-       earlier plan in 2020, so the 2025 plan is second or subsequent.
-    Plus one bad line, which is skipped and reported.
+    """Two children over two years, by hand; every referral is a person's decision:
+    A: referral 2025-03-01 (decided that day; closed NFA 2025-04-01), referral 2026-03-01
+       (re-referral: exactly 12 months), early-help contact 2026-03-05, linked to the case the
+       second referral opened.
+    B: a plan in 2020 (it opened a case, closed after the plan), referral 2025-06-01, a contact
+       2025-06-15 linked to its open case and never decided, plan started 2025-07-01: second or
+       subsequent.
+    Plus two bad lines, skipped and reported: one not JSON, and a decision about a contact that
+    is not in the file.
     """
     a, b = child("Alpha", "Replay", dob="2012-01-01"), child("Beta", "Replay", dob="2013-01-01")
 
@@ -98,42 +101,69 @@ def test_replay_then_report_gives_the_hand_computed_figures(service: Service, tm
             "event": {"type": kind, "child": who, "occurred_at": at, **extra},
         }
 
+    def confirm(ref: str, at: str, level: int, rag: str) -> dict[str, Any]:
+        decision = {
+            "contact": {"agency": "police", "agency_reference": ref, "child": 0},
+            "reference": f"D-{ref}",
+            "action": "confirm",
+            "decided_at": at,
+            "by": "coordinator-1",
+            "role": "coordinator",
+            "level": level,
+            "rag": rag,
+            "rationale": "Agreed with the screening.",
+        }
+        return {"kind": "decision", "decision": decision}
+
     lines = [
-        outcome("cp_plan_started", b, "2020-01-01T10:00:00Z"),
-        outcome("cp_plan_ended", b, "2020-09-01T10:00:00Z"),
+        outcome("cp_plan_started", b, "2020-01-01T10:00:00Z", plan_id="CP-1"),
+        outcome("cp_plan_ended", b, "2020-09-01T10:00:00Z", plan_id="CP-1"),
+        outcome("case_closed", b, "2020-10-01T10:00:00Z"),
         contact("R1", a, "2025-03-01T10:00:00Z", "disclosure_of_abuse"),
+        confirm("R1", "2025-03-01T11:00:00Z", 4, "red"),
         outcome("case_closed", a, "2025-04-01T10:00:00Z", nfa=True),
         contact("R2", b, "2025-06-01T10:00:00Z", "sexual_abuse"),
+        confirm("R2", "2025-06-01T12:00:00Z", 4, "red"),
         contact("R3", b, "2025-06-15T10:00:00Z", "persistent_absence"),
-        outcome("cp_plan_started", b, "2025-07-01T10:00:00Z"),
+        outcome("cp_plan_started", b, "2025-07-01T10:00:00Z", plan_id="CP-2"),
         contact("R4", a, "2026-03-01T10:00:00Z", "trafficking"),
+        confirm("R4", "2026-03-01T12:00:00Z", 4, "red"),
         contact("R5", a, "2026-03-05T10:00:00Z", "young_carer"),
+        confirm("R5", "2026-03-05T15:00:00Z", 2, "green"),
     ]
+    not_in_the_file = confirm("R9", "2026-03-05T15:00:00Z", 2, "green")
     history = tmp_path / "history.jsonl"
     history.write_text(
         "\n".join(json.dumps(line) for line in lines[:4])
         + "\n{not json\n"
+        + json.dumps(not_in_the_file)
+        + "\n"
         + "\n".join(json.dumps(line) for line in lines[4:])
         + "\n"
     )
 
     replayed = mash(service, "replay", str(history), "--quiet")
     assert replayed.returncode == 0, replayed.stderr
-    assert "replayed 5 contacts and 4 outcomes" in replayed.stdout
+    assert "replayed 5 contacts and 5 outcomes" in replayed.stdout
+    assert "with 4 decisions; 2 bad lines skipped" in replayed.stdout
     assert f"{history}:5: skipped: not valid JSON" in replayed.stderr
+    assert f"{history}:6: skipped: the decision names a contact with no line before it" in replayed.stderr
 
     reported = mash(service, "report", "--from", "2025-01-01", "--to", "2026-12-31")
+    now = datetime.now(UTC)
     assert reported.returncode == 0, reported.stderr
     figures = json.loads(reported.stdout)
-    # R5 is level 2 on its own, but A's case opened by R4 is open, so history makes it level 3: linked.
+    # R5 is level 2, but A's case opened by R4 is open: linked, whatever its level.
     expected = {
         "contacts": 5,
+        "awaiting_decision": 1,  # R3: linked, but nobody has decided it
         "referrals": 3,
         "re_referrals": 1,
         "linked_to_open_case": 2,
         "referrals_nfa": 1,
         "cp_plans_started": 1,
-        "cp_plans_second_or_subsequent": 1,
+        "cp_plan_children": 1,
+        "cp_plan_children_second_or_subsequent": 1,
         "conversion_rate": 0.6,
         "re_referral_rate": round(1 / 3, 6),
     }
@@ -145,7 +175,7 @@ def test_replay_then_report_gives_the_hand_computed_figures(service: Service, tm
     # gives the hand-computed figures here too, and everything else the report says.
     agencies = json.loads((service.tmp / "agencies.json").read_text())["agencies"]
     by_hand = history_from_lines(lines, default_sources={a["id"]: a["default_source"] for a in agencies})
-    independent = report_figures(by_hand.contacts, by_hand.plans, date(2025, 1, 1), date(2026, 12, 31))
+    independent = report_figures(by_hand.contacts, by_hand.plans, date(2025, 1, 1), date(2026, 12, 31), now)
     assert {k: independent[k] for k in expected} == expected
     assert {k: v for k, v in figures.items() if k != "imm"} == independent
     # A period that cuts through the year: only March 2026.

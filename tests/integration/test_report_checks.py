@@ -1,9 +1,11 @@
 """The two checks of the figures (issue #3, "How it will be checked"), through the real pipeline:
 
-- replaying the same `mash simulate` file into two fresh services gives identical reports,
-  and replaying it again changes nothing;
+- replaying the same `mash simulate` file (contacts, people's decisions and the case system's
+  outcomes) into two fresh services gives identical reports, and replaying it again changes
+  nothing;
 - on a large synthetic history (thousands of children over two years) `mash report` agrees
   exactly with an independent count from the file (tests/integration/independent_figures.py).
+  tests/unit/test_independent_figures.py checks the same property without Kafka.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,14 +65,16 @@ def simulate(service: Service, path: Path, children: int, seed: int) -> list[dic
     return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
-def replay(service: Service, path: Path, contacts: int, outcomes: int) -> float:
+def replay(service: Service, path: Path, counts: tuple[int, int, int]) -> float:
     """Replays `path` into the service; returns the seconds it took (writing and processing)."""
     started = time.monotonic()
     out = run_mash(service, "replay", str(path), "--quiet", timeout=280)
     seconds = time.monotonic() - started
-    found = re.search(r"replayed (\d+) contacts and (\d+) outcomes .*; (\d+) bad lines skipped", out)
+    found = re.search(
+        r"replayed (\d+) contacts and (\d+) outcomes .*, with (\d+) decisions; (\d+) bad lines skipped", out
+    )
     assert found, out
-    assert tuple(map(int, found.groups())) == (contacts, outcomes, 0), out
+    assert tuple(map(int, found.groups())) == (*counts, 0), out
     return seconds
 
 
@@ -77,9 +82,11 @@ def report(service: Service, start: str, end: str, fmt: str = "json") -> str:
     return run_mash(service, "report", "--from", start, "--to", end, "--format", fmt, timeout=120)
 
 
-def contacts_and_outcomes(lines: list[dict[str, Any]]) -> tuple[int, int]:
+def counts_of(lines: list[dict[str, Any]]) -> tuple[int, int, int]:
+    """Contacts (one per child named), outcomes and decisions in a file."""
     contacts = sum(len(line["submission"]["children"]) for line in lines if line["kind"] == "contact")
-    return contacts, sum(line["kind"] == "outcome" for line in lines)
+    kinds = Counter(line["kind"] for line in lines)
+    return contacts, kinds["outcome"], kinds["decision"]
 
 
 @contextmanager
@@ -111,8 +118,9 @@ def test_replaying_the_same_file_into_two_fresh_services_gives_identical_reports
     with workers(broker, tmp_path, ["first", "second"]) as (first, second):
         history = tmp_path / "history.jsonl"
         lines = simulate(first, history, children=300, seed=SEED)
-        contacts, outcomes = contacts_and_outcomes(lines)
-        seconds = [replay(service, history, contacts, outcomes) for service in (first, second)]
+        counts = counts_of(lines)
+        contacts, outcomes, decisions = counts
+        seconds = [replay(service, history, counts) for service in (first, second)]
 
         assert first.topic("cases") != second.topic("cases"), "two services, two sets of topics"
         keys = [(start, end, fmt) for start, end in periods for fmt in ("json", "csv")]
@@ -126,12 +134,13 @@ def test_replaying_the_same_file_into_two_fresh_services_gives_identical_reports
         assert whole["referrals"] > 0
         assert whole["re_referrals"] > 0
         assert whole["linked_to_open_case"] > 0
+        assert whole["awaiting_decision"] < whole["contacts"] - whole["decided_by_service"]
         csv_rows = ours[(*TWO_YEARS, "csv")].splitlines()
         assert csv_rows[1].startswith(f"{TWO_YEARS[0]}..{TWO_YEARS[1]},{contacts},{whole['referrals']},")
         assert len(csv_rows) == 1 + 1 + 24, "a header, the whole period, then one row a month"
 
         # The same file again into the first: every event is already there, so nothing changes.
-        seconds.append(replay(first, history, contacts, outcomes))
+        seconds.append(replay(first, history, counts))
         for (start, end, fmt), text in ours.items():
             assert report(first, start, end, fmt) == text, f"replaying again changed the {fmt} report"
 
@@ -140,6 +149,7 @@ def test_replaying_the_same_file_into_two_fresh_services_gives_identical_reports
         children=300,
         contacts=contacts,
         outcomes=outcomes,
+        decisions=decisions,
         referrals=whole["referrals"],
         re_referrals=whole["re_referrals"],
         reports_compared=len(ours),
@@ -163,38 +173,54 @@ def test_report_agrees_exactly_with_an_independent_count_over_two_years_of_thous
     with workers(broker, tmp_path, ["large"]) as (service,):
         history = tmp_path / "history.jsonl"
         lines = simulate(service, history, children=LARGE_CHILDREN, seed=SEED + 1)
-        contacts, outcomes = contacts_and_outcomes(lines)
+        counts = counts_of(lines)
+        contacts, outcomes, decisions = counts
         by_hand = history_from_lines(lines)
         assert len(by_hand.contacts) == contacts
+        assert by_hand.decisions == decisions
         assert by_hand.children >= 2000, "thousands of children"
-        # Two contacts about one child at one instant would make their order, so the figures, arbitrary.
+        # Two events of one kind about one child at one instant would make their order, so the
+        # figures, arbitrary.
         assert by_hand.same_instant == 0
-        seconds = replay(service, history, contacts, outcomes)
+        seconds = replay(service, history, counts)
         reports = {period: json.loads(report(service, *period)) for period in periods}
+        now = datetime.now(UTC)  # every due time in the file is long past: the same for both
 
+    meetings = Counter(
+        line["decision"]["meeting_id"][4:]
+        for line in lines
+        if line["kind"] == "decision" and "meeting_id" in line["decision"]
+    )
     for (start, end), reported in reports.items():
         expected = report_figures(
-            by_hand.contacts, by_hand.plans, date.fromisoformat(start), date.fromisoformat(end)
+            by_hand.contacts, by_hand.plans, date.fromisoformat(start), date.fromisoformat(end), now
         )
         imm = reported.pop("imm")
         wrong = {k for k in reported.keys() | expected.keys() if reported.get(k) != expected.get(k)}
         assert not wrong, f"{start}..{end}: `mash report` and the independent count differ on {sorted(wrong)}"
         assert reported == expected
-        # A replay has no integrated mid-day meetings in the period (the IMM figures go by meeting date).
+        # A replay has no agendas or meeting records (those are the console's), but the meetings'
+        # outcomes are decisions in the file: counted by meeting date.
         assert imm["meetings"] == imm["meetings_recorded"] == imm["cases_discussed"] == 0
-        assert imm["contact_to_decision_hours"]["count"] == 0
+        assert imm["contact_to_decision_hours"]["count"] == sum(
+            n for day, n in meetings.items() if start <= day <= end
+        )
 
     whole = reports[TWO_YEARS]
     # Non-trivial: every figure has something to agree on.
     assert whole["contacts"] == contacts
     for key in (
+        "awaiting_decision",
+        "decided_by_service",
         "referrals",
         "re_referrals",
         "linked_to_open_case",
         "referrals_nfa",
         "contacts_nfa",
         "cp_plans_started",
-        "cp_plans_second_or_subsequent",
+        "cp_plan_children_second_or_subsequent",
+        "decisions_due",
+        "undecided_past_due",
     ):
         assert whole[key] > 0, key
     assert reports[("2024-04-01", "2025-03-31")]["re_referrals"] < whole["re_referrals"]
@@ -207,10 +233,14 @@ def test_report_agrees_exactly_with_an_independent_count_over_two_years_of_thous
         simulated_children=LARGE_CHILDREN,
         contacts=contacts,
         outcomes=outcomes,
+        decisions=decisions,
         referrals=whole["referrals"],
+        conversion_rate=whole["conversion_rate"],
         re_referrals=whole["re_referrals"],
+        awaiting_decision=whole["awaiting_decision"],
+        decided_within_target_rate=whole["decided_within_target_rate"],
         plans=whole["cp_plans_started"],
-        second_plans=whole["cp_plans_second_or_subsequent"],
+        second_plan_children=whole["cp_plan_children_second_or_subsequent"],
         periods=len(periods),
         replay_seconds=round(seconds, 1),
         contacts_per_s=round(contacts / seconds),

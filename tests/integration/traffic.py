@@ -38,7 +38,7 @@ from mash.domain.ruleset import Ruleset, load_ruleset
 from mash.domain.ruleset_history import RulesetHistory
 from mash.domain.timeline import ChildTimeline, ContactEntry, DecisionEntry, Entry, OutcomeEntry
 from mash.intake.agencies import AgencyFile
-from mash.replay import records_of_line
+from mash.replay import LineReader
 from mash.simulate import SimulationConfig, simulate
 from tests.integration.conftest import Service
 from tests.integration.independent_figures import count_figures as count_figures
@@ -67,8 +67,9 @@ def simulated_lines(seed: int, contacts: int, *, with_outcomes: bool, ended_days
         start=start,
         contacts_per_day=contacts / days / 1.1,
     )
-    lines = [line for line in simulate(config) if with_outcomes or line["kind"] == "contact"]
-    return lines
+    # Posted through the partner API, which takes no decisions: people make them in the console.
+    kinds = ("contact", "outcome") if with_outcomes else ("contact",)
+    return [line for line in simulate(config) if line["kind"] in kinds]
 
 
 def children_of(line: Line) -> list[str]:
@@ -272,7 +273,8 @@ class Producer(threading.Thread):
             bootstrap_servers=self.settings.kafka_bootstrap, acks="all", max_batch_size=1
         )
         await producer.start()
-        ruleset, secret, now = load_ruleset(), self.settings.secret(), datetime.now(UTC)
+        rulesets = RulesetHistory.of(load_ruleset())
+        reader = LineReader(self.agencies, rulesets, self.settings.secret(), self.settings, datetime.now(UTC))
         loop = asyncio.get_running_loop()
         try:
             next_at = loop.time()
@@ -281,9 +283,7 @@ class Producer(threading.Thread):
                 if delay > 0:
                     await asyncio.sleep(delay)
                 next_at = max(next_at + 1 / self.rate, loop.time())
-                records = records_of_line(
-                    orjson.dumps(line), self.agencies, ruleset, secret, self.settings, now
-                )
+                _, records = reader.records(orjson.dumps(line))
                 for topic, key, value, headers in records:
                     await producer.send_and_wait(topic, key=key, value=value, headers=headers)
                 if line["kind"] == "contact":
