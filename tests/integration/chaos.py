@@ -27,6 +27,9 @@ CHAOS_ENV = {
     # The test's own client is one steady stream per agency; the limits are tested elsewhere.
     "MASH_AGENCY_RATE_PER_S": "1000",
     "MASH_AGENCY_RATE_BURST": "1000",
+    # The traffic is months of simulated history, posted through the partner API as a partner's
+    # backlog would be: the window a partner may date a contact back in is widened to a year.
+    "MASH_MAX_BACKDATE_HOURS": "8760",
 }
 
 

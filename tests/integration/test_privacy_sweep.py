@@ -98,6 +98,7 @@ def test_marker_personal_data_never_reaches_logs_metrics_dead_letters_errors_or_
         MASH_AGENCY_RATE_PER_S="1000",
         MASH_AGENCY_RATE_BURST="1000",
         MASH_LOG_LEVEL="debug",
+        MASH_MAX_BACKDATE_HOURS="8760",  # months of simulated history, posted as a backlog
     )
     console = make_console(service)
     errors: list[str] = []  # every error response body
