@@ -131,24 +131,24 @@ def assert_exactly_once_effects(accepted: set[str], published: Published) -> tup
 
 
 def assert_referrals_consistent(latest: dict[str, dict[str, Any]]) -> None:
-    """Per child, by event time: a referral opens a case; until it closes, social care contacts link to it."""
+    """Per child: only a decided contact is a referral or goes to social care, a referral opens its
+    own case, and a linked contact names a case of the child's that was referred before it."""
     by_child: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in latest.values():
         by_child[record["child_key"]].append(record)
     for records in by_child.values():
-        open_case: tuple[str, datetime | None] | None = None
-        for r in sorted(records, key=lambda r: (datetime.fromisoformat(r["received_at"]), r["contact_id"])):
-            at = datetime.fromisoformat(r["received_at"])
-            if open_case is not None and open_case[1] is not None and open_case[1] <= at:
-                open_case = None  # at the same instant, a closure comes before a new contact
+        referred = {r["contact_id"]: r for r in records if r["referral"] == "referral"}
+        for r in records:
             if r["referral"] == "referral":
-                assert open_case is None, f"{r['contact_id']}: a second referral while {open_case[0]} is open"
-                closed = r["case_closed_at"]
-                open_case = (r["contact_id"], datetime.fromisoformat(closed) if closed else None)
+                assert r["decided_at"] is not None, f"{r['contact_id']} is a referral nobody decided"
+                assert r["case_id"] == r["contact_id"], f"{r['contact_id']}: a referral opens its own case"
             elif r["referral"] == "linked_to_open_case":
-                assert open_case is not None, f"{r['contact_id']} is linked, but the child has no open case"
-                assert r["case_id"] == open_case[0], f"{r['contact_id']} is linked to the wrong case"
-            else:
+                case = referred.get(r["case_id"])
+                if case is not None:  # else a case opened by a child protection plan
+                    opened = datetime.fromisoformat(case["decided_at"])
+                    linked_at = max(datetime.fromisoformat(r["received_at"]), opened)
+                    assert opened <= linked_at, f"{r['contact_id']} is linked to a case not yet open"
+            elif r["decided_at"] is not None:
                 assert r["route"] != "social_care", f"{r['contact_id']} went to social care unreferred"
 
 

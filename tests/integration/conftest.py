@@ -8,6 +8,7 @@ broker over loopback, exactly as `mash dev` runs them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -162,10 +163,9 @@ def intake_only(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Service]:
         service.intake.stop()
 
 
-@pytest.fixture
-def service(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Service]:
-    """Intake and one worker."""
-    svc = make_service(broker.bootstrap, tmp_path)
+@contextlib.contextmanager
+def serving(svc: Service) -> Iterator[Service]:
+    """The service's intake and worker running, until the block ends."""
     svc.worker.start()
     svc.intake.start()
     try:
@@ -175,7 +175,14 @@ def service(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Service]:
     finally:
         svc.intake.stop()
         svc.worker.stop()
-        shutil.rmtree(tmp_path / "worker-state", ignore_errors=True)
+        shutil.rmtree(svc.tmp / "worker-state", ignore_errors=True)
+
+
+@pytest.fixture
+def service(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Service]:
+    """Intake and one worker."""
+    with serving(make_service(broker.bootstrap, tmp_path)) as svc:
+        yield svc
 
 
 # --- helpers for the reliability, access and privacy tests (added; the fixtures above are unchanged) ---

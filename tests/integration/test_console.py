@@ -303,10 +303,12 @@ def test_a_manager_signs_off_lowering_a_level_4_case_and_the_service_closes_info
     info = post_contact(
         service, submission("no_unmet_needs", children=[child("Other", "Child", dob="2011-04-04")])
     )
-    yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    # Red is due 4 hours after receipt: received 20 hours ago (within the day a partner may date
+    # a contact back), it is long overdue.
+    hours_ago = (datetime.now(UTC) - timedelta(hours=20)).isoformat()
     late_child = [child("Late", "Child", dob="2010-02-02")]
     late = post_contact(
-        service, submission("fgm_or_honour_based_violence", children=late_child, received_at=yesterday)
+        service, submission("fgm_or_honour_based_violence", children=late_child, received_at=hours_ago)
     )
     sign_in(page, console, "coordinator")
     expect(page.locator(f'#rows tr[data-id="{urgent}"]')).to_contain_text("Red", timeout=ARRIVE_MS)

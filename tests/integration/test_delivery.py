@@ -15,6 +15,7 @@ from mash.config import Settings
 from mash.domain.ruleset import load_ruleset
 from mash.embedded import EmbeddedBroker
 from mash.streams.app import create_app
+from mash.streams.ruleset_registry import Registry
 from tests.integration.kafka import read_topic
 
 RECORDS = 50
@@ -23,7 +24,9 @@ RECORDS = 50
 async def flush_across_a_pause(broker: EmbeddedBroker, settings: Settings) -> int:
     """Buffers records, pauses the broker, flushes; returns what the buffer holds once flushed."""
     assert broker.process is not None
-    app = create_app(settings, load_ruleset())
+    registry = Registry(settings)
+    registry.add(load_ruleset())
+    app = create_app(settings, load_ruleset(), registry)
     app.finalize()
     producer = app.producer
     await producer.start()

@@ -65,13 +65,13 @@ def test_mash_dev_runs_the_service_with_demo_agencies_and_stops_on_sigterm(tmp_p
             [urgent] = client.post(
                 "/v1/contacts", json=submission("disclosure_of_abuse"), headers=auth
             ).json()["contact_ids"]
-            # Another child: the first now has an open case, which would raise any later contact.
+            # Another child, with no history: information only, which the service closes itself.
             other = submission("no_unmet_needs", children=[child("Newly", "Known", dob="2012-05-05")])
             [info] = client.post("/v1/contacts", json=other, headers=auth).json()["contact_ids"]
             red = wait_screened(client, urgent, auth)
             blue = wait_screened(client, info, auth)
-        assert (red["level"], red["rag"], red["route"]) == (4, "red", "social_care")
-        assert (blue["level"], blue["rag"], blue["route"]) == (1, "blue", "universal")
+        assert (red["status"], red["rag"]) == ("awaiting_decision", "red")  # for a coordinator to decide
+        assert (blue["status"], blue["level"], blue["route"]) == ("closed", 1, "universal")
         assert httpx.get(f"http://127.0.0.1:{worker_port}/metrics").status_code == 200
     finally:
         dev.send_signal(signal.SIGTERM)

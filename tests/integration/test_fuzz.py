@@ -474,6 +474,8 @@ def good_event(service: Service, topic: str, n: int) -> tuple[bytes, bytes, Call
         "by": "coordinator",
         "role": "coordinator",
         "rationale": "Checked.",
+        "level": 2,  # young carer: early help, green
+        "rag": "green",
     }
     return (
         key,

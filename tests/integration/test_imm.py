@@ -27,9 +27,10 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from mash.domain.calendar import DEFAULT_CALENDAR
 from mash.domain.imm import AgendaFrozen, MeetingRecorded, meeting_id, parse_imm_event, previous_working_day
+from mash.embedded import EmbeddedBroker
 from mash.streams.imm_agent import FreezeResult, run_freeze
 from tests.integration.builders import child, submission
-from tests.integration.conftest import ConsoleProc, Service, running_console
+from tests.integration.conftest import ConsoleProc, Service, make_service, running_console, serving
 from tests.integration.console_pages import CHROMIUM, CHROMIUM_ARGS, sign_in
 from tests.integration.kafka import read_topic
 
@@ -77,6 +78,14 @@ def decisions(service: Service) -> list[dict[str, Any]]:
 def screenshot(page: Page, name: str) -> None:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(OUTPUT / f"console-{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def service(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Service]:
+    """Intake and one worker that take contacts dated back to the last two meetings: up to a
+    fortnight, for a long weekend or the Christmas bank holidays in between."""
+    with serving(make_service(broker.bootstrap, tmp_path, MASH_MAX_BACKDATE_HOURS="336")) as svc:
+        yield svc
 
 
 @pytest.fixture

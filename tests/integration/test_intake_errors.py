@@ -19,7 +19,6 @@ INVALID = [
 EXPECTED_FIELD = {
     "bad NHS number check digit": ["body", "children", 0, "nhs_number"],
     "unknown indicator": ["body", "indicators"],
-    "consent not given and no reason": ["body", "consent"],
     "received_at in the future": ["body", "received_at"],
     "no children": ["body", "children"],
     "date of birth after received_at": ["body", "children", 0, "date_of_birth"],
@@ -43,6 +42,32 @@ def test_every_sample_invalid_submission_is_refused_naming_the_field(intake_only
             assert EXPECTED_FIELD[case["why_invalid"]] in [p["loc"] for p in problems], (case, problems)
             assert all(p["msg"] for p in problems)
     assert_nothing_produced(intake_only)
+
+
+def test_a_contact_dated_more_than_a_day_back_is_refused_pointing_to_replay(intake_only: Service) -> None:
+    body = submission("young_carer", received_at="2026-01-05T10:00:00Z")
+    with intake_only.client() as client:
+        response = client.post("/v1/contacts", json=body, headers=intake_only.auth())
+    assert response.status_code == 422
+    [problem] = response.json()["detail"]
+    assert (problem["loc"], problem["type"]) == (["body", "received_at"], "backdated_too_far")
+    assert "mash replay" in problem["msg"]
+    assert_nothing_produced(intake_only)
+
+
+def test_missing_paperwork_is_never_a_reason_to_refuse_a_safeguarding_contact(intake_only: Service) -> None:
+    # No consent reason, no referrer's phone or e-mail: accepted, and flagged on the case.
+    body = submission(
+        "persistent_absence",
+        consent={"status": "not_sought"},
+        referrer={"name": "Designated Safeguarding Lead", "role": "DSL"},
+    )
+    anonymous = submission("disclosure_of_abuse")
+    del anonymous["consent"], anonymous["referrer"]
+    with intake_only.client() as client:
+        for accepted in (body, anonymous):
+            response = client.post("/v1/contacts", json=accepted, headers=intake_only.auth())
+            assert response.status_code == 202, response.text
 
 
 def test_unknown_indicator_codes_are_listed_with_where_to_find_valid_ones(intake_only: Service) -> None:
