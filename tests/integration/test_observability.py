@@ -28,6 +28,7 @@ from mash.embedded import EmbeddedBroker, free_port
 from tests.integration.builders import submission
 from tests.integration.conftest import ConsoleProc, Service, make_service, running_console
 from tests.integration.kafka import write_topic
+from tests.support.people import case_record, decide
 
 pytestmark = pytest.mark.integration
 
@@ -281,10 +282,15 @@ def test_intake_is_ready_only_once_kafka_answers_and_its_ledger_is_read(
 def test_prometheus_scrapes_every_process_and_finds_every_metric_the_dashboards_and_alerts_use(
     service: Service, console: ConsoleProc, tmp_path: Path
 ) -> None:
-    # Three contacts about the same (default) child: the first makes a referral, the next ones
-    # are linked to that open case, so every statutory-figures family has a series. One refused.
+    # Three contacts about the same (default) child: a coordinator decides the first a referral,
+    # the next ones are linked to that open case, so every statutory-figures family has a series.
+    # One refused.
     with service.client() as client:
-        for code in ("disclosure_of_abuse", "young_carer", "no_unmet_needs"):
+        first = client.post("/v1/contacts", json=submission("disclosure_of_abuse"), headers=service.auth())
+        assert first.status_code == 202, first.text
+        decide(service, first.json()["contact_ids"][0])
+        case_record(service, first.json()["contact_ids"][0], until=lambda r: r["referral"] == "referral")
+        for code in ("young_carer", "no_unmet_needs"):
             answer = client.post("/v1/contacts", json=submission(code), headers=service.auth())
             assert answer.status_code == 202, answer.text
         assert (

@@ -130,7 +130,12 @@ def test_marker_personal_data_never_reaches_logs_metrics_dead_letters_errors_or_
             ),
             submission("young_carer", children=[{**kid, "date_of_birth": "2999-01-01"}]),
             submission("young_carer", children=[{**kid, "nhs_number": f"{MARKER}123"}]),
-            submission("young_carer", children=[kid], referrer={"name": f"{MARKER}ref", "role": "x"}),
+            # An e-mail that is not one: refused, without echoing the referrer's details.
+            submission(
+                "young_carer",
+                children=[kid],
+                referrer={"name": f"{MARKER}ref", "role": "x", "email": f"{MARKER}"},
+            ),
             {**submission("young_carer", children=[kid]), "unexpected_field": f"{MARKER}value"},
             submission("young_carer", children=[kid], narrative=f"{MARKER}" * 100_000),
         ]
