@@ -534,6 +534,55 @@ def rules_rescreen(version: str, by: str, rationale: str, dry_run: bool, state_d
 
 
 @main.group()
+def dlq() -> None:
+    """Dead letters: the events the worker could not use, on mash.dlq.v1."""
+
+
+@dlq.command("show")
+@click.option(
+    "--private-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="the operators' dead-letter private key (or MASH_DEAD_LETTER_PRIVATE_KEY); without it, no originals",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="show only the last N dead letters")
+@beside_dev
+def dlq_show(private_key_file: Path | None, limit: int | None, state_dir: Path) -> None:
+    """List the dead letters, one a line; with the private key, opened.
+
+    Each line: where the record was, why it failed, its size and SHA-256 and, with the private
+    key, the original key and value, which may hold personal data: never paste them into a ticket.
+    """
+    from mash.streams.dead_letter import box_key, dead_letter_lines
+
+    settings = _settings_beside_dev(state_dir)
+    configured = settings.dead_letter_private_key
+    if private_key_file:
+        text: str | None = private_key_file.read_text()
+    else:
+        text = configured.get_secret_value() if configured else None
+    try:
+        private_key = box_key(text, "MASH_DEAD_LETTER_PRIVATE_KEY") if text else None
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in asyncio.run(dead_letter_lines(settings, private_key, limit)):
+        click.echo(line)
+
+
+@dlq.command("keys")
+def dlq_keys() -> None:
+    """Print a new key pair for dead letters.
+
+    The public key is for the worker (MASH_DEAD_LETTER_PUBLIC_KEY); the private key stays with the
+    operators, for `mash dlq show`, and is never given to the worker.
+    """
+    from mash.adapters.sealing import new_box_keys
+
+    private, public = new_box_keys()
+    click.echo(f"MASH_DEAD_LETTER_PRIVATE_KEY={private}")
+    click.echo(f"MASH_DEAD_LETTER_PUBLIC_KEY={public}")
+
+
+@main.group()
 def schemas() -> None:
     """JSON Schemas of the requests and events."""
 
@@ -548,3 +597,13 @@ def schemas_write(directory: Path) -> None:
 
     for path in write_schemas(directory):
         click.echo(f"wrote {path}")
+
+
+def _privacy_commands() -> None:
+    from mash.privacy_commands import erase, keys, retention
+
+    for command in (keys, erase, retention):
+        main.add_command(command)
+
+
+_privacy_commands()

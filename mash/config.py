@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mash.adapters.sealing import LocalMasterKey, MasterKeys
+
 # See `Settings.fetch_wait_ms`.
 EMBEDDED_FETCH_WAIT_MS = 25
 
@@ -53,6 +55,47 @@ class Settings(BaseSettings):
         description=(
             "secret of the keyed hash (HMAC-SHA256) that forms the child key and the contact ids; "
             "required in production mode, and never to be changed once contacts have been accepted"
+        ),
+    )
+    dead_letter_public_key: str | None = Field(
+        None,
+        description=(
+            "the operators' public key for dead letters, base64 X25519 (`mash dlq keys` makes a pair): the "
+            "worker seals each dead letter's original record to it. Without it a dead letter keeps only the "
+            "record's place (topic, partition, offset), its size and SHA-256, never its bytes"
+        ),
+    )
+    dead_letter_private_key: SecretStr | None = Field(
+        None,
+        description=(
+            "the private key that opens dead letters, for `mash dlq show` only; it stays with the "
+            "operators and is never given to the worker"
+        ),
+    )
+    master_keys: SecretStr | None = Field(
+        None,
+        description=(
+            "the council's master key, `ID:BASE64` (`mash keys new` makes one), which wraps every child's "
+            "data key; after it, comma-separated, older master keys still needed until `mash keys rotate` "
+            "has re-wrapped every data key. The intake, console and the commands that read or erase "
+            "personal details refuse to start without it; the worker never needs it"
+        ),
+    )
+    retention_nfa_years: int = Field(
+        6,
+        ge=1,
+        description=(
+            "years after a child's last contact when, if every contact ended with no further action, "
+            "their personal details are erased (`mash retention run`, and the worker's nightly job); "
+            "6 follows the six-year limitation period most councils' schedules use for such records: set "
+            "your council's own (docs/security-and-privacy.md)"
+        ),
+    )
+    retention_at: time | None = Field(
+        time(3, 30),
+        description=(
+            "when the worker applies the retention policy each night (Europe/London); empty turns the "
+            "nightly job off (`mash retention run --apply` still works)"
         ),
     )
     ruleset_file: Path | None = Field(
@@ -151,6 +194,16 @@ class Settings(BaseSettings):
         if self.mode == "production" and self.child_key_secret is None:
             raise ValueError("MASH_CHILD_KEY_SECRET must be set in production mode")
         return self
+
+    def master(self) -> MasterKeys:
+        """The master keys, parsed; a clear error when they are missing or malformed."""
+        if self.master_keys is None:
+            raise ValueError(
+                "MASH_MASTER_KEYS must be set: it opens and seals children's personal details "
+                "(`mash keys new` makes one; `mash dev` makes its own)"
+            )
+        keys = [LocalMasterKey.parse(part) for part in self.master_keys.get_secret_value().split(",")]
+        return MasterKeys(keys[0], tuple(keys[1:]))
 
     def session_secret(self) -> bytes:
         if self.console_session_secret is None:

@@ -35,6 +35,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO
 
+from mash.adapters.sealing import new_box_keys, new_master_key
 from mash.config import Settings
 from mash.console.users import write_demo_users
 from mash.dev_settings import read_settings_file, remove_settings_file, write_settings_file
@@ -258,12 +259,18 @@ class DevStack:
 
     def _parts_env(self) -> dict[str, str]:
         settings = self.settings
+        dead_letter_private, dead_letter_public = new_box_keys()
         return {
             **os.environ,
             "MASH_MODE": "development",
             "MASH_KAFKA_BOOTSTRAP": self.broker.bootstrap,
             "MASH_EMBEDDED_BROKER": "true",
             "MASH_CHILD_KEY_SECRET": secrets.token_urlsafe(32),
+            # Keys made for this run (production takes them from its secret store): the master key
+            # that wraps children's data keys, and the operators' pair for dead letters.
+            "MASH_MASTER_KEYS": new_master_key("mk-dev"),
+            "MASH_DEAD_LETTER_PUBLIC_KEY": dead_letter_public,
+            "MASH_DEAD_LETTER_PRIVATE_KEY": dead_letter_private,
             # Absolute: the settings file serves commands run from other folders too.
             "MASH_AGENCIES_FILE": str(settings.agencies_file.absolute()),
             "MASH_DATA_DIR": str(settings.data_dir.absolute()),

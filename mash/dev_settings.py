@@ -26,7 +26,13 @@ FILE_NAME = "settings.json"
 ENV_PREFIX = "MASH_"
 # Settings that decide which service a command talks to, and how it names children: a value
 # from the environment that differs from the running stack's is worth a word.
-IDENTITY_KEYS = ("MASH_KAFKA_BOOTSTRAP", "MASH_TOPIC_PREFIX", "MASH_CHILD_KEY_SECRET", "MASH_AGENCIES_FILE")
+IDENTITY_KEYS = (
+    "MASH_KAFKA_BOOTSTRAP",
+    "MASH_TOPIC_PREFIX",
+    "MASH_CHILD_KEY_SECRET",
+    "MASH_MASTER_KEYS",
+    "MASH_AGENCIES_FILE",
+)
 
 
 def settings_path(state_dir: Path) -> Path:

@@ -25,6 +25,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import ValidationError
 from tqdm import tqdm
 
+from mash.adapters.keyring import Keyring
 from mash.config import Settings
 from mash.domain.contact import ContactSubmission, submission_problems
 from mash.domain.decisions import RecordedDecision
@@ -35,6 +36,7 @@ from mash.domain.submissions import decision_event, outcome_event, split_submiss
 from mash.intake.agencies import Agency
 from mash.intake.ledger import contact_headers
 from mash.streams.dead_letter import problems_of
+from mash.streams.keys import key_records, keys_follower
 
 
 @dataclass
@@ -68,7 +70,9 @@ class LineReader:
         secret: bytes,
         settings: Settings,
         now: datetime,
+        keyring: Keyring,
     ) -> None:
+        self.keyring = keyring
         self.agencies = agencies
         self.rulesets = rulesets
         self.secret = secret
@@ -130,9 +134,20 @@ class LineReader:
         )
         for e in events:
             self.child_keys[e.contact_id] = e.child_key
-        topic = self.settings.topic("contacts")
-        return [
-            (topic, e.child_key.encode(), e.model_dump_json().encode(), contact_headers(ref_key, e))
+        # A child's new data key is written before anything sealed under it.
+        new_keys = [
+            self.keyring.new_key(t)[0] for t in self.keyring.without_key({e.child_key for e in events})
+        ]
+        for key in new_keys:
+            self.keyring.add(key)
+        keys, topic = self.settings.topic("keys"), self.settings.topic("contacts")
+        return [(keys, *record) for record in key_records(new_keys)] + [
+            (
+                topic,
+                e.child_key.encode(),
+                e.sealed(self.keyring.seal).model_dump_json().encode(),
+                contact_headers(ref_key, e),
+            )
             for e in events
         ]
 
@@ -195,7 +210,9 @@ async def replay(
         max_batch_size=1 if settings.embedded_broker else 256 * 1024,
     )
     await producer.start()
-    reader = LineReader(agencies, rulesets, settings.secret(), settings, datetime.now(UTC))
+    keyring = Keyring(settings.master())
+    await keys_follower(settings, keyring, "replay").read_to_end()
+    reader = LineReader(agencies, rulesets, settings.secret(), settings, datetime.now(UTC), keyring)
     pending: list[asyncio.Future[Any]] = []
     started = time.monotonic()
     try:
@@ -211,7 +228,7 @@ async def replay(
             for topic, key, value, headers in records:
                 pending.append(await producer.send(topic, key=key, value=value, headers=headers))
             if kind == "contact":
-                result.contacts += len(records)
+                result.contacts += sum(1 for r in records if r[0] == settings.topic("contacts"))
             elif kind == "outcome":
                 result.outcomes += 1
             else:

@@ -11,7 +11,7 @@ import orjson
 from pydantic import BaseModel
 
 from mash.domain.case import CaseRecord, PlanRecord
-from mash.domain.contact import ContactEvent, ContactSubmission
+from mash.domain.contact import ContactSubmission, SealedContactEvent
 from mash.domain.decisions import DecisionEvent
 from mash.domain.imm import AgendaFrozen, MeetingRecorded
 from mash.domain.outcomes import OutcomeEvent, OutcomeSubmission
@@ -20,7 +20,7 @@ from mash.streams.dead_letter import DeadLetter
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "contact-submission.v1.json": ContactSubmission,
-    "contact-event.v1.json": ContactEvent,
+    "contact-event.v2.json": SealedContactEvent,
     "outcome-submission.v1.json": OutcomeSubmission,
     "outcome-event.v1.json": OutcomeEvent,
     "decision-event.v1.json": DecisionEvent,
@@ -28,7 +28,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "plan-record.v1.json": PlanRecord,
     "imm-agenda-frozen.v1.json": AgendaFrozen,
     "imm-meeting-recorded.v1.json": MeetingRecorded,
-    "dead-letter.v1.json": DeadLetter,
+    "dead-letter.v2.json": DeadLetter,
     "ruleset.v1.json": Ruleset,
 }
 

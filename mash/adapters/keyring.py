@@ -15,12 +15,15 @@ key (`mash keys rotate`) and destroy the old one once those copies have aged out
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
-from mash.adapters.sealing import MasterKeys, Sealed, Unreadable, b64, new_data_key, unb64, unseal
+from mash.adapters.sealing import MasterKeys, Unreadable, b64, new_data_key, seal, unb64, unseal
+from mash.domain.contact import PersonalDetails, SealedContactEvent
+from mash.domain.sealed import Sealed
 
 
 class DataKeyRecord(BaseModel):
@@ -31,6 +34,22 @@ class DataKeyRecord(BaseModel):
     key: str
     master_key_id: str
     wrapped: str
+
+
+ERASURE = "erasure/"  # the key of an erasure record: `erasure/<child key>`
+
+
+class ErasureRecord(BaseModel):
+    """Why and when a child's data keys were destroyed: kept on the keys topic for good (it names
+    no one: the reason is a reference to the council's decision, never the child)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="ErasureV1")
+
+    child_key: str
+    reason: str
+    by: str
+    erased_at: AwareDatetime
+    keys: list[str]
 
 
 def token_of(key_id: str) -> str:
@@ -46,13 +65,28 @@ class Keyring:
     records: dict[str, DataKeyRecord] = field(default_factory=dict)
     live: dict[str, str] = field(default_factory=dict)  # token -> the first live key id seen
     erased: set[str] = field(default_factory=set)
+    erasures: dict[str, ErasureRecord] = field(default_factory=dict)  # by child key
     _deks: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    def clear(self) -> None:
+        """Forgets every key (the broker was replaced by an empty one)."""
+        self.records.clear()
+        self.live.clear()
+        self.erased.clear()
+        self.erasures.clear()
+        self._deks.clear()
 
     def on_record(self, key: bytes | None, value: bytes | None) -> None:
         """Applies one record of the keys topic (a tombstone erases the key)."""
         if key is None:
             return
         key_id = key.decode()
+        if key_id.startswith(ERASURE):
+            if value is not None:
+                with contextlib.suppress(ValidationError):
+                    erasure = ErasureRecord.model_validate_json(value)
+                    self.erasures[erasure.child_key] = erasure
+            return
         if value is None:
             self.erase(key_id)
             return
@@ -98,6 +132,29 @@ class Keyring:
 
     def open(self, sealed: Sealed, aad: bytes) -> bytes:
         return unseal(self.dek(sealed.key), sealed, aad)
+
+    def seal(self, token: str, record_id: str, plaintext: bytes) -> Sealed:
+        """Sealed under the token's live key (`without_key` says which tokens need one first)."""
+        key_id = self.live.get(token)
+        if key_id is None:
+            raise Unreadable("no data key for this child yet")
+        return seal(self.dek(key_id), key_id, plaintext, record_id.encode())
+
+    def without_key(self, tokens: set[str]) -> list[str]:
+        return sorted(t for t in tokens if t not in self.live)
+
+    def personal(self, event: SealedContactEvent) -> PersonalDetails:
+        """The contact's personal details; raises Unreadable once the child's key is erased."""
+        return PersonalDetails.model_validate_json(self.open(event.personal, event.contact_id.encode()))
+
+    def is_erased(self, key_id: str) -> bool:
+        """What was sealed under this key is erased: its tombstone was read, or its child's erasure
+        record was and the key itself is gone (Kafka compacts tombstones away in the end)."""
+        return key_id in self.erased or (key_id not in self.records and token_of(key_id) in self.erasures)
+
+    def erased_children(self) -> set[str]:
+        """Children erased and with no key made since (no contact after their erasure)."""
+        return {child for child in self.erasures if child not in self.live}
 
     def new_key(self, token: str) -> tuple[DataKeyRecord, bytes]:
         """A new data key for `token`: to write to the keys topic before sealing anything under it."""

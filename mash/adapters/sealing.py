@@ -19,18 +19,19 @@ import base64
 import os
 import secrets
 from dataclasses import dataclass, field
-from typing import Annotated, Protocol
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
+
+from mash.domain.sealed import Sealed
 
 NONCE_BYTES = 12
 KEY_BYTES = 32
-KeyId = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class Unreadable(Exception):
@@ -43,16 +44,6 @@ def b64(data: bytes) -> str:
 
 def unb64(text: str) -> bytes:
     return base64.b64decode(text, validate=True)
-
-
-class Sealed(BaseModel):
-    """A sealed value as it travels in an event: which data key, the nonce, the ciphertext."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    key: KeyId
-    nonce: str
-    data: str
 
 
 def seal(dek: bytes, key_id: str, plaintext: bytes, aad: bytes) -> Sealed:

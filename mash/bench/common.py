@@ -24,12 +24,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pydantic import SecretStr
 
+from mash.adapters.sealing import new_master_key
 from mash.config import EMBEDDED_FETCH_WAIT_MS, Settings
 from mash.embedded import free_port
 from mash.streams import follow
 from mash.streams.topics import ensure_topics
 
 BENCH_SECRET = "bench-child-key-secret"  # noqa: S105 (a bench-only key for made-up children)
+BENCH_MASTER_KEYS = new_master_key("mk-bench")  # made for the run, for made-up children
 
 # Consumer-group timings of the embedded profile (as the integration tests use): the
 # embedded broker makes a first group join wait for the whole rebalance timeout.
@@ -80,6 +82,7 @@ def bench_settings(bootstrap: str, prefix: str, **overrides: Any) -> Settings:
         kafka_bootstrap=bootstrap,
         topic_prefix=prefix,
         child_key_secret=SecretStr(BENCH_SECRET),
+        master_keys=SecretStr(BENCH_MASTER_KEYS),
         **overrides,
     )
 
@@ -130,6 +133,7 @@ def service_env(
         "MASH_KAFKA_BOOTSTRAP": bootstrap,
         "MASH_EMBEDDED_BROKER": "true" if embedded_profile else "false",
         "MASH_CHILD_KEY_SECRET": BENCH_SECRET,
+        "MASH_MASTER_KEYS": BENCH_MASTER_KEYS,
         "MASH_TOPIC_PREFIX": prefix,
         "MASH_PRODUCE_TIMEOUT_S": "10",
         # The bench always runs on the embedded broker, which holds every fetch for its full wait:

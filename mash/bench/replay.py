@@ -33,6 +33,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from mash.adapters.keyring import Keyring
 from mash.bench.common import (
     BenchError,
     CpuMeter,
@@ -93,7 +94,9 @@ async def _write_only(bootstrap: str, path: Path, agencies_file: Path) -> float:
     settings = await create_topics(bootstrap, new_prefix("replay-write"))
     agencies = {a.id: a for a in AgencyFile.model_validate_json(agencies_file.read_bytes()).agencies}
     rulesets = RulesetHistory.of(load_ruleset(settings.ruleset_file))
-    reader = LineReader(agencies, rulesets, settings.secret(), settings, datetime.now(UTC))
+    reader = LineReader(
+        agencies, rulesets, settings.secret(), settings, datetime.now(UTC), Keyring(settings.master())
+    )
     records = []
     for _, line in numbered_lines(path):
         # A bad line is skipped, as the command skips it.

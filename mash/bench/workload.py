@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from mash.bench.common import BENCH_SECRET, Record
+from mash.adapters.keyring import Keyring
+from mash.adapters.sealing import LocalMasterKey, MasterKeys
+from mash.bench.common import BENCH_MASTER_KEYS, BENCH_SECRET, Record
 from mash.domain.contact import CinSource, ContactEvent, ContactSubmission
 from mash.domain.identity import reference_key
 from mash.domain.submissions import split_submission
@@ -57,15 +59,26 @@ def contact_events(contacts: int, seed: int = 1) -> list[ContactEvent]:
     raise AssertionError("unreachable: the simulation never ends")
 
 
+def bench_keyring() -> Keyring:
+    """A keyring under a master key made for the run: the worker never opens what it seals."""
+    return Keyring(MasterKeys(LocalMasterKey.parse(BENCH_MASTER_KEYS)))
+
+
+def sealed_values(events: list[ContactEvent], keyring: Keyring | None = None) -> list[bytes]:
+    """Each event as the intake writes it: personal details sealed under its child's data key."""
+    keyring = keyring or bench_keyring()
+    for token in keyring.without_key({e.child_key for e in events}):
+        keyring.add(keyring.new_key(token)[0])
+    return [e.sealed(keyring.seal).model_dump_json().encode() for e in events]
+
+
 def records_of(events: list[ContactEvent]) -> list[Record]:
-    """Kafka records for the contacts topic: keyed by child key, with the intake's headers."""
+    """Kafka records for the contacts topic: keyed by child key, sealed, with the intake's headers."""
     secret = BENCH_SECRET.encode()
     out: list[Record] = []
-    for event in events:
+    for event, value in zip(events, sealed_values(events), strict=True):
         ref_key = reference_key(secret, event.agency, event.agency_reference)
-        out.append(
-            (event.child_key.encode(), event.model_dump_json().encode(), contact_headers(ref_key, event))
-        )
+        out.append((event.child_key.encode(), value, contact_headers(ref_key, event)))
     return out
 
 

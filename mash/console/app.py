@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.middleware.sessions import SessionMiddleware
 
+from mash.adapters.keyring import Keyring
 from mash.config import Settings
 from mash.console.case_pages import case_router
 from mash.console.feed import ViewFeed
@@ -63,7 +64,7 @@ def create_console_app(
 ) -> FastAPI:
     """`view` and `registry` are given by tests that fill them by hand; otherwise the app follows
     the topics into its own once started."""
-    view = view if view is not None else ConsoleView()
+    view = view if view is not None else ConsoleView(Keyring(settings.master()))
     registry = registry if registry is not None else Registry(settings)
     hub = Hub()
     env = environment()

@@ -19,15 +19,13 @@ from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment
-from pydantic import ValidationError
 
 from mash.config import Settings
 from mash.console.forms import Refused, decision_from_form, pending_sign_offs, rescreen_versions
 from mash.console.metrics import ConsoleMetrics
 from mash.console.refusals import Refusals
 from mash.console.sessions import Sessions
-from mash.console.view import ConsoleView
-from mash.domain.contact import ContactEvent
+from mash.console.view import ERASED, ConsoleView
 from mash.domain.decisions import DecisionEvent
 from mash.domain.ruleset import Rag, Ruleset
 from mash.observability.logging import get_logger
@@ -78,17 +76,12 @@ def case_router(
         record = view.records.get(contact_id)
         if record is None:
             raise KeyError(contact_id)
-        raw = view.contact(contact_id)
-        contact: ContactEvent | None = None
-        if raw is not None:
-            try:
-                contact = ContactEvent.model_validate_json(raw)
-            except ValidationError:
-                log.warning("console_unreadable_contact", contact_id=contact_id)
+        opened = view.opened(contact_id)
         own = registry.history.get(record.recommendation.ruleset_version) if registry.history else None
         return {
             "r": record,
-            "contact": contact,
+            "contact": None if opened is ERASED else opened,
+            "erased": opened is ERASED,
             "child": view.child_line(contact_id),
             "history": view.history(contact_id),
             "pending": pending_sign_offs(record),

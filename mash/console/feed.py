@@ -40,7 +40,7 @@ class ViewFeed:
         self.view = view
         self.on_changes = on_changes
         self.figures = figures or FigureSource()
-        self._topics = {name: settings.topic(name) for name in ("cases", "plans", "contacts")}
+        self._topics = {name: settings.topic(name) for name in ("cases", "plans", "contacts", "keys")}
         self._changes: list[Change] = []
         self._follower = TopicFollower(
             settings, list(self._topics.values()), self._apply, "console", self._push
@@ -63,9 +63,12 @@ class ViewFeed:
         self._changes = []
 
     def _apply(self, rec: ConsumerRecord[bytes, bytes]) -> None:
+        topic = rec.topic
+        if topic == self._topics["keys"]:
+            self._changes.extend(self.view.on_key(rec.key, rec.value))
+            return
         if rec.value is None:
             return
-        topic = rec.topic
         try:
             if topic == self._topics["cases"]:
                 record = CaseRecord.model_validate_json(rec.value)

@@ -1,7 +1,7 @@
 """What a queue row says about a contact in a few words: the child's initials and age, and the concern.
 
-The child comes from the contact as the partner submitted it (the console keeps each contact's
-raw JSON); the concern from the recommendation's reasons. A row carries no name, date of birth
+The child comes from the contact as the partner submitted it (opened with the child's data key);
+the concern from the recommendation's reasons. A row carries no name, date of birth
 or narrative: initials and an age are enough to tell two children apart in a list, and the
 case page holds the rest. None of this is ever logged or used as a metric label.
 """
@@ -9,11 +9,10 @@ case page holds the rest. None of this is ever logged or used as a metric label.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-
-import orjson
+from datetime import date
 
 from mash.domain.case import Reason, ReasonKind, Recommendation
+from mash.domain.contact import ContactEvent
 from mash.domain.referrals import local_date
 
 CONCERNS_SHOWN = 2
@@ -42,18 +41,15 @@ def _initial(name: object) -> str:
     return name.strip()[:1].upper() if isinstance(name, str) else ""
 
 
-def child_line(raw: bytes) -> ChildLine | None:
-    """The child's initials and age on the day the contact was received (London date), from the
-    contact event as published; None if it can't be read."""
-    try:
-        contact = orjson.loads(raw)
-        child = contact["child"]
-        on = local_date(datetime.fromisoformat(contact["received_at"]))
-        born = child.get("date_of_birth")
-        age = age_text(date.fromisoformat(born) if born else None, bool(child.get("unborn")), on)
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-        return None
-    return ChildLine(initials=_initial(child.get("given_name")) + _initial(child.get("family_name")), age=age)
+def child_line(contact: ContactEvent) -> ChildLine:
+    """The child's initials and age on the day the contact was received (London date)."""
+    child = contact.child
+    age = age_text(child.date_of_birth, child.unborn, local_date(contact.received_at))
+    return ChildLine(initials=_initial(child.given_name) + _initial(child.family_name), age=age)
+
+
+# What a row says of a child whose personal details are erased (`mash erase`, retention).
+ERASED = ChildLine(initials="", age="personal details erased")
 
 
 def _shortened(text: str, limit: int = CONCERN_CHARS) -> str:

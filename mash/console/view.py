@@ -16,12 +16,30 @@ import math
 from bisect import bisect_left, insort
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
+from enum import Enum, StrEnum
 
+from pydantic import ValidationError
+
+from mash.adapters.keyring import ERASURE, Keyring, token_of
+from mash.adapters.sealing import Unreadable
+from mash.console.summaries import ERASED as ERASED_LINE
 from mash.console.summaries import ChildLine, child_line
 from mash.domain.calendar import DEFAULT_CALENDAR, WorkingCalendar, working_seconds_between
 from mash.domain.case import CaseRecord, CaseState, PlanRecord, Referral
+from mash.domain.contact import ContactEvent, SealedContactEvent
 from mash.domain.ruleset import Rag, Route
+from mash.observability.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class Erased(Enum):
+    """A contact whose child's personal details are erased: the case stays, its details do not."""
+
+    ERASED = "erased"
+
+
+ERASED = Erased.ERASED
 
 
 class Queue(StrEnum):
@@ -149,7 +167,9 @@ class History:
 
 
 class ConsoleView:
-    def __init__(self) -> None:
+    def __init__(self, keyring: Keyring | None = None) -> None:
+        # Opens each contact's personal details when a page shows them; None opens nothing.
+        self.keyring = keyring or Keyring(None)
         self.records: dict[str, CaseRecord] = {}
         self.queues: dict[Queue, SortedQueue] = {q: SortedQueue() for q in Queue}
         self._membership: dict[str, frozenset[Queue]] = {}
@@ -210,15 +230,50 @@ class ConsoleView:
     def contact(self, contact_id: str) -> bytes | None:
         return self._contacts.get(contact_id)
 
+    def opened(self, contact_id: str) -> ContactEvent | Erased | None:
+        """The contact with its personal details; ERASED once the child's key is erased; None if
+        not read yet or it cannot be opened here."""
+        raw = self._contacts.get(contact_id)
+        if raw is None:
+            return None
+        try:
+            sealed = SealedContactEvent.model_validate_json(raw)
+        except ValidationError:
+            log.warning("console_unreadable_contact", contact_id=contact_id)
+            return None
+        if self.keyring.is_erased(sealed.personal.key):
+            return ERASED
+        try:
+            return sealed.opened(self.keyring.personal(sealed))
+        except (Unreadable, ValidationError) as exc:
+            log.warning("console_unopened_contact", contact_id=contact_id, reason=type(exc).__name__)
+            return None
+
     def child_line(self, contact_id: str) -> ChildLine | None:
         """The child's initials and age for a queue row, read from the contact once and kept."""
         if contact_id in self._child_lines:
             return self._child_lines[contact_id]
-        raw = self._contacts.get(contact_id)
-        if raw is None:
+        contact = self.opened(contact_id)
+        if contact is None:
             return None  # not read yet: the row is shown again when it is (`add_contact`)
-        line = self._child_lines[contact_id] = child_line(raw)
+        line = self._child_lines[contact_id] = ERASED_LINE if contact is ERASED else child_line(contact)
         return line
+
+    def on_key(self, key: bytes | None, value: bytes | None) -> list[Change]:
+        """A record of the keys topic; an erasure shows its child's rows again, erased."""
+        self.keyring.on_record(key, value)
+        if key is None:
+            return []
+        name = key.decode()
+        if name.startswith(ERASURE):
+            token = name.removeprefix(ERASURE)
+        elif value is None:
+            token = token_of(name)
+        else:
+            return []
+        self._child_lines = {}
+        self.version += 1
+        return [self._unchanged(cid) for cid in self._by_child.get(token, ())]
 
     def _visible(self, queue: Queue, now: datetime) -> int:
         """How many of the queue's cases are shown: all but closures older than the window."""

@@ -21,6 +21,7 @@ from pydantic import (
 
 from mash.domain.nhs import nhs_number_problem
 from mash.domain.referrals import local_date
+from mash.domain.sealed import Seal, Sealed
 
 MAX_CHILDREN = 20
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -244,15 +245,11 @@ def submission_problems(
 
 
 class ContactEvent(BaseModel):
-    """Contact v1 on `mash.contacts.v1`: one child from one submission.
+    """One child from one submission, open: what the intake makes and what a reader with the
+    child's data key sees. On `mash.contacts.v1` it travels as a `SealedContactEvent`."""
 
-    Keyed by the pseudonymous child key so that every event about a child lands on one
-    partition, in order, with that child's history.
-    """
+    model_config = ConfigDict(extra="forbid", title="ContactEventOpen")
 
-    model_config = ConfigDict(extra="forbid", title="ContactEventV1")
-
-    schema_version: Literal[1] = 1
     contact_id: str
     child_key: str
     agency: str
@@ -267,3 +264,64 @@ class ContactEvent(BaseModel):
     narrative: str
     consent: Consent | None
     referrer: Referrer | None
+
+    @property
+    def referrer_reachable(self) -> bool:
+        return self.referrer is not None and self.referrer.reachable
+
+    def personal(self) -> PersonalDetails:
+        return PersonalDetails(child=self.child, narrative=self.narrative, referrer=self.referrer)
+
+    def sealed(self, seal: Seal) -> SealedContactEvent:
+        """The event as Kafka holds it: the personal details sealed under the child's data key,
+        bound to this contact."""
+        details = self.personal().model_dump_json().encode()
+        return SealedContactEvent(
+            **self.model_dump(exclude={"child", "narrative", "referrer"}),
+            referrer_given=self.referrer is not None,
+            referrer_reachable=self.referrer_reachable,
+            personal=seal(self.child_key, self.contact_id, details),
+        )
+
+
+class PersonalDetails(BaseModel):
+    """What a contact says about people: the child, the narrative, the referrer. Sealed on Kafka."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    child: Child
+    narrative: str
+    referrer: Referrer | None
+
+
+class SealedContactEvent(BaseModel):
+    """Contact v2 on `mash.contacts.v1`: one child from one submission, its personal details sealed.
+
+    Keyed by the pseudonymous child key so that every event about a child lands on one
+    partition, in order, with that child's history. The worker screens and routes it on the
+    fields in clear and never opens `personal` (docs/security-and-privacy.md).
+    """
+
+    model_config = ConfigDict(extra="forbid", title="ContactEventV2")
+
+    schema_version: Literal[2] = 2
+    contact_id: str
+    child_key: str
+    agency: str
+    agency_reference: str
+    child_index: int
+    children_in_submission: int
+    received_at: AwareDatetime
+    accepted_at: AwareDatetime
+    source: CinSource
+    indicators: list[str]
+    consent: Consent | None
+    referrer_given: bool
+    referrer_reachable: bool
+    personal: Sealed
+
+    def opened(self, details: PersonalDetails) -> ContactEvent:
+        return ContactEvent(
+            **self.model_dump(exclude={"schema_version", "referrer_given", "referrer_reachable", "personal"}),
+            **dict(details),
+        )

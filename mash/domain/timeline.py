@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from mash.domain.contact import CinSource, ConsentReason, ConsentStatus, ContactEvent
+from mash.domain.contact import CinSource, ConsentReason, ConsentStatus, ContactEvent, SealedContactEvent
 from mash.domain.decisions import DecisionAction, DecisionEvent, ImmDetails, Role
 from mash.domain.outcomes import OutcomeEvent, OutcomeType
 from mash.domain.ruleset import Rag
@@ -45,7 +45,7 @@ class ContactEntry(BaseModel):
     ruleset_version: str
 
     @classmethod
-    def of(cls, event: ContactEvent, ruleset_version: str) -> ContactEntry:
+    def of(cls, event: ContactEvent | SealedContactEvent, ruleset_version: str) -> ContactEntry:
         return cls(
             id=event.contact_id,
             at=event.received_at,
@@ -55,7 +55,7 @@ class ContactEntry(BaseModel):
             indicators=tuple(event.indicators),
             consent_status=event.consent.status if event.consent else None,
             consent_reason=event.consent.reason if event.consent else None,
-            referrer_reachable=event.referrer is not None and event.referrer.reachable,
+            referrer_reachable=event.referrer_reachable,
             children_in_submission=event.children_in_submission,
             ruleset_version=ruleset_version,
         )

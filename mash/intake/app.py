@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mash.adapters.keyring import Keyring
 from mash.config import Settings
 from mash.domain.contact import FUTURE_TOLERANCE, ContactSubmission, Problem, submission_problems
 from mash.domain.identity import reference_key
@@ -42,6 +43,7 @@ from mash.intake.limits import RATE_LIMITED, RateLimiter, retry_after_header
 from mash.intake.rulesets import RulesetHolder
 from mash.observability import metrics
 from mash.observability.logging import get_logger
+from mash.streams.keys import ensure_keys
 from mash.web import ORJSONResponse, invalid_request
 
 log = get_logger(__name__)
@@ -182,7 +184,8 @@ def create_intake_app(
     )
     limiter = RateLimiter()
     ledger = Ledger()
-    feed_box = {"f": ledger_follower(settings, ledger)}
+    keyring = Keyring(settings.master())
+    feed_box = {"f": ledger_follower(settings, ledger, keyring)}
     feed_started: set[str] = set()
     secret = settings.secret()
     in_flight: dict[str, asyncio.Future[list[str] | None]] = {}
@@ -194,7 +197,8 @@ def create_intake_app(
         following = "following" in feed_started
         await feed_box["f"].stop()
         ledger.clear()
-        feed_box["f"] = ledger_follower(settings, ledger)
+        keyring.clear()
+        feed_box["f"] = ledger_follower(settings, ledger, keyring)
         if following:
             await feed_box["f"].start()
 
@@ -395,8 +399,13 @@ def create_intake_app(
         in_flight[ref_key] = done
         stored: list[str] | None = None
         try:
+            await ensure_keys(settings, keyring, {e.child_key for e in events}, produce)
             records = [
-                (e.child_key.encode(), e.model_dump_json().encode(), contact_headers(ref_key, e))
+                (
+                    e.child_key.encode(),
+                    e.sealed(keyring.seal).model_dump_json().encode(),
+                    contact_headers(ref_key, e),
+                )
                 for e in events
             ]
             await produce(settings.topic("contacts"), records)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import orjson
 from aiokafka import ConsumerRecord
 
+from mash.adapters.keyring import Keyring
 from mash.config import Settings
 from mash.domain.contact import ContactEvent
 from mash.observability.logging import get_logger
@@ -108,12 +109,15 @@ def _headers(pairs: Iterable[tuple[str, bytes]]) -> dict[str, str]:
     return {k: v.decode() for k, v in pairs}
 
 
-def ledger_follower(settings: Settings, ledger: Ledger) -> TopicFollower:
-    """Feeds the ledger from the contacts topic (headers only) and the cases topic."""
-    contacts = settings.topic("contacts")
+def ledger_follower(settings: Settings, ledger: Ledger, keyring: Keyring) -> TopicFollower:
+    """Feeds the ledger from the contacts topic (headers only) and the cases topic, and the
+    keyring from the keys topic."""
+    contacts, keys = settings.topic("contacts"), settings.topic("keys")
 
     def on_record(record: ConsumerRecord[bytes, bytes]) -> None:
-        if record.topic == contacts:
+        if record.topic == keys:
+            keyring.on_record(record.key, record.value)
+        elif record.topic == contacts:
             h = _headers(record.headers)
             if H_SUBMISSION in h:
                 ledger.record_contact(
@@ -125,4 +129,4 @@ def ledger_follower(settings: Settings, ledger: Ledger) -> TopicFollower:
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 log.warning("ledger_unreadable_case", offset=record.offset)
 
-    return TopicFollower(settings, [contacts, settings.topic("cases")], on_record, "ledger")
+    return TopicFollower(settings, [contacts, settings.topic("cases"), keys], on_record, "ledger")

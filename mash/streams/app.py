@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from mash.config import Settings
 from mash.domain.case import CaseRecord
 from mash.domain.child import Step, apply_stored
-from mash.domain.contact import ContactEvent, Problem
+from mash.domain.contact import Problem, SealedContactEvent
 from mash.domain.decisions import DecisionEvent
 from mash.domain.outcomes import OutcomeEvent
 from mash.domain.ruleset import Route, Ruleset
@@ -39,7 +39,14 @@ from mash.observability.logging import get_logger
 from mash.observability.pipeline import LEVELS, install_pipeline_metrics
 from mash.streams.batches import batches
 from mash.streams.consumer import use_consumer
-from mash.streams.dead_letter import DeadLetterReason, Rejected, dead_letter, parse_event, to_json
+from mash.streams.dead_letter import (
+    DeadLetterReason,
+    Rejected,
+    box_key,
+    dead_letter,
+    parse_event,
+    to_json,
+)
 from mash.streams.delivery import (
     RecordsSkipped,
     StopWhenASendFails,
@@ -50,6 +57,7 @@ from mash.streams.delivery import (
 )
 from mash.streams.imm_agent import install_imm
 from mash.streams.output import Output, Where, kafka_producer
+from mash.streams.retention_job import install_retention
 from mash.streams.ruleset_registry import LiveRulesets, Registry
 from mash.streams.topics import CHILD_INPUTS
 
@@ -113,7 +121,7 @@ def timeline_entry(topic: str, raw: bytes, settings: Settings, rulesets: Ruleset
     contact is pinned to the ruleset in force when it was received."""
     model: BaseModel
     if topic == settings.topic("contacts"):
-        model = parse_event(raw, ContactEvent)
+        model = parse_event(raw, SealedContactEvent, expected_version=2)
         return model.child_key, ContactEntry.of(model, rulesets.in_force(model.received_at).version)
     if topic == settings.topic("outcomes"):
         model = parse_event(raw, OutcomeEvent)
@@ -178,6 +186,14 @@ def create_app(settings: Settings, ruleset: Ruleset, registry: Registry) -> faus
     )
     output = Output(lambda: kafka_producer(app), children, [cases, plans])
 
+    # The operators' public key: the worker seals each dead letter's original to it and holds
+    # nothing that opens one; without it, a letter keeps only the record's place, size and digest.
+    dlq_public_key = (
+        box_key(settings.dead_letter_public_key, "MASH_DEAD_LETTER_PUBLIC_KEY")
+        if settings.dead_letter_public_key
+        else None
+    )
+
     def send_to_dlq(event: faust.EventT[bytes], rejected: Rejected) -> None:
         message = event.message
         letter = dead_letter(
@@ -188,6 +204,7 @@ def create_app(settings: Settings, ruleset: Ruleset, registry: Registry) -> faus
             message.value or b"",
             rejected,
             datetime.now(UTC),
+            dlq_public_key,
         )
         dlq.send_soon(key=None, value=to_json(letter))
         metrics.DEAD_LETTERS.labels(topic=message.topic, reason=rejected.reason.value).inc()
@@ -302,4 +319,5 @@ def create_app(settings: Settings, ruleset: Ruleset, registry: Registry) -> faus
     complete_flush(app, settings.worker_send_timeout_s)
     complete_seek(app)
     install_imm(app, settings)
+    install_retention(app, settings)
     return app

@@ -19,8 +19,12 @@ OUTPUTS = ("cases", "plans")
 DEAD_LETTERS = "dlq"
 IMM = "imm"  # the integrated mid-day meeting: frozen agendas and meeting records, keyed by meeting id
 RULESETS = "rulesets"  # every ruleset version used, keyed by version (mash.streams.ruleset_registry)
-ALL = (*CHILD_INPUTS, *OUTPUTS, DEAD_LETTERS, IMM, RULESETS)
-SINGLE_PARTITION = (DEAD_LETTERS, RULESETS)
+# Children's data keys, wrapped, keyed by key id; a tombstone erases one (mash.adapters.keyring).
+# Compacted, so Apache Kafka drops an erased key for good; every other topic keeps everything.
+KEYS = "keys"
+ALL = (*CHILD_INPUTS, *OUTPUTS, DEAD_LETTERS, IMM, RULESETS, KEYS)
+SINGLE_PARTITION = (DEAD_LETTERS, RULESETS, KEYS)
+COMPACTED = (KEYS,)
 
 
 async def ensure_topics(settings: Settings) -> list[str]:
@@ -34,7 +38,11 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 settings.topic(name),
                 num_partitions=1 if name in SINGLE_PARTITION else settings.topic_partitions,
                 replication_factor=settings.topic_replication,
-                topic_configs={"cleanup.policy": "delete", "retention.ms": "-1"},
+                topic_configs=(
+                    {"cleanup.policy": "compact"}
+                    if name in COMPACTED
+                    else {"cleanup.policy": "delete", "retention.ms": "-1"}
+                ),
             )
             for name in ALL
             if settings.topic(name) not in existing

@@ -13,6 +13,9 @@
 - Across all of them: every MASH_* variable is a field of `mash.config.Settings` and its value
   parses, every probe or healthcheck asks a port the process listens on for a path it serves,
   and every file, volume, Secret key and service they name exists.
+- Keys go where they belong: the master key (MASH_MASTER_KEYS) to the intake and the console only,
+  from `.env` or the Secret, never to the worker; the dead-letter public key to the worker; the
+  dead-letter private key to no process.
 """
 
 from __future__ import annotations
@@ -34,11 +37,13 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from mash.adapters.sealing import new_box_keys, new_master_key
 from mash.cli import main as mash_cli
 from mash.config import Settings
 from mash.console.users import UserDirectory, UsersFile
 from mash.domain.ruleset import load_ruleset
 from mash.intake.agencies import DEMO_AGENCIES, AgencyDirectory, AgencyFile
+from mash.streams.dead_letter import box_key
 from mash.streams.ruleset_registry import Registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +68,17 @@ HEALTH_URL = re.compile(r"http://(?:127\.0\.0\.1|localhost):(?P<port>\d+)(?P<pat
 PORT_FIELD = {"worker": "worker_port", "intake": "intake_port", "console": "console_port"}
 SECRET = "test-child-key-secret"
 SESSION_SECRET = "test-console-session-secret"
-COMPOSE_SECRETS = {"MASH_CHILD_KEY_SECRET": SECRET, "MASH_CONSOLE_SESSION_SECRET": SESSION_SECRET}
+MASTER_KEYS = new_master_key("mk-test")
+DEAD_LETTER_PUBLIC_KEY = new_box_keys()[1]
+COMPOSE_SECRETS = {
+    "MASH_CHILD_KEY_SECRET": SECRET,
+    "MASH_CONSOLE_SESSION_SECRET": SESSION_SECRET,
+    "MASH_MASTER_KEYS": MASTER_KEYS,
+}
+# What `.env` holds: the secrets, and the dead-letter public key (not secret, but required).
+COMPOSE_ENV = {**COMPOSE_SECRETS, "MASH_DEAD_LETTER_PUBLIC_KEY": DEAD_LETTER_PUBLIC_KEY}
+# The only processes that open children's personal details, so the only ones with the master key.
+MASTER_KEY_COMMANDS = {"intake", "console"}
 
 
 # ---------------------------------------------------------------- helpers
@@ -161,6 +176,7 @@ def routes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
         mode="development",
         child_key_secret=SECRET,
         console_session_secret=SESSION_SECRET,
+        master_keys=MASTER_KEYS,
         data_dir=tmp / "worker",
     )
     ruleset = load_ruleset(None)
@@ -189,8 +205,8 @@ def compose_raw() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def compose(compose_raw: dict[str, Any]) -> dict[str, Any]:
-    """The compose file as compose sees it once `.env` holds the required secrets."""
-    interpolated: dict[str, Any] = interpolate(compose_raw, COMPOSE_SECRETS)
+    """The compose file as compose sees it once `.env` holds the required secrets and keys."""
+    interpolated: dict[str, Any] = interpolate(compose_raw, COMPOSE_ENV)
     return interpolated
 
 
@@ -242,19 +258,53 @@ def test_the_compose_schema_really_rejects_mistakes(compose: dict[str, Any]) -> 
 def test_compose_refuses_to_start_without_its_secrets(compose_raw: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="MASH_CHILD_KEY_SECRET"):
         interpolate(compose_raw, {})
-    with pytest.raises(ValueError, match="MASH_CHILD_KEY_SECRET"):
-        interpolate(compose_raw, {**COMPOSE_SECRETS, "MASH_CHILD_KEY_SECRET": ""})
-    with pytest.raises(ValueError, match="MASH_CONSOLE_SESSION_SECRET"):
-        interpolate(compose_raw, {"MASH_CHILD_KEY_SECRET": SECRET})
-    with pytest.raises(ValueError, match="MASH_CONSOLE_SESSION_SECRET"):
-        interpolate(compose_raw, {**COMPOSE_SECRETS, "MASH_CONSOLE_SESSION_SECRET": ""})
+    without_master_key = {k: v for k, v in COMPOSE_ENV.items() if k != "MASH_MASTER_KEYS"}
+    with pytest.raises(ValueError, match="MASH_MASTER_KEYS"):
+        interpolate(compose_raw, without_master_key)
+    with pytest.raises(ValueError, match="MASH_MASTER_KEYS"):
+        interpolate(compose_raw, {**COMPOSE_ENV, "MASH_MASTER_KEYS": ""})
+    # each of them, missing or empty, on its own
+    for name in COMPOSE_ENV:
+        without = {k: v for k, v in COMPOSE_ENV.items() if k != name}
+        with pytest.raises(ValueError, match=name):
+            interpolate(compose_raw, without)
+        with pytest.raises(ValueError, match=name):
+            interpolate(compose_raw, {**without, name: ""})
     for text in walk_strings(compose_raw):
         # every reference is ${NAME...}: a bare $NAME or an unescaped $ would be a surprise
         assert "$" not in COMPOSE_VARIABLE.sub("", text), text
         for match in COMPOSE_VARIABLE.finditer(text):
             assert match["op"], f"{match[0]}: give a default (:-) or make it required (:?)"
-            if match["name"] in COMPOSE_SECRETS:
+            if match["name"] in COMPOSE_ENV:
                 assert match["op"] == ":?"
+
+
+def test_compose_gives_the_master_key_to_intake_and_console_only(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    commands = set()
+    for name, service in services.items():
+        command = mash_command(service)
+        if command is None:
+            continue
+        commands.add(command)
+        env = env_map(service["environment"])
+        assert "MASH_DEAD_LETTER_PRIVATE_KEY" not in env, f"{name}: the private key stays with operators"
+        settings = settings_from_env(env)
+        if command in MASTER_KEY_COMMANDS:
+            assert settings.master_keys is not None, f"{name} refuses to start without the master key"
+            assert settings.master_keys.get_secret_value() == MASTER_KEYS, f"{name}: from .env, never inline"
+            assert settings.master().current.key_id == "mk-test"
+        else:
+            assert "MASH_MASTER_KEYS" not in env, f"{name} must never hold the master key"
+            with pytest.raises(ValueError, match="MASH_MASTER_KEYS must be set"):
+                settings.master()
+        if command == "worker":
+            assert settings.dead_letter_public_key == DEAD_LETTER_PUBLIC_KEY, f"{name}: from .env"
+            box_key(settings.dead_letter_public_key, "MASH_DEAD_LETTER_PUBLIC_KEY")
+        else:
+            assert "MASH_DEAD_LETTER_PUBLIC_KEY" not in env, name
+    assert commands == {"topics", "worker", "intake", "console"}
 
 
 def test_expected_services_and_images(services: dict[str, dict[str, Any]]) -> None:
@@ -514,7 +564,8 @@ def test_dockerfile_builds_a_plain_production_image(services: dict[str, dict[str
             env.update(dict(item.split("=", 1) for item in shlex.split(rest)))
     mash_env = {k: v for k, v in env.items() if k.startswith("MASH_")}
     assert set(mash_env) <= settings_fields()
-    assert "MASH_CHILD_KEY_SECRET" not in env, "no secret in the image"
+    for secret in ("MASH_CHILD_KEY_SECRET", "MASH_MASTER_KEYS", "MASH_DEAD_LETTER_PRIVATE_KEY"):
+        assert secret not in env, f"no secret in the image: {secret}"
     image_data_dir = mash_env["MASH_DATA_DIR"]
     assert image_data_dir in runs, "the image creates the state directory for its user"
     for name in ("worker-1", "worker-2"):
@@ -962,6 +1013,43 @@ def test_console_gets_its_session_secret_and_users_file_from_the_secret(
             break
     else:
         pytest.fail(f"MASH_CONSOLE_USERS_FILE={users_file} is not on a mounted volume")
+
+
+def test_only_intake_and_console_get_the_master_key_from_the_secret(
+    manifests: list[dict[str, Any]],
+) -> None:
+    secret = by_kind(manifests, "Secret")["mash-secrets"]["stringData"]
+    assert "master-keys" in secret
+    assert secret["master-keys"] not in (secret["child-key-secret"], secret["console-session-secret"])
+    assert not [key for key in secret if "private" in key], "the dead-letter private key is given to no pod"
+    for config_map in by_kind(manifests, "ConfigMap").values():
+        assert "MASH_MASTER_KEYS" not in config_map["data"], "the master key is a secret"
+    commands = set()
+    for workload, template in pod_templates(manifests):
+        for container in template["spec"]["containers"]:
+            command = container["args"][0]
+            commands.add(command)
+            where = f"{workload['metadata']['name']}/{container['name']}"
+            items = {item["name"]: item for item in container.get("env", [])}
+            env = container_env(container, manifests)
+            assert "MASH_DEAD_LETTER_PRIVATE_KEY" not in env, f"{where}: the private key stays with operators"
+            if command in MASTER_KEY_COMMANDS:
+                assert items["MASH_MASTER_KEYS"]["valueFrom"] == {
+                    "secretKeyRef": {"name": "mash-secrets", "key": "master-keys"}
+                }, where
+                # the placeholder is refused: a process never starts on it
+                with pytest.raises(ValueError, match="ID:BASE64"):
+                    settings_from_env(env).master()
+            else:
+                assert "MASH_MASTER_KEYS" not in env, f"{where} must never hold the master key"
+            if command == "worker":
+                # public, so a plain value; the placeholder is refused, so the worker never starts on it
+                assert "value" in items["MASH_DEAD_LETTER_PUBLIC_KEY"], where
+                with pytest.raises(ValueError, match="MASH_DEAD_LETTER_PUBLIC_KEY"):
+                    box_key(env["MASH_DEAD_LETTER_PUBLIC_KEY"], "MASH_DEAD_LETTER_PUBLIC_KEY")
+            else:
+                assert "MASH_DEAD_LETTER_PUBLIC_KEY" not in env, where
+    assert commands == {"topics", "worker", "intake", "console"}
 
 
 def test_topics_job_runs_mash_topics(manifests: list[dict[str, Any]]) -> None:

@@ -29,6 +29,7 @@ from mash.config import Settings
 from mash.embedded import EmbeddedBroker, free_port
 from mash.intake.agencies import write_demo_agencies
 from mash.streams.topics import ensure_topics
+from tests.support.keys import DEAD_LETTER_PUBLIC_KEY, MASTER_KEYS
 
 pytestmark = pytest.mark.integration
 
@@ -132,6 +133,8 @@ def make_service(broker_bootstrap: str, tmp: Path, **extra_env: str) -> Service:
         "MASH_SESSION_TIMEOUT_S": "10",
         "MASH_HEARTBEAT_INTERVAL_S": "0.5",
         "MASH_PRODUCE_TIMEOUT_S": "3",
+        "MASH_DEAD_LETTER_PUBLIC_KEY": DEAD_LETTER_PUBLIC_KEY,
+        "MASH_MASTER_KEYS": MASTER_KEYS,
         **extra_env,
     }
     settings = Settings(
@@ -139,6 +142,7 @@ def make_service(broker_bootstrap: str, tmp: Path, **extra_env: str) -> Service:
         kafka_bootstrap=broker_bootstrap,
         topic_prefix=prefix,
         child_key_secret="integration-test-secret",  # type: ignore[arg-type]
+        master_keys=MASTER_KEYS,  # type: ignore[arg-type]
     )
     asyncio.run(ensure_topics(settings))
     return Service(

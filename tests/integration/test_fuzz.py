@@ -15,7 +15,6 @@ answer 5xx or show a stack trace, and every refusal must say what is wrong.
 
 from __future__ import annotations
 
-import base64
 import re
 import subprocess
 import sys
@@ -37,12 +36,14 @@ from schemathesis import GenerationMode
 
 from mash.embedded import EmbeddedBroker
 from mash.intake.ledger import H_CONTACT
+from mash.streams.dead_letter import DeadLetter, box_key, open_dead_letter
 from mash.streams.topics import CHILD_INPUTS
 from tests.integration.builders import child, submission
 from tests.integration.conftest import ConsoleProc, Service, make_console, make_service
 from tests.integration.figures import record_figures
 from tests.integration.kafka import read_topic, write_topic
 from tests.integration.traffic import console_client, console_routes, read_published
+from tests.support.keys import DEAD_LETTER_PRIVATE_KEY
 from tests.unit.domain.test_ruleset_file import VALID
 
 EXAMPLES = 60  # per endpoint and generation mode
@@ -499,7 +500,7 @@ def bad_events(key: bytes, good: bytes) -> list[tuple[str, bytes | None, bytes]]
         ("malformed_json", key, b"\xff\xfe\x00garbage"),
         ("not_an_object", key, b"[1, 2, 3]"),
         ("not_an_object", key, b'"a string"'),
-        ("unsupported_version", key, orjson.dumps({**event, "schema_version": 2})),
+        ("unsupported_version", key, orjson.dumps({**event, "schema_version": event["schema_version"] + 1})),
         ("unsupported_version", key, orjson.dumps({k: v for k, v in event.items() if k != "schema_version"})),
         ("schema_invalid", key, orjson.dumps({k: v for k, v in event.items() if k != required})),
         ("schema_invalid", key, orjson.dumps({**event, "unexpected": 1})),
@@ -528,13 +529,17 @@ def test_bad_events_on_every_input_topic_are_dead_lettered_and_the_good_ones_pro
         )
         expected.extend((service.topic(topic), reason, value) for reason, _, value in bad)
         waits.extend([processed, processed_after])
-    letters = [
-        orjson.loads(r.value)
+    raw = [
+        r.value
         for r in read_topic(service.bootstrap, service.topic("dlq"), at_least=len(expected), timeout=60)
     ]
-    assert sorted((x["topic"], x["reason"], base64.b64decode(x["value_b64"])) for x in letters) == sorted(
-        expected
-    )
+    letters = [orjson.loads(value) for value in raw]
+    # Each original is sealed to the operators' key and opens to exactly the bytes written.
+    private_key = box_key(DEAD_LETTER_PRIVATE_KEY, "MASH_DEAD_LETTER_PRIVATE_KEY")
+    originals = [open_dead_letter(DeadLetter.model_validate_json(value), private_key)[1] for value in raw]
+    assert sorted(
+        (x["topic"], x["reason"], original) for x, original in zip(letters, originals, strict=True)
+    ) == sorted(expected)
     for letter in letters:
         assert letter["problems"], "every dead letter says what is wrong"
         assert all(p["msg"] for p in letter["problems"])

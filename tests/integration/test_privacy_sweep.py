@@ -7,7 +7,9 @@ submissions; status checks by the right and the wrong agency; bad events on the 
 topics; the console used by each role; and a worker and an intake SIGKILLed and restarted
 while it flows. The scan: every log line of every process, every metric of the intake,
 worker and console, every dead-letter reason, every error response, and every Kafka key and
-header on every one of the service's topics (internal ones included). Zero hits.
+header and value on every one of the service's topics (internal ones included; sealed parts
+set aside: they are ciphertext), and the worker's state directory. Zero hits; and the markers
+are there, sealed, for a process holding the master key.
 
 Then the logs of every other test in this session (under pytest's base temporary directory)
 are scanned for the personal data the suite's own builders and simulator use.
@@ -29,7 +31,9 @@ import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
+from mash.domain.contact import SealedContactEvent
 from mash.embedded import EmbeddedBroker
+from mash.services.privacy import read_keyring
 from tests.integration.builders import child, submission
 from tests.integration.conftest import make_console, make_service
 from tests.integration.figures import record_figures
@@ -69,6 +73,35 @@ def with_markers(lines: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], set
     return lines, nhs
 
 
+def without_ciphertext(value: bytes | None) -> str:
+    """A record's value with its sealed parts (random bytes in base64, which a short marker could
+    match by chance) replaced; the unit tests show what is sealed holds nothing in clear."""
+    if value is None:
+        return ""
+    try:
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value.decode(errors="replace")
+
+    def strip(item: Any) -> Any:
+        if isinstance(item, dict):
+            if {"nonce", "data"} <= item.keys() or "wrapped" in item:
+                return "<sealed>"
+            return {k: strip(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [strip(v) for v in item]
+        return item
+
+    return orjson.dumps(strip(data)).decode()
+
+
+def worker_state(folder: Path, nhs: set[str]) -> str:
+    """The worker's state files (RocksDB), as text: only whole markers count in binary files."""
+    text = "\n".join(p.read_bytes().decode(errors="replace") for p in folder.rglob("*") if p.is_file())
+    found = re.findall(rf"{MARKER}(?:given|family|narrative|referrer)\w*", text)
+    return "\n".join(found + [number for number in nhs if number in text])
+
+
 def hits(text: str, nhs: set[str]) -> list[str]:
     """Every marker found in the text (case-insensitively: identities are case-folded)."""
     found = [
@@ -88,7 +121,7 @@ async def _topics(bootstrap: str, prefix: str) -> list[str]:
         await admin.close()
 
 
-def test_marker_personal_data_never_reaches_logs_metrics_dead_letters_errors_or_kafka_keys(
+def test_marker_personal_data_never_reaches_logs_metrics_dead_letters_errors_kafka_or_worker_state(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
     lines, nhs = with_markers(simulated_lines(SEED, 300, with_outcomes=True))
@@ -162,19 +195,29 @@ def test_marker_personal_data_never_reaches_logs_metrics_dead_letters_errors_or_
                 errors.extend([response.text] if response.status_code >= 400 else [])
             intake_metrics = client.get("/metrics").text
 
-        # Bad copies of real events (which hold the markers) onto every input topic.
+        # Bad events holding the markers in clear (as a faulty producer might write them, the
+        # contacts opened) onto every input topic.
+        keyring = asyncio.run(read_keyring(service.settings, opens=True))
+        records = read_topic(broker.bootstrap, service.topic("contacts"))
         events = [
-            r for r in read_topic(broker.bootstrap, service.topic("contacts")) if MARKER.encode() in r.value
-        ][:3]
-        bad = [
-            (e.key, e.value.replace(b'"schema_version":1', b'"schema_version":1,"extra":1')) for e in events
-        ] + [(b"ck-wrong", events[0].value), (events[0].key, events[0].value[:-30])]
+            (
+                r.key,
+                keyring.personal(SealedContactEvent.model_validate_json(r.value)).model_dump_json().encode(),
+            )
+            for r in records[:3]
+        ]
+        bad = [(key, value.replace(b"{", b'{"schema_version":2,"extra":1,', 1)) for key, value in events] + [
+            (b"ck-wrong", events[0][1]),
+            (events[0][0], events[0][1][:-30]),
+        ]
         for topic in ("contacts", "outcomes", "decisions"):
             write_topic(broker.bootstrap, service.topic(topic), bad)
         letters = read_topic(broker.bootstrap, service.topic("dlq"), at_least=3 * len(bad), timeout=30)
         assert len(letters) >= 3 * len(bad)
+        # All of each dead letter but its sealed original (random bytes in base64, which a short
+        # marker could match by chance); the unit tests show the original holds nothing in clear.
         reasons = [
-            orjson.dumps({k: v for k, v in orjson.loads(x.value).items() if k != "value_b64"}).decode()
+            orjson.dumps({k: v for k, v in orjson.loads(x.value).items() if k != "original"}).decode()
             for x in letters
         ]
 
@@ -207,13 +250,25 @@ def test_marker_personal_data_never_reaches_logs_metrics_dead_letters_errors_or_
         console_metrics = httpx.get(f"{console.url}/metrics").text
         worker_metrics = service.worker_metrics()
 
-        keys_and_headers: list[str] = []
+        written = {value for _, value in bad}
+        on_kafka: list[str] = []  # every key, header and value (its sealed parts set aside)
         topics = asyncio.run(_topics(broker.bootstrap, service.settings.topic_prefix))
         assert any("changelog" in t for t in topics), topics
         for topic in topics:
             for record in read_topic(broker.bootstrap, topic, timeout=1):
-                keys_and_headers.append((record.key or b"").decode(errors="replace"))
-                keys_and_headers.extend(f"{k}={v.decode(errors='replace')}" for k, v in record.headers)
+                on_kafka.append((record.key or b"").decode(errors="replace"))
+                on_kafka.extend(f"{k}={v.decode(errors='replace')}" for k, v in record.headers)
+                if record.value not in written:  # the bad events this test wrote in clear itself
+                    on_kafka.append(f"{topic}: {without_ciphertext(record.value)}")
+        sealed_contacts = [
+            SealedContactEvent.model_validate_json(r.value)
+            for r in read_topic(broker.bootstrap, service.topic("contacts"))
+            if b'"personal"' in r.value
+        ]
+        # The markers are there, sealed: the master key opens them.
+        keyring = asyncio.run(read_keyring(service.settings, opens=True))
+        opened = [keyring.personal(c).model_dump_json() for c in sealed_contacts[:50]]
+        assert all(MARKER in text for text in opened), opened[:1]
     finally:
         for proc in (service.intake, console.proc, service.worker):
             proc.stop()
@@ -221,7 +276,7 @@ def test_marker_personal_data_never_reaches_logs_metrics_dead_letters_errors_or_
     logs = {proc.name: proc.log_text() for proc in (service.intake, service.worker, console.proc)}
     assert "contacts_accepted" in logs["intake"]
     assert "dead_letter" in logs["worker"]
-    assert MARKER in orjson.dumps([r.value.decode(errors="replace") for r in events]).decode(), (
+    assert MARKER in orjson.dumps([value.decode(errors="replace") for _, value in events]).decode(), (
         "the traffic had markers"
     )
     places = {
@@ -231,7 +286,8 @@ def test_marker_personal_data_never_reaches_logs_metrics_dead_letters_errors_or_
         "console metrics": console_metrics,
         "dead-letter reasons": "\n".join(reasons),
         "error responses": "\n".join(errors),
-        "Kafka keys and headers": "\n".join(keys_and_headers),
+        "Kafka keys, headers and values": "\n".join(on_kafka),
+        "the worker's state directory": worker_state(service.tmp / "worker-state", nhs),
     }
     found = {where: sorted(set(hits(text, nhs)))[:5] for where, text in places.items() if hits(text, nhs)}
     leaking = [e[:300] for e in errors if hits(e, nhs)]
@@ -242,7 +298,7 @@ def test_marker_personal_data_never_reaches_logs_metrics_dead_letters_errors_or_
         log_lines=log_lines,
         error_responses=len(errors),
         dead_letters=len(letters),
-        kafka_records=len(keys_and_headers),
+        kafka_records=len(on_kafka),
         topics=len(topics),
         hits=sum(len(v) for v in found.values()),
     )

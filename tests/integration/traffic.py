@@ -29,7 +29,7 @@ from pydantic import SecretStr
 from mash.config import Settings
 from mash.console.app import create_console_app
 from mash.console.users import UserDirectory
-from mash.domain.contact import Child, ContactEvent
+from mash.domain.contact import Child, SealedContactEvent
 from mash.domain.decisions import DecisionEvent
 from mash.domain.derive import derive
 from mash.domain.identity import child_identity
@@ -45,6 +45,7 @@ from tests.integration.independent_figures import count_figures as count_figures
 from tests.integration.independent_figures import local_day as local_day
 from tests.integration.independent_figures import report_counts as report_counts
 from tests.integration.kafka import read_topic
+from tests.support.keys import test_keyring
 
 Line = dict[str, Any]
 
@@ -274,7 +275,9 @@ class Producer(threading.Thread):
         )
         await producer.start()
         rulesets = RulesetHistory.of(load_ruleset())
-        reader = LineReader(self.agencies, rulesets, self.settings.secret(), self.settings, datetime.now(UTC))
+        reader = LineReader(
+            self.agencies, rulesets, self.settings.secret(), self.settings, datetime.now(UTC), test_keyring()
+        )
         loop = asyncio.get_running_loop()
         try:
             next_at = loop.time()
@@ -376,7 +379,7 @@ def expected_from_inputs(bootstrap: str, settings: Settings, ruleset: Ruleset | 
     inputs = 0
 
     def contact(value: bytes) -> ContactEntry:
-        event = ContactEvent.model_validate_json(value)
+        event = SealedContactEvent.model_validate_json(value)
         return ContactEntry.of(event, rules.in_force(event.received_at).version)
 
     parsers: dict[str, Any] = {

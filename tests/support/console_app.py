@@ -18,6 +18,7 @@ from mash.console.users import UserDirectory, write_demo_users
 from mash.console.view import ConsoleView
 from mash.domain.ruleset import Ruleset, load_ruleset
 from mash.streams.ruleset_registry import Registry
+from tests.support.keys import test_keyring
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 NOW = datetime(2026, 3, 10, 10, 30, tzinfo=UTC)
@@ -54,7 +55,7 @@ class Console:
         registry = Registry(settings)
         for known in (ruleset, *rulesets):
             registry.add(known)
-        self.view = view if view is not None else ConsoleView()
+        self.view = view if view is not None else ConsoleView(test_keyring())
         app = create_console_app(
             settings, UserDirectory(settings.console_users_file), ruleset, now, self.view, registry
         )

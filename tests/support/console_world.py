@@ -19,6 +19,7 @@ from mash.domain.ruleset import Ruleset
 from mash.domain.ruleset_history import RulesetHistory
 from mash.domain.timeline import ChildTimeline, ContactEntry, DecisionEntry, Entry
 from tests.support.imm_world import RAG_OF, RULESET, RULESETS
+from tests.support.keys import sealed_json, test_keyring
 
 NOW = datetime(2026, 3, 10, 10, 30, tzinfo=UTC)  # Tuesday, inside working hours
 
@@ -116,12 +117,12 @@ def records(
 def view_with(*events: ContactEvent | DecisionEvent, rulesets: RulesetHistory = RULESETS) -> ConsoleView:
     """A console view that has read these events' contacts and the records derived from them
     (each child's events derived together)."""
-    view = ConsoleView()
+    view = ConsoleView(test_keyring())
     by_child: dict[str, list[ContactEvent | DecisionEvent]] = {}
     for event in events:
         by_child.setdefault(event.child_key, []).append(event)
         if isinstance(event, ContactEvent):
-            view.add_contact(event.contact_id, event.model_dump_json().encode())
+            view.add_contact(event.contact_id, sealed_json(view.keyring, event))
     for child_key, theirs in by_child.items():
         for record in records(*theirs, rulesets=rulesets, child_key=child_key).values():
             view.apply_case(record)

@@ -19,7 +19,7 @@ import pytest
 from pydantic import ValidationError
 
 from mash.config import Settings
-from mash.domain.contact import Child
+from mash.domain.contact import Child, SealedContactEvent
 from mash.domain.decisions import DecisionAction, DecisionEvent, RecordedDecision, Role
 from mash.domain.identity import child_key, contact_id
 from mash.domain.ruleset import Rag, Ruleset, load_ruleset
@@ -27,6 +27,7 @@ from mash.domain.ruleset_history import RulesetHistory
 from mash.domain.submissions import UnknownContact, decision_event, decision_id
 from mash.intake.agencies import DEMO_AGENCIES, Agency
 from mash.replay import LineReader
+from tests.support.keys import test_keyring
 
 SECRET = b"a test secret, never a real one"
 SETTINGS = Settings(mode="development", child_key_secret=SECRET.decode(), topic_prefix="t")
@@ -87,7 +88,7 @@ def event(**changes: Any) -> DecisionEvent:
 
 
 def reader(rulesets: RulesetHistory | None = None) -> LineReader:
-    return LineReader(AGENCIES, rulesets or RulesetHistory.of(RULESET), SECRET, SETTINGS, NOW)
+    return LineReader(AGENCIES, rulesets or RulesetHistory.of(RULESET), SECRET, SETTINGS, NOW, test_keyring())
 
 
 # --- the pure mapping ------------------------------------------------------------------------------------
@@ -190,11 +191,26 @@ def test_a_recorded_decision_outside_the_file_format_is_refused(changes: dict[st
 # --- a file's lines, in order ----------------------------------------------------------------------------
 
 
+def test_a_contact_lines_new_children_get_data_keys_written_before_their_sealed_contacts():
+    lines = reader()
+    kind, records = lines.records(contact_line())
+    assert kind == "contact"
+    assert [topic for topic, *_ in records] == [
+        SETTINGS.topic(t) for t in ("keys", "keys", "contacts", "contacts")
+    ]
+    keys = {key.decode().rpartition("/")[0] for _, key, _, _ in records[:2]}
+    contacts = [SealedContactEvent.model_validate_json(value) for _, _, value, _ in records[2:]]
+    assert keys == {c.child_key for c in contacts}
+    assert all(lines.keyring.personal(c).child.family_name for c in contacts)
+    _, again = lines.records(contact_line(reference="REF-2"))
+    assert [topic for topic, *_ in again] == [SETTINGS.topic("contacts")] * 2  # the keys exist now
+
+
 def test_a_decision_after_its_contact_goes_to_the_decisions_topic_keyed_by_the_contacts_child():
     lines = reader()
-    kind, contacts = lines.records(contact_line())
+    kind, records = lines.records(contact_line())
+    contacts = [r for r in records if r[0] == SETTINGS.topic("contacts")]
     assert (kind, len(contacts)) == ("contact", 2)
-    assert {topic for topic, *_ in contacts} == {SETTINGS.topic("contacts")}
     kind, [(topic, key, value, headers)] = lines.records(decision_line())
     assert kind == "decision"
     assert topic == SETTINGS.topic("decisions")

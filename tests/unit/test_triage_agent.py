@@ -10,7 +10,6 @@ see exactly what was sent where.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -31,9 +30,10 @@ from mash.domain.contact import Child, CinSource, Consent, ConsentStatus, Contac
 from mash.domain.ruleset import Route, load_ruleset
 from mash.streams import app as streams_app
 from mash.streams.app import create_app
-from mash.streams.dead_letter import DeadLetter, DeadLetterReason
+from mash.streams.dead_letter import DeadLetter, DeadLetterReason, box_key, open_dead_letter
 from mash.streams.delivery import RecordOrder
 from mash.streams.ruleset_registry import Registry
+from tests.support.keys import DEAD_LETTER_PRIVATE_KEY, DEAD_LETTER_PUBLIC_KEY, sealed_json, test_keyring
 
 CONTACTS = "unit.contacts.v1"
 CASES = "unit.cases.v1"
@@ -42,6 +42,9 @@ TABLE = "unit-children"
 CHILD_KEY = "ck-fictional-child"
 TUESDAY_1030 = datetime(2026, 3, 10, 10, 30, tzinfo=UTC)
 WAIT_S = 2.0
+
+
+KEYRING = test_keyring()  # the intake's: the worker holds no key
 
 
 def contact(
@@ -124,7 +127,7 @@ class Harness:
         await self.agent.put(value=value, key=key, wait=wait)
 
     async def put_contact(self, event: ContactEvent, wait: bool = True) -> None:
-        await self.put(event.model_dump_json().encode(), key=event.child_key.encode(), wait=wait)
+        await self.put(sealed_json(KEYRING, event), key=event.child_key.encode(), wait=wait)
 
     async def sent_to(self, topic: str, count: int) -> list[Sent]:
         """Waits until `count` records were sent to `topic`, then returns all sent to it.
@@ -175,6 +178,7 @@ async def harness(
         data_dir=tmp_path,
         topic_prefix="unit",
         kafka_bootstrap="127.0.0.1:1",
+        dead_letter_public_key=DEAD_LETTER_PUBLIC_KEY,
     )
 
     # The agent asks the broker for a partition's committed offset the first time it sees the
@@ -238,9 +242,10 @@ async def test_malformed_json_goes_to_the_dead_letter_topic_and_the_agent_goes_o
     letter = DeadLetter.model_validate_json(letter_sent.value)
     assert letter.reason is DeadLetterReason.MALFORMED_JSON
     assert (letter.topic, letter.partition, letter.offset) == (CONTACTS, 0, 0)
-    assert letter.key_b64 is not None
-    assert base64.b64decode(letter.key_b64) == b"ck-garbled"
-    assert base64.b64decode(letter.value_b64) == b"{not json"
+    assert open_dead_letter(letter, box_key(DEAD_LETTER_PRIVATE_KEY, "private")) == (
+        b"ck-garbled",
+        b"{not json",
+    )
     [case_sent] = await harness.sent_to(CASES, 1)
     assert case_record(case_sent).contact_id == "ct-after"
     assert contact_ids(harness.state()) == ["ct-after"]

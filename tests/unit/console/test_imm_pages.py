@@ -46,6 +46,7 @@ from tests.support.imm_world import (
     record,
     week_for_figures,
 )
+from tests.support.keys import MASTER_KEYS
 
 
 def test_the_prometheus_collector_reports_the_same_figures_with_no_personal_labels() -> None:
@@ -217,7 +218,10 @@ def _client(tmp_path: Any) -> tuple[TestClient, dict[str, tuple[str, str]]]:
 
     users = write_demo_users(tmp_path / "users.json", tmp_path / "demo.json")
     settings = Settings(
-        mode="development", console_session_secret="unit-secret", console_users_file=tmp_path / "users.json"
+        mode="development",
+        console_session_secret="unit-secret",
+        console_users_file=tmp_path / "users.json",
+        master_keys=MASTER_KEYS,
     )
     app = create_console_app(settings, UserDirectory(settings.console_users_file), RULESET)
     client = TestClient(app, base_url="https://console.test", follow_redirects=False)

@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 from mash.console.live import MAX_ROWS_PER_MESSAGE, Hub, update_messages
-from mash.console.view import ConsoleView, Queue, clock, queues_of
+from mash.console.summaries import ERASED as ERASED_LINE
+from mash.console.view import ERASED, ConsoleView, Queue, clock, queues_of
 from mash.domain.case import (
     CaseRecord,
     CaseState,
@@ -19,10 +20,11 @@ from mash.domain.case import (
     Recommendation,
     Referral,
 )
-from mash.domain.contact import CinSource, ConsentStatus
+from mash.domain.contact import CinSource, ConsentStatus, ContactEvent
 from mash.domain.decisions import DecisionAction
 from mash.domain.ruleset import Rag, Route
 from tests.support.console_world import confirm_event, contact_event, decision_event, view_with
+from tests.support.keys import sealed_json, test_keyring
 
 # Tuesday 10 March 2026, 10:30 in London (GMT): inside working hours.
 NOW = datetime(2026, 3, 10, 10, 30, tzinfo=UTC)
@@ -360,23 +362,43 @@ def test_a_birthday_on_the_london_date_of_receipt_counts_though_it_was_still_the
 
 
 def test_a_contact_read_after_its_record_shows_its_row_again_with_the_child() -> None:
-    view = ConsoleView()
+    view = ConsoleView(test_keyring())
     event = contact_event("ct-1")
     [record] = view_with(event).records.values()
     view.apply_case(record)
     assert view.child_line("ct-1") is None
-    changes = view.add_contact("ct-1", event.model_dump_json().encode())
+    raw = sealed_json(view.keyring, event)
+    changes = view.add_contact("ct-1", raw)
     assert [(c.contact_id, c.record_changed, c.after) for c in changes] == [
         ("ct-1", True, frozenset({Queue.AWAITING, Queue.IMM}))
     ]
     assert view.child_line("ct-1") is not None
-    assert view.add_contact("ct-1", event.model_dump_json().encode()) == []  # read again: nothing new
+    assert view.add_contact("ct-1", raw) == []  # read again: nothing new
 
 
-def test_an_unreadable_contact_gives_no_child_line_rather_than_an_error() -> None:
-    view = ConsoleView()
-    view.add_contact("ct-1", b"{not json")
+@pytest.mark.parametrize("raw", [b"{not json", b"[]", b'{"schema_version": 2}'])
+def test_an_unreadable_contact_gives_no_child_line_rather_than_an_error(raw: bytes) -> None:
+    view = ConsoleView(test_keyring())
+    view.add_contact("ct-1", raw)
     assert view.child_line("ct-1") is None
+
+
+def test_a_contact_sealed_under_a_key_this_console_does_not_hold_gives_no_child_line() -> None:
+    elsewhere = test_keyring()
+    view = ConsoleView(test_keyring())
+    view.add_contact("ct-1", sealed_json(elsewhere, contact_event("ct-1")))
+    assert view.child_line("ct-1") is None
+
+
+def test_once_a_childs_key_is_erased_its_rows_say_so_and_its_contacts_open_no_more() -> None:
+    view = view_with(contact_event("ct-1"), contact_event("ct-2", child_key="ck-2"))
+    assert view.child_line("ct-1") is not None  # read once and kept: erasure must drop it
+    [key_id] = view.keyring.keys_of({"ck-1"})
+    changes = view.on_key(key_id.encode(), None)
+    assert [c.contact_id for c in changes] == ["ct-1"]
+    assert view.child_line("ct-1") == ERASED_LINE
+    assert view.opened("ct-1") is ERASED
+    assert isinstance(view.opened("ct-2"), ContactEvent)  # another child's details stay
 
 
 def test_a_decided_early_help_contact_is_in_the_early_help_queue() -> None:

@@ -1,0 +1,98 @@
+"""Erasing a child's personal details, applying the retention policy, and rotating the master key.
+
+Each works on the keys topic (mash.adapters.keyring): erasing writes a tombstone for each of the
+child's data keys and an erasure record saying why; rotating writes every data key again, wrapped
+by the current master key. Erasing needs no master key: destroying a key does not open it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from aiokafka import AIOKafkaProducer
+
+from mash.adapters.keyring import ERASURE, ErasureRecord, Keyring
+from mash.config import Settings
+from mash.domain.retention import Due, RetentionPolicy, due_for_erasure
+from mash.services.rescreen import latest_records
+from mash.streams.keys import key_records, keys_follower
+
+
+class UnknownChild(ValueError):
+    """Neither a child key nor a contact id the service knows."""
+
+
+async def read_keyring(settings: Settings, *, opens: bool) -> Keyring:
+    """The keys topic as it stands; with the master key only when the caller must open or seal."""
+    keyring = Keyring(settings.master() if opens else None)
+    await keys_follower(settings, keyring, "command").read_to_end()
+    return keyring
+
+
+async def _write(settings: Settings, records: list[tuple[bytes, bytes | None]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for key, value in records:
+            await producer.send_and_wait(settings.topic("keys"), key=key, value=value)
+    finally:
+        await producer.stop()
+
+
+@dataclass(frozen=True)
+class Erased:
+    child_key: str
+    keys: int
+
+
+async def child_key_of(settings: Settings, child_or_contact: str) -> str:
+    """The child key itself, or the child of a contact id (`ct-...`) from the case records."""
+    if not child_or_contact.startswith("ct-"):
+        return child_or_contact
+    record = (await latest_records(settings)).get(child_or_contact)
+    if record is None:
+        raise UnknownChild(f"no case record for contact {child_or_contact}")
+    return record.child_key
+
+
+async def erase(
+    settings: Settings, keyring: Keyring, child_key: str, reason: str, by: str, now: datetime
+) -> Erased:
+    """Destroys every data key of the child, and records why: everything sealed under them, on every
+    topic and in every copy, can no longer be opened. Pseudonymous records and figures stay."""
+    keys = keyring.keys_of({child_key})
+    record = ErasureRecord(child_key=child_key, reason=reason, by=by, erased_at=now, keys=keys)
+    await _write(
+        settings,
+        [(key.encode(), None) for key in keys]
+        + [(f"{ERASURE}{child_key}".encode(), record.model_dump_json().encode())],
+    )
+    for key in keys:
+        keyring.erase(key)
+    keyring.erasures[child_key] = record
+    return Erased(child_key, len(keys))
+
+
+async def retention_due(settings: Settings, keyring: Keyring, today: date) -> list[Due]:
+    records = (await latest_records(settings)).values()
+    policy = RetentionPolicy(nfa_years=settings.retention_nfa_years)
+    return due_for_erasure(records, policy, today, keyring.erased_children())
+
+
+async def apply_retention(settings: Settings, now: datetime, *, apply: bool) -> list[Due]:
+    """The children the policy says to erase today; erased when `apply`."""
+    keyring = await read_keyring(settings, opens=False)
+    due = await retention_due(settings, keyring, now.date())
+    if apply:
+        for child in due:
+            await erase(settings, keyring, child.child_key, child.reason, "retention", now)
+    return due
+
+
+async def rotate(settings: Settings) -> int:
+    """Wraps every data key not yet under the current master key with it; returns how many."""
+    keyring = await read_keyring(settings, opens=True)
+    rewrapped = keyring.rewrapped()
+    await _write(settings, [(key, value) for key, value, _ in key_records(rewrapped)])
+    return len(rewrapped)
