@@ -51,6 +51,14 @@ class Target:
     met: Callable[[Figures], bool | None]
 
 
+def _at_most(key: str, ceiling: float) -> Callable[[Figures], bool | None]:
+    def met(f: Figures) -> bool | None:
+        value = f.get(key)
+        return None if value is None else value <= ceiling
+
+    return met
+
+
 def _at_least(key: str, floor: float) -> Callable[[Figures], bool | None]:
     def met(f: Figures) -> bool | None:
         value = f.get(key)
@@ -87,6 +95,8 @@ TARGETS: dict[str, Target] = {
         ">= 1,500 req/s, p99 < 50 ms", _all(_at_least("intake_rps", 1500), _below("intake_p99_ms", 50))
     ),
     "rules": Target(">= 50,000/s", _at_least("rules_contacts_per_s", 50_000)),
+    # Sealing a contact costs far less than the worker's step and the intake's HTTP round trip.
+    "sealing": Target("<= 200 µs a contact", _at_most("sealing_us_per_contact", 200)),
     "memory": Target("< 1 GiB", _below("worker_rss_mib_1m_children", 1024)),
     # The console's promise (docs/console.md): changes reach an open browser "within a second".
     "console": Target("p99 < 1 s", _below("console_sse_p99_ms", 1000)),
@@ -173,6 +183,9 @@ def figures(results: Results) -> Figures:
         f["rules_contacts_per_s"] = round(r.screen_per_s, 1)
         f["apply_contacts_per_s"] = round(r.apply_per_s, 1)
         f["json_parse_per_s"] = round(r.json_per_s, 1)
+        f["contact_write_plain_per_s"] = round(r.write_plain_per_s, 1)
+        f["contact_write_sealed_per_s"] = round(r.write_sealed_per_s, 1)
+        f["sealing_us_per_contact"] = round(r.sealing_us, 1)
     if m := results.memory:
         f["worker_rss_mib_1m_children"] = round(m.rss_mib, 1)
         f["worker_rss_mib_empty"] = round(m.empty_rss_mib, 1)
@@ -329,6 +342,14 @@ def rows(results: Results) -> list[Row]:
                 f"{_n(r.screen_per_s)} contacts/s",
                 f"apply() (whole step): {_n(r.apply_per_s)}/s; orjson parse: {_n(r.json_per_s)}/s",
                 *target("rules"),
+            )
+        )
+        out.append(
+            Row(
+                "a contact written, sealed vs in clear, 1 core",
+                f"{_n(r.write_sealed_per_s)} contacts/s sealed",
+                f"in clear {_n(r.write_plain_per_s)}/s: sealing adds {r.sealing_us:.1f} µs a contact",
+                *target("sealing"),
             )
         )
     if m := results.memory:

@@ -21,6 +21,7 @@ from datetime import datetime
 import orjson
 
 from mash.bench.common import Record
+from mash.bench.workload import bench_keyring, sealed_values
 from mash.domain.child import ChildState, apply
 from mash.domain.contact import ContactEvent
 from mash.domain.ruleset import Route, Ruleset, load_ruleset
@@ -38,6 +39,17 @@ class RulesResult:
     apply_per_s: float
     applied: int
     json_per_s: float
+    # The intake's write of a contact: as JSON with its personal details in clear, and sealed
+    # (AES-GCM under the child's data key, as it is written): the cost of sealing, side by side.
+    write_plain_per_s: float = 0.0
+    write_sealed_per_s: float = 0.0
+
+    @property
+    def sealing_us(self) -> float:
+        """Microseconds sealing adds to each contact written."""
+        if not self.write_plain_per_s or not self.write_sealed_per_s:
+            return 0.0
+        return 1e6 / self.write_sealed_per_s - 1e6 / self.write_plain_per_s
 
 
 def screen_inputs(events: Sequence[ContactEvent], ruleset: Ruleset) -> list[ScreenInput]:
@@ -109,10 +121,29 @@ def run_rules(
         return len(values)
 
     json_rate, _ = _rate(parse_all, min(1.0, min_seconds))
+
+    written = list(events[:apply_contacts])
+    keyring = bench_keyring()
+    sealed_values(written, keyring)  # every child's data key made, as the keys topic would hold them
+
+    def write_plain() -> int:
+        for event in written:
+            event.model_dump_json().encode()
+        return len(written)
+
+    def write_sealed() -> int:
+        for event in written:
+            event.sealed(keyring.seal).model_dump_json().encode()
+        return len(written)
+
+    plain_rate, _ = _rate(write_plain, min(1.0, min_seconds))
+    sealed_rate, _ = _rate(write_sealed, min(1.0, min_seconds))
     return RulesResult(
         screen_per_s=screen_rate,
         screened=screened,
         apply_per_s=apply_rate,
         applied=applied,
         json_per_s=json_rate,
+        write_plain_per_s=plain_rate,
+        write_sealed_per_s=sealed_rate,
     )

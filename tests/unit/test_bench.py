@@ -137,7 +137,13 @@ def _full_results() -> Results:
         live=Load("GET /health/live", 32, 5.0, [2.0], Counter({200: 20_000})),
     )
     rules = RulesResult(
-        screen_per_s=60_000.0, screened=180_000, apply_per_s=6_000.0, applied=20_000, json_per_s=5e5
+        screen_per_s=60_000.0,
+        screened=180_000,
+        apply_per_s=6_000.0,
+        applied=20_000,
+        json_per_s=5e5,
+        write_plain_per_s=50_000.0,
+        write_sealed_per_s=10_000.0,
     )
     memory = MemoryResult(
         children=1_000_000,
@@ -209,6 +215,7 @@ def test_targets_are_judged_for_the_reader() -> None:
         "burst": True,
         "intake": False,
         "rules": True,
+        "sealing": True,  # 80 µs a contact
         "memory": True,
         "console": None,  # did not run
     }
@@ -232,13 +239,21 @@ def test_rows_name_each_measurement_with_its_comparison() -> None:
     assert agent.comparison == "ratio 62.5% of bare"
     batch = next(row for row in table if row.measurement.startswith("aiokafka batch loop"))
     assert batch.comparison == "ratio 125.0% of bare; x5.00 of 1 worker"
-    assert len(table) == 12
+    sealing = next(row for row in table if row.measurement.startswith("a contact written, sealed"))
+    assert (sealing.result, sealing.comparison) == (
+        "10,000 contacts/s sealed",
+        "in clear 50,000/s: sealing adds 80.0 µs a contact",
+    )
+    assert len(table) == 13
 
 
 def test_rows_leave_out_what_did_not_run() -> None:
     results = Results(command="mash bench --only rules", contacts=0, rules=_full_results().rules)
     table = rows(results)
-    assert [row.measurement for row in table] == ["ruleset core: screen(), in-process, 1 core"]
+    assert [row.measurement for row in table] == [
+        "ruleset core: screen(), in-process, 1 core",
+        "a contact written, sealed vs in clear, 1 core",
+    ]
 
 
 def test_table_is_markdown_with_aligned_columns() -> None:
