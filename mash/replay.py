@@ -60,8 +60,8 @@ def _reasons(exc: ValidationError, *prefix: str) -> str:
 class LineReader:
     """A replay file's lines as Kafka records, in file order.
 
-    It remembers the child key of every contact it has read, because a decision line names its
-    contact as the partner did, and its event must be keyed by that contact's child."""
+    It remembers every contact it has read, because a decision line names its contact as the
+    partner did, and a decision about a contact not in the file is refused."""
 
     def __init__(
         self,
@@ -78,7 +78,7 @@ class LineReader:
         self.secret = secret
         self.settings = settings
         self.now = now
-        self.child_keys: dict[str, str] = {}  # contact id -> child key
+        self.contacts: set[str] = set()  # the ids of the contacts read so far
 
     def records(self, line: bytes) -> tuple[Kind, list[Record]]:
         """The line's kind and records; raises ValueError with a reason that names no personal data."""
@@ -106,7 +106,7 @@ class LineReader:
             raise ValueError("this agency may not report outcomes")
         event = outcome_event(self.secret, agency.id, outcome, self.now)
         return [
-            (self.settings.topic("outcomes"), event.child_key.encode(), event.model_dump_json().encode(), [])
+            (self.settings.topic("outcomes"), event.outcome_id.encode(), event.model_dump_json().encode(), [])
         ]
 
     def _contact(self, agency: Agency, raw: Any) -> list[Record]:
@@ -132,11 +132,10 @@ class LineReader:
         events = split_submission(
             self.secret, agency.id, agency.default_source, submission, submission.received_at, self.now
         )
-        for e in events:
-            self.child_keys[e.contact_id] = e.child_key
-        # A child's new data key is written before anything sealed under it.
+        self.contacts.update(e.contact_id for e in events)
+        # A contact's data key is written before anything sealed under it.
         new_keys = [
-            self.keyring.new_key(t)[0] for t in self.keyring.without_key({e.child_key for e in events})
+            self.keyring.new_key(t)[0] for t in self.keyring.without_key({e.contact_id for e in events})
         ]
         for key in new_keys:
             self.keyring.add(key)
@@ -144,7 +143,7 @@ class LineReader:
         return [(keys, *record) for record in key_records(new_keys)] + [
             (
                 topic,
-                e.child_key.encode(),
+                e.contact_id.encode(),
                 e.sealed(self.keyring.seal).model_dump_json().encode(),
                 contact_headers(ref_key, e),
             )
@@ -157,12 +156,16 @@ class LineReader:
         except ValidationError as exc:
             raise ValueError(_reasons(exc, "decision")) from None
         try:
-            event = decision_event(self.secret, recorded, self.child_keys)
+            event = decision_event(self.secret, recorded, self.contacts)
         except ValidationError as exc:
             raise ValueError(_reasons(exc, "decision")) from None
-        # Keyed by the child: the worker refuses a decision whose key is not its child's.
         return [
-            (self.settings.topic("decisions"), event.child_key.encode(), event.model_dump_json().encode(), [])
+            (
+                self.settings.topic("decisions"),
+                event.contact_id.encode(),
+                event.model_dump_json().encode(),
+                [],
+            )
         ]
 
 

@@ -146,7 +146,7 @@ def case_router(
 
     async def produce(event: DecisionEvent) -> None:
         send = kafka.get().send_and_wait(
-            decisions_topic, key=event.child_key.encode(), value=event.model_dump_json().encode()
+            decisions_topic, key=event.contact_id.encode(), value=event.model_dump_json().encode()
         )
         await asyncio.wait_for(send, timeout=settings.produce_timeout_s)
 

@@ -621,7 +621,7 @@ def imm_router(
             try:
                 for decision in outcome.decisions:
                     await send(
-                        settings.topic("decisions"), decision.child_key, decision.model_dump_json().encode()
+                        settings.topic("decisions"), decision.contact_id, decision.model_dump_json().encode()
                     )
                 await send(topic, meeting, outcome.meeting.model_dump_json().encode())
             except (KafkaError, TimeoutError, ProducerUnavailable) as exc:

@@ -141,6 +141,12 @@ class CaseRecord(BaseModel):
     children_in_submission: int
     awaiting_sign_off: bool
     trail: tuple[TrailItem, ...]
+    identity_to_check: bool = Field(
+        False, description="its identifiers conflict with another child's: a coordinator decides whose it is"
+    )
+    identity_conflict: str | None = Field(
+        None, description="identity to check only: a contact (or outcome) id of the child it conflicts with"
+    )
 
 
 class PlanRecord(BaseModel):

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from mash.domain.case import CaseRecord, PlanRecord
 from mash.domain.derive import Cursor, Derived, derive, derive_appended, digest
 from mash.domain.ruleset_history import RulesetHistory
-from mash.domain.timeline import ChildTimeline, Entry
+from mash.domain.timeline import ChildTimeline, ChildUpdate, Entry
 
 
 class ChildState(BaseModel):
@@ -70,6 +70,29 @@ def apply(state: ChildState, child_key: str, entry: Entry, rulesets: RulesetHist
     return Step(state=new_state, publish=out, duplicate=False)
 
 
+def apply_update(state: ChildState, update: ChildUpdate, rulesets: RulesetHistory) -> Step:
+    """An update from the identities agent: entries added (or replaced) and removed. Everything
+    it touches is derived again in event time; records of removed contacts are no longer this
+    child's to publish (their new child publishes them)."""
+    child_key = update.child_key
+    timeline = state.timeline.updated(update)
+    if timeline == state.timeline:
+        return _republish(state, child_key, rulesets)
+    if len(update.add) == 1 and not update.remove and not state.timeline.has(update.add[0].id):
+        return apply(state, child_key, update.add[0], rulesets)  # the usual case: one new entry
+    derived = derive(child_key, timeline, rulesets)
+    gone = set(update.remove) - {e.id for e in update.add}
+    published = {key: value for key, value in state.published.items() if key not in gone}
+    out: list[Publish] = []
+    for key, value, record in _encoded(derived):
+        fingerprint = digest(value)
+        if published.get(key) != fingerprint:
+            out.append(Publish(key=key, value=value, record=record))
+            published[key] = fingerprint
+    new_state = ChildState(timeline=timeline, published=published, cursor=derived.cursor)
+    return Step(state=new_state, publish=out, duplicate=False)
+
+
 def _republish(state: ChildState, child_key: str, rulesets: RulesetHistory) -> Step:
     derived = derive(child_key, state.timeline, rulesets)
     out = [Publish(key=key, value=value, record=record) for key, value, record in _encoded(derived)]
@@ -81,11 +104,9 @@ def _encoded(derived: Derived) -> list[tuple[str, bytes, CaseRecord | PlanRecord
     return [(key, record.model_dump_json().encode(), record) for key, record in items]
 
 
-def apply_stored(
-    stored: bytes | None, child_key: str, entry: Entry, rulesets: RulesetHistory
-) -> tuple[Step, bytes]:
-    """`apply` to a child's state as the table stores it (JSON; None for a child not seen
+def apply_stored(stored: bytes | None, update: ChildUpdate, rulesets: RulesetHistory) -> tuple[Step, bytes]:
+    """`apply_update` to a child's state as the table stores it (JSON; None for a child not seen
     before); returns the step and the new state as the table stores it."""
     state = ChildState.model_validate_json(stored) if stored else ChildState()
-    step = apply(state, child_key, entry, rulesets)
+    step = apply_update(state, update, rulesets)
     return step, step.state.model_dump_json().encode()

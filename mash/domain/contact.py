@@ -244,6 +244,17 @@ def submission_problems(
     return problems
 
 
+class Identifiers(BaseModel):
+    """What a partner knows of a child, as keyed hashes (mash.domain.identity): how the worker finds
+    which contacts are about one child (mash.domain.persons) without knowing who the child is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    nhs: str | None = Field(description="the NHS number, when the partner knows it")
+    name_dob: str = Field(description="family and given names with the date of birth (or expected date)")
+    dob: str = Field(description="the date of birth (or expected date) alone")
+
+
 class ContactEvent(BaseModel):
     """One child from one submission, open: what the intake makes and what a reader with the
     child's data key sees. On `mash.contacts.v1` it travels as a `SealedContactEvent`."""
@@ -251,7 +262,7 @@ class ContactEvent(BaseModel):
     model_config = ConfigDict(extra="forbid", title="ContactEventOpen")
 
     contact_id: str
-    child_key: str
+    identifiers: Identifiers
     agency: str
     agency_reference: str
     child_index: int
@@ -273,14 +284,14 @@ class ContactEvent(BaseModel):
         return PersonalDetails(child=self.child, narrative=self.narrative, referrer=self.referrer)
 
     def sealed(self, seal: Seal) -> SealedContactEvent:
-        """The event as Kafka holds it: the personal details sealed under the child's data key,
-        bound to this contact."""
+        """The event as Kafka holds it: the personal details sealed under the contact's own data
+        key, bound to it."""
         details = self.personal().model_dump_json().encode()
         return SealedContactEvent(
             **self.model_dump(exclude={"child", "narrative", "referrer"}),
             referrer_given=self.referrer is not None,
             referrer_reachable=self.referrer_reachable,
-            personal=seal(self.child_key, self.contact_id, details),
+            personal=seal(self.contact_id, self.contact_id, details),
         )
 
 
@@ -297,16 +308,16 @@ class PersonalDetails(BaseModel):
 class SealedContactEvent(BaseModel):
     """Contact v2 on `mash.contacts.v1`: one child from one submission, its personal details sealed.
 
-    Keyed by the pseudonymous child key so that every event about a child lands on one
-    partition, in order, with that child's history. The worker screens and routes it on the
-    fields in clear and never opens `personal` (docs/security-and-privacy.md).
+    Keyed by its contact id. The worker finds the child from `identifiers` (docs/identity.md),
+    screens and routes it on the fields in clear, and never opens `personal`
+    (docs/security-and-privacy.md).
     """
 
     model_config = ConfigDict(extra="forbid", title="ContactEventV2")
 
     schema_version: Literal[2] = 2
     contact_id: str
-    child_key: str
+    identifiers: Identifiers
     agency: str
     agency_reference: str
     child_index: int

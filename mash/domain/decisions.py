@@ -115,7 +115,9 @@ class DecisionEvent(BaseModel):
     schema_version: Literal[1] = 1
     decision_id: str
     contact_id: str
-    child_key: str
+    child_key: str | None = Field(
+        None, description="the child the person saw the contact under; the worker goes by contact_id"
+    )
     action: DecisionAction
     decided_at: AwareDatetime
     by: Annotated[str, Field(min_length=1, max_length=100)]

@@ -506,6 +506,8 @@ def _record(child_key: str, c: _Contact, re_referral: bool) -> CaseRecord:
         children_in_submission=entry.children_in_submission,
         awaiting_sign_off=bool(decisions.pending),
         trail=tuple(decisions.trail),
+        identity_to_check=entry.identity_to_check,
+        identity_conflict=entry.identity_conflict,
     )
 
 

@@ -1,9 +1,10 @@
-"""Pseudonymous keys: how events about one child are joined without naming the child.
+"""Pseudonymous identifiers: how events about one child are joined without naming the child.
 
-The child key is a keyed hash (HMAC-SHA256) of the child's identifiers under a secret from
-configuration, so it is stable for the same child and meaningless without the secret.
-It is the Kafka key of every event about the child. Contact ids are derived the same way
-from the agency and its own reference, so a retried submission gets the same ids.
+Each identifier a partner gives (the NHS number; the names with the date of birth; the date of
+birth alone) becomes a keyed hash (HMAC-SHA256) under a secret from configuration, so it is
+stable for the same child and meaningless without the secret. The worker finds which contacts
+are about one child from them (mash.domain.persons). Contact ids are derived the same way from
+the agency and its own reference, so a retried submission gets the same ids.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import hashlib
 import hmac
 import unicodedata
 
-from mash.domain.contact import Child
+from mash.domain.contact import Child, Identifiers
 
 
 def _norm(text: str) -> str:
@@ -30,6 +31,17 @@ def child_identity(child: Child) -> str:
         return f"nhs:{child.nhs_number}"
     born = f"dob:{child.date_of_birth}" if not child.unborn else f"edd:{child.expected_date}"
     return f"name:{_norm(child.family_name)}|{_norm(child.given_name)}|{born}"
+
+
+def identifiers(secret: bytes, child: Child) -> Identifiers:
+    """The child's identifiers as keyed hashes: stable for the same child, meaningless without the secret."""
+    born = f"dob:{child.date_of_birth}" if not child.unborn else f"edd:{child.expected_date}"
+    name = f"name:{_norm(child.family_name)}|{_norm(child.given_name)}|{born}"
+    return Identifiers(
+        nhs="id-" + keyed(secret, f"nhs:{child.nhs_number}")[:32] if child.nhs_number else None,
+        name_dob="id-" + keyed(secret, name)[:32],
+        dob="id-" + keyed(secret, born)[:32],
+    )
 
 
 def keyed(secret: bytes, text: str) -> str:

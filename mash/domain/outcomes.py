@@ -1,8 +1,9 @@
 """What the council's case system tells the service: a case closed, a child protection plan started or ended.
 
 The case system names the child with the same identifiers a partner uses in a contact;
-the intake adapter replaces them with the child key, so the event on
-`mash.outcomes.v1` carries no personal data.
+the intake adapter replaces them with keyed hashes (`Identifiers`), so the event on
+`mash.outcomes.v1` carries no personal data, and the worker finds the child as it does for a
+contact.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from mash.domain.contact import Child
+from mash.domain.contact import Child, Identifiers
 
 
 class OutcomeType(StrEnum):
@@ -50,13 +51,13 @@ class OutcomeSubmission(BaseModel):
 
 
 class OutcomeEvent(BaseModel):
-    """Outcome v1 on `mash.outcomes.v1`, keyed by child key."""
+    """Outcome v2 on `mash.outcomes.v1`, keyed by its outcome id."""
 
-    model_config = ConfigDict(extra="forbid", title="OutcomeEventV1")
+    model_config = ConfigDict(extra="forbid", title="OutcomeEventV2")
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     outcome_id: str
-    child_key: str
+    identifiers: Identifiers
     agency: str
     type: OutcomeType
     occurred_at: AwareDatetime

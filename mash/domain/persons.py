@@ -25,7 +25,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from mash.domain.contact import Identifiers
+from mash.domain.decisions import Role
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,32 @@ class IdentityDecision:
     others: tuple[str, ...]
 
 
+class IdentityDecisionEvent(BaseModel):
+    """Identity decision v1 on `mash.identities.v1`: a coordinator's "same child", "different
+    child", link or split, by contact ids (sightings), with the rationale recorded."""
+
+    model_config = ConfigDict(extra="forbid", title="IdentityDecisionEventV1")
+
+    schema_version: Literal[1] = 1
+    decision_id: str
+    action: IdentityAction
+    subjects: Annotated[list[str], Field(min_length=1, max_length=500)]
+    others: Annotated[list[str], Field(min_length=1, max_length=500)]
+    decided_at: AwareDatetime
+    by: Annotated[str, Field(min_length=1, max_length=100)]
+    role: Role
+    rationale: Annotated[str, Field(min_length=1, max_length=5000)]
+
+    def decision(self) -> IdentityDecision:
+        return IdentityDecision(
+            self.decision_id, self.decided_at, self.action, tuple(self.subjects), tuple(self.others)
+        )
+
+
+def sighting(sighting_id: str, at: datetime, identifiers: Identifiers) -> Sighting:
+    return Sighting(sighting_id, at, identifiers.name_dob, identifiers.dob, identifiers.nhs)
+
+
 Constraint = Literal["same", "different"]
 
 
@@ -82,6 +113,8 @@ class Resolution:
 
     child_of: Mapping[str, str]
     to_check: frozenset[str]
+    # For each sighting to check, a sighting of the child whose identifier it conflicts with.
+    conflict_with: Mapping[str, str] = field(default_factory=dict)
 
 
 def child_key_of(first_sighting: str) -> str:
@@ -111,6 +144,7 @@ class _Walk:
         self.children: dict[str, _Child] = {}  # by root
         self.holder: dict[str, str] = {}  # token -> a member of the child that first held it
         self.to_check: set[str] = set()
+        self.conflict_with: dict[str, str] = {}
 
     def root(self, sighting: str) -> str:
         parent = self.parent
@@ -144,7 +178,7 @@ class _Walk:
             self.root(x) for x, kind in said.items() if kind == "same" and x in self.parent and x != s.id
         }
         joins: list[str] = []
-        conflict = False
+        conflict: str | None = None  # a sighting of the child it conflicts with
         for kind, token in (("nhs", s.nhs), ("name_dob", s.name_dob)):
             if token is None or token not in self.holder:
                 continue
@@ -153,18 +187,19 @@ class _Walk:
                 continue  # already joined, or a person said these are different children
             child = self.children[root]
             if kind == "nhs" and s.dob not in child.dobs:
-                conflict = True  # this NHS number is already the child of another date of birth
+                conflict = self.holder[token]  # this NHS number is already another date of birth's
             elif kind == "name_dob" and s.nhs is not None and child.nhs and s.nhs not in child.nhs:
-                conflict = True  # this name and date of birth are already tied to another NHS number
+                conflict = self.holder[token]  # this name and date of birth are another NHS number's
             else:
                 joins.append(root)
         if len(joins) == 2 and self._clash(joins[0], joins[1]):
-            conflict = True
-        if conflict:
+            conflict = joins[1]
+        if conflict is not None:
             # Its effect on history waits for a person: a child of its own, tying nothing, unless a
             # coordinator has already said whose child it is.
             if not forced:
                 self.to_check.add(s.id)
+                self.conflict_with[s.id] = conflict
             self._union([s.id, *sorted(forced)])
             return
         roots = [s.id, *sorted(forced), *joins]
@@ -184,7 +219,7 @@ class _Walk:
             key = child_key_of(min(child.members, key=order.__getitem__))
             for member in child.members:
                 child_of[member] = key
-        return Resolution(child_of, frozenset(self.to_check))
+        return Resolution(child_of, frozenset(self.to_check), dict(self.conflict_with))
 
 
 def resolve(sightings: Iterable[Sighting], decisions: Iterable[IdentityDecision] = ()) -> Resolution:
@@ -218,6 +253,24 @@ class PersonIndex:
         self.decided_with: dict[str, set[str]] = defaultdict(set)  # sighting -> decisions naming it
         self.child_of: dict[str, str] = {}
         self.to_check: set[str] = set()
+        self.conflict_with: dict[str, str] = {}
+
+    def load(self, sightings: Iterable[Sighting], decisions: Iterable[IdentityDecision]) -> None:
+        """Every sighting and decision at once (a worker taking over the index): one walk, the
+        same children as adding them one at a time."""
+        for s in sightings:
+            self.sightings[s.id] = s
+            for token in (s.nhs, s.name_dob):
+                if token is not None:
+                    self.by_token[token].add(s.id)
+        for d in decisions:
+            self.decisions[d.id] = d
+            for sighting in {*d.subjects, *d.others}:
+                self.decided_with[sighting].add(d.id)
+        result = resolve(self.sightings.values(), self.decisions.values())
+        self.child_of = dict(result.child_of)
+        self.to_check = set(result.to_check)
+        self.conflict_with = dict(result.conflict_with)
 
     def add_sighting(self, s: Sighting) -> Changes:
         if s.id in self.sightings:
@@ -265,4 +318,11 @@ class PersonIndex:
         to_check = {s: s in result.to_check for s in around if (s in result.to_check) != (s in self.to_check)}
         self.child_of.update(result.child_of)
         self.to_check = (self.to_check - around) | set(result.to_check)
+        for s in around:
+            self.conflict_with.pop(s, None)
+        self.conflict_with.update(result.conflict_with)
         return Changes(moved, to_check)
+
+    def component(self, sighting: str) -> set[str]:
+        """Every sighting whose child could depend on this one's."""
+        return self._closure({sighting}) if sighting in self.sightings else set()

@@ -24,6 +24,6 @@ class Sealed(BaseModel):
     data: str
 
 
-# Seals `plaintext` for one child (its child key) and one record (its id, bound in, so a sealed
-# value cannot be moved to another record).
+# Seals `plaintext` under the data key of a token (a contact's own id) for one record (its id,
+# bound in, so a sealed value cannot be moved to another record).
 Seal = Callable[[str, str, bytes], Sealed]

@@ -7,12 +7,12 @@ contact as the partner did, and gets the ids the intake gave that contact.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container
 from datetime import UTC, datetime
 
 from mash.domain.contact import CinSource, ContactEvent, ContactSubmission
 from mash.domain.decisions import DecisionEvent, RecordedDecision
-from mash.domain.identity import child_key, contact_id, keyed
+from mash.domain.identity import contact_id, identifiers, keyed
 from mash.domain.outcomes import OutcomeEvent, OutcomeSubmission
 
 
@@ -28,7 +28,7 @@ def split_submission(
     return [
         ContactEvent(
             contact_id=contact_id(secret, agency, submission.agency_reference, i),
-            child_key=child_key(secret, child),
+            identifiers=identifiers(secret, child),
             agency=agency,
             agency_reference=submission.agency_reference,
             child_index=i,
@@ -49,9 +49,10 @@ def split_submission(
 def outcome_event(
     secret: bytes, agency: str, submission: OutcomeSubmission, accepted_at: datetime
 ) -> OutcomeEvent:
-    """The outcome with the child replaced by its key. Its id comes from the case system's
-    reference when given, otherwise from its content, so a repeat is recognised either way."""
-    key = child_key(secret, submission.child)
+    """The outcome with the child replaced by keyed hashes of its identifiers. Its id comes from the
+    case system's reference when given, otherwise from its content, so a repeat is recognised either way."""
+    named = identifiers(secret, submission.child)
+    key = named.nhs or named.name_dob
     occurred = submission.occurred_at.astimezone(UTC).isoformat()
     identity = (
         f"ref\x1f{agency}\x1f{submission.reference}"
@@ -60,7 +61,7 @@ def outcome_event(
     )
     return OutcomeEvent(
         outcome_id="oc-" + keyed(secret, "outcome\x1f" + identity)[:24],
-        child_key=key,
+        identifiers=named,
         agency=agency,
         type=submission.type,
         occurred_at=submission.occurred_at,
@@ -82,17 +83,16 @@ def decision_id(secret: bytes, reference: str) -> str:
     return "dc-" + keyed(secret, "decision\x1f" + reference)[:24]
 
 
-def decision_event(secret: bytes, recorded: RecordedDecision, child_keys: Mapping[str, str]) -> DecisionEvent:
+def decision_event(secret: bytes, recorded: RecordedDecision, contacts: Container[str]) -> DecisionEvent:
     """The event `mash replay` writes for a recorded decision. The contact id is the intake's
-    (agency, agency reference, child index); the child key, which is the event's Kafka key,
-    comes from `child_keys` (contact id -> child key) of the contacts replayed before it.
+    (agency, agency reference, child index), which must be among `contacts`, the ids of the
+    contacts replayed before it.
 
-    Raises UnknownContact for a contact not in `child_keys`, and pydantic's ValidationError
+    Raises UnknownContact for a contact not in `contacts`, and pydantic's ValidationError
     when the fields do not fit the action (as the console's decisions are checked)."""
     contact = recorded.contact
     cid = contact_id(secret, contact.agency, contact.agency_reference, contact.child)
-    key = child_keys.get(cid)
-    if key is None:
+    if cid not in contacts:
         raise UnknownContact(
             "the decision names a contact with no line before it in the file (agency, agency_reference "
             "and child must match a contact line)"
@@ -103,7 +103,6 @@ def decision_event(secret: bytes, recorded: RecordedDecision, child_keys: Mappin
             **fields,
             "decision_id": decision_id(secret, recorded.reference),
             "contact_id": cid,
-            "child_key": key,
             "signs_off": decision_id(secret, recorded.signs_off) if recorded.signs_off else None,
         }
     )

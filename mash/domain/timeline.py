@@ -43,6 +43,10 @@ class ContactEntry(BaseModel):
     # The ruleset in force when the contact was received, fixed when the worker first takes it:
     # the contact is screened under it for good (mash.domain.ruleset_history).
     ruleset_version: str
+    # Its identifiers conflict with another child's (mash.domain.persons): screened on its own,
+    # flagged, until a coordinator decides; `identity_conflict` is a contact of that other child.
+    identity_to_check: bool = False
+    identity_conflict: str | None = None
 
     @classmethod
     def of(cls, event: ContactEvent | SealedContactEvent, ruleset_version: str) -> ContactEntry:
@@ -132,6 +136,15 @@ class ChildTimeline(BaseModel):
     def has(self, entry_id: str) -> bool:
         return any(e.id == entry_id for e in self.entries)
 
+    def updated(self, update: ChildUpdate) -> ChildTimeline:
+        """The timeline with the update's entries removed, and its added ones in their place
+        (an entry already there is replaced)."""
+        gone = {*update.remove, *(e.id for e in update.add)}
+        entries = [e for e in self.entries if e.id not in gone]
+        for entry in update.add:
+            insort(entries, entry, key=order)
+        return ChildTimeline(entries=tuple(entries))
+
     def with_entry(self, entry: Entry) -> ChildTimeline:
         """The timeline with one more entry in its event-time place (unchanged if already there)."""
         if self.has(entry.id):
@@ -139,3 +152,16 @@ class ChildTimeline(BaseModel):
         entries = list(self.entries)
         insort(entries, entry, key=order)
         return ChildTimeline(entries=tuple(entries))
+
+
+class ChildUpdate(BaseModel):
+    """What the identities agent tells a child's agent, on `mash.resolved.v1` keyed by the child
+    key: entries that are now this child's (new, or with a changed identity flag) and entries
+    that are no longer (moved to another child by a tie, a link or a split)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="ChildUpdateV1")
+
+    schema_version: Literal[1] = 1
+    child_key: str
+    add: tuple[Entry, ...] = ()
+    remove: tuple[str, ...] = ()

@@ -399,10 +399,10 @@ def create_intake_app(
         in_flight[ref_key] = done
         stored: list[str] | None = None
         try:
-            await ensure_keys(settings, keyring, {e.child_key for e in events}, produce)
+            await ensure_keys(settings, keyring, {e.contact_id for e in events}, produce)
             records = [
                 (
-                    e.child_key.encode(),
+                    e.contact_id.encode(),
                     e.sealed(keyring.seal).model_dump_json().encode(),
                     contact_headers(ref_key, e),
                 )
@@ -446,7 +446,7 @@ def create_intake_app(
             raise ApiError(422, [problem])
         event = outcome_event(secret, who.id, submission, now)
         await produce(
-            settings.topic("outcomes"), [(event.child_key.encode(), event.model_dump_json().encode(), [])]
+            settings.topic("outcomes"), [(event.outcome_id.encode(), event.model_dump_json().encode(), [])]
         )
         metrics.OUTCOMES_RECEIVED.labels(type=event.type.value).inc()
         log.info("outcome_accepted", agency=who.id, type=event.type.value)

@@ -30,7 +30,7 @@ from aiokafka.protocol.metadata import MetadataRequest
 
 from mash.config import Settings
 from mash.observability.logging import get_logger
-from mash.streams.topics import ensure_topics
+from mash.streams.topics import ensure_topics, partitions
 
 log = get_logger(__name__)
 
@@ -44,7 +44,9 @@ class TopicsUnavailable(Exception):
 class TopicGuard:
     def __init__(self, settings: Settings, on_fresh_broker: Callable[[], Awaitable[None]]) -> None:
         self.settings = settings
-        self.topics = [settings.topic(name) for name in ("contacts", "outcomes", "cases")]
+        names = ("contacts", "outcomes", "cases")
+        self.topics = [settings.topic(name) for name in names]
+        self.partitions = {settings.topic(name): partitions(settings, name) for name in names}
         self.marker = settings.topic("intake-epoch")
         self.on_fresh_broker = on_fresh_broker
         self.generation = 0  # goes up each time the broker is found fresh
@@ -86,9 +88,9 @@ class TopicGuard:
                 log.error("intake_topics_missing", topics=missing)
                 raise TopicsUnavailable("the event store is not set up")
             return self.generation
-        wrong = [t for t in self.topics if found.get(t) not in (None, self.settings.topic_partitions)]
+        wrong = [t for t in self.topics if found.get(t) not in (None, self.partitions[t])]
         if wrong:
-            # Made by something else with other partitions: child keys would land apart.
+            # Made by something else with other partitions: one order, or a child's keys, would split.
             log.error("intake_topics_wrongly_partitioned", topics=wrong)
             raise TopicsUnavailable("the event store is not set up correctly")
         if missing or self.marker not in found:

@@ -87,7 +87,7 @@ async def rescreen_waiting(
     try:
         topic = settings.topic("decisions")
         for event in decisions:
-            await producer.send(topic, event.model_dump_json().encode(), key=event.child_key.encode())
+            await producer.send(topic, event.model_dump_json().encode(), key=event.contact_id.encode())
         await producer.flush()
     finally:
         await producer.stop()

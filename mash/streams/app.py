@@ -22,17 +22,13 @@ from typing import Any, cast
 import faust
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
 
 from mash.config import Settings
 from mash.domain.case import CaseRecord
 from mash.domain.child import Step, apply_stored
-from mash.domain.contact import Problem, SealedContactEvent
-from mash.domain.decisions import DecisionEvent
-from mash.domain.outcomes import OutcomeEvent
+from mash.domain.contact import Problem
 from mash.domain.ruleset import Route, Ruleset
-from mash.domain.ruleset_history import RulesetHistory
-from mash.domain.timeline import ContactEntry, DecisionEntry, Entry, OutcomeEntry
+from mash.domain.timeline import ChildUpdate
 from mash.intake.rulesets import RulesetHolder
 from mash.observability import metrics
 from mash.observability.logging import get_logger
@@ -55,11 +51,13 @@ from mash.streams.delivery import (
     record_order,
     stop_uncommitted,
 )
+from mash.streams.identities_agent import IdentitiesHolder, send_effects
+from mash.streams.identities_agent import step as identity_step
 from mash.streams.imm_agent import install_imm
 from mash.streams.output import Output, Where, kafka_producer
 from mash.streams.retention_job import install_retention
 from mash.streams.ruleset_registry import LiveRulesets, Registry
-from mash.streams.topics import CHILD_INPUTS
+from mash.streams.topics import CHILD_INPUTS, RESOLVED
 
 log = get_logger(__name__)
 
@@ -108,28 +106,16 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Taken:
-    """An input event that parsed: where its child's state is kept, and what it adds to it."""
+    """An update that parsed: where its child's state is kept, and what changes in it."""
 
     event: faust.EventT[bytes]
     where: Where
-    child_key: str
-    entry: Entry
+    update: ChildUpdate
 
 
-def timeline_entry(topic: str, raw: bytes, settings: Settings, rulesets: RulesetHistory) -> tuple[str, Entry]:
-    """The child key and timeline entry of one input event; raises Rejected for a bad one. A
-    contact is pinned to the ruleset in force when it was received."""
-    model: BaseModel
-    if topic == settings.topic("contacts"):
-        model = parse_event(raw, SealedContactEvent, expected_version=2)
-        return model.child_key, ContactEntry.of(model, rulesets.in_force(model.received_at).version)
-    if topic == settings.topic("outcomes"):
-        model = parse_event(raw, OutcomeEvent)
-        return model.child_key, OutcomeEntry.of(model)
-    if topic == settings.topic("decisions"):
-        model = parse_event(raw, DecisionEvent)
-        return model.child_key, DecisionEntry.of(model)
-    raise Rejected(DeadLetterReason.SCHEMA_INVALID, [Problem(loc=[], msg="not an input topic", type="topic")])
+def child_update(raw: bytes) -> ChildUpdate:
+    """An update for one child from the identities agent; raises Rejected for a bad one."""
+    return parse_event(raw, ChildUpdate)
 
 
 def _ignore(_: object) -> None:
@@ -168,6 +154,7 @@ def create_app(settings: Settings, ruleset: Ruleset, registry: Registry) -> faus
     """`registry` holds every ruleset version registered so far, `ruleset` among them."""
     app = new_faust_app(settings.app_id, settings)
     inputs = app.topic(*(settings.topic(name) for name in CHILD_INPUTS), key_type=bytes, value_type=bytes)
+    resolved_topic = app.topic(settings.topic(RESOLVED), key_type=bytes, value_type=bytes)
     registered = app.topic(settings.topic("rulesets"), key_type=bytes, value_type=bytes)
     # Re-reads MASH_RULESET_FILE when it changes; a file with errors is refused and the last good one
     # kept; a new version is registered for every process to screen with.
@@ -185,6 +172,14 @@ def create_app(settings: Settings, ruleset: Ruleset, registry: Registry) -> faus
         value_type=bytes,
     )
     output = Output(lambda: kafka_producer(app), children, [cases, plans])
+    identities_table = app.Table(
+        f"{settings.topic_prefix}-identities", partitions=1, key_type=bytes, value_type=bytes
+    )
+    resolved = settings.topic(RESOLVED)
+    identities_output = Output(lambda: kafka_producer(app), identities_table, [resolved])
+    identities = IdentitiesHolder(identities_output)
+    # mode's stubs want a receiver typed (sender, *args, signal, **kwargs); this one names its argument.
+    app.on_partitions_revoked.connect(identities.forget)  # type: ignore[arg-type]
 
     # The operators' public key: the worker seals each dead letter's original to it and holds
     # nothing that opens one; without it, a letter keeps only the record's place, size and digest.
@@ -211,7 +206,8 @@ def create_app(settings: Settings, ruleset: Ruleset, registry: Registry) -> faus
         log.warning("dead_letter", topic=message.topic, offset=message.offset, reason=rejected.reason.value)
 
     processed = metrics.EVENTS_PROCESSED.labels(agent="children")
-    processing = {name: metrics.EVENT_PROCESSING.labels(topic=name) for name in inputs.topics}
+    processed_identities = metrics.EVENTS_PROCESSED.labels(agent="identities")
+    processing = {name: metrics.EVENT_PROCESSING.labels(topic=name) for name in [*inputs.topics, resolved]}
     screened = {level: metrics.CONTACTS_SCREENED.labels(level=str(level)) for level in LEVELS}
     routed = {route: metrics.CONTACTS_ROUTED.labels(route=route.value) for route in Route}
     order = record_order(app)
@@ -221,8 +217,8 @@ def create_app(settings: Settings, ruleset: Ruleset, registry: Registry) -> faus
         """The event parsed, or None once it is dead-lettered."""
         processed.inc()
         try:
-            child_key, entry = timeline_entry(event.message.topic, event.value, settings, history)
-            key = child_key.encode()
+            update = child_update(event.value)
+            key = update.child_key.encode()
             if event.message.key != key:
                 # The table lives on the partition of the record's key: another key would
                 # split the child's history in two.
@@ -231,14 +227,16 @@ def create_app(settings: Settings, ruleset: Ruleset, registry: Registry) -> faus
         except Rejected as rejected:
             send_to_dlq(event, rejected)
             return None
-        return Taken(event, output.where(key), child_key, entry)
+        return Taken(event, output.where(key), update)
 
     def count(parsed: Taken, step: Step) -> None:
         if step.duplicate:
             metrics.DUPLICATES.labels(topic=parsed.event.message.topic).inc()
             return
-        record = next((p.record for p in step.publish if p.key == parsed.entry.id), None)
-        if isinstance(record, CaseRecord):  # the event's own contact, screened and routed
+        added = {e.id for e in parsed.update.add}
+        for record in (p.record for p in step.publish if p.key in added):
+            if not isinstance(record, CaseRecord) or record.trail:
+                continue  # screened and routed once, when its contact first arrives
             screened[record.recommendation.level].inc()
             routed[record.route].inc()
             metrics.SCREENING_LATENCY.observe(
@@ -272,7 +270,7 @@ def create_app(settings: Settings, ruleset: Ruleset, registry: Registry) -> faus
         sends: list[tuple[str, bytes, bytes]] = []
         for parsed, stored in zip(taken, output.load([t.where for t in taken]), strict=True):
             step, states[parsed.where] = apply_stored(
-                states.get(parsed.where, stored), parsed.child_key, parsed.entry, history
+                states.get(parsed.where, stored), parsed.update, history
             )
             count(parsed, step)
             for item in step.publish:
@@ -289,11 +287,40 @@ def create_app(settings: Settings, ruleset: Ruleset, registry: Registry) -> faus
             await stream.ack(event)
             processing[event.message.topic].observe(share)
 
-    @app.agent(inputs, name="children")
+    @app.agent(resolved_topic, name="children")
     async def child_events(stream: faust.StreamT[bytes]) -> None:
         events = cast(Any, stream).noack()  # acknowledged by `handle`, once a batch is handled
         async for batch in batches(events):
             await handle(batch, events)
+
+    async def resolve(batch: list[faust.EventT[bytes]], stream: Any) -> None:
+        """A batch of input events, one after another, to the children they are about; acknowledged
+        once every row and update is with aiokafka."""
+        started = time.perf_counter()
+        held = identities.get()
+        for event in batch:
+            try:
+                await order.check(event.message.tp, event.message.offset)
+            except RecordsSkipped as skipped:
+                stop_uncommitted("records skipped", detail=str(skipped))
+            stream._set_current_event(event)
+            processed_identities.inc()
+            try:
+                effects = identity_step(held, event.message.topic, event.value, settings, rules.history)
+            except Rejected as rejected:
+                send_to_dlq(event, rejected)
+                continue
+            await send_effects(identities_output, resolved, effects)
+        share = (time.perf_counter() - started) / len(batch)
+        for event in batch:
+            await stream.ack(event)
+            processing[event.message.topic].observe(share)
+
+    @app.agent(inputs, name="identities")
+    async def input_events(stream: faust.StreamT[bytes]) -> None:
+        events = cast(Any, stream).noack()
+        async for batch in batches(events):
+            await resolve(batch, events)
 
     @app.page("/metrics")
     async def metrics_page(view: View, request: Request) -> Response:

@@ -77,6 +77,10 @@ class Output:
         for (partition, key), state in states.items():
             await self.publish(self.changelog, key, state, partition)
 
+    def items(self, partition: int) -> list[tuple[bytes, bytes]]:
+        """Every key and state the table holds for `partition`."""
+        return list(self._store(partition).items())
+
     def _store(self, partition: int) -> MutableMapping[bytes, bytes]:
         """Where the table keeps `partition`'s keys: faust's RocksDB store has a database per
         partition (opened as faust's own reads and writes open it); the memory store one dict."""

@@ -1,8 +1,9 @@
 """The service's topics, and creating them with explicit settings before any process uses them.
 
-Every topic about a child (contacts, outcomes, decisions) is keyed by the child key and
-has the same number of partitions, so all of one child's events meet on one partition,
-in order, with that child's table entry.
+The input topics (contacts, outcomes, decisions, identity decisions) have one partition each:
+which child an event is about depends on every event before it (docs/identity.md). The
+resolved topic, keyed by child key, has as many partitions as the worker's child table, so all
+of one child's updates meet on one partition, in order, with that child's table entry.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from mash.config import Settings
 
-CHILD_INPUTS = ("contacts", "outcomes", "decisions")
+# Every input about children, one partition each: the identities agent reads them in one order
+# (mash.streams.identities_agent) and sends each child's updates to RESOLVED, keyed by child key.
+CHILD_INPUTS = ("contacts", "outcomes", "decisions", "identities")
+RESOLVED = "resolved"
 OUTPUTS = ("cases", "plans")
 DEAD_LETTERS = "dlq"
 IMM = "imm"  # the integrated mid-day meeting: frozen agendas and meeting records, keyed by meeting id
@@ -22,9 +26,14 @@ RULESETS = "rulesets"  # every ruleset version used, keyed by version (mash.stre
 # Children's data keys, wrapped, keyed by key id; a tombstone erases one (mash.adapters.keyring).
 # Compacted, so Apache Kafka drops an erased key for good; every other topic keeps everything.
 KEYS = "keys"
-ALL = (*CHILD_INPUTS, *OUTPUTS, DEAD_LETTERS, IMM, RULESETS, KEYS)
-SINGLE_PARTITION = (DEAD_LETTERS, RULESETS, KEYS)
+ALL = (*CHILD_INPUTS, RESOLVED, *OUTPUTS, DEAD_LETTERS, IMM, RULESETS, KEYS)
+SINGLE_PARTITION = (*CHILD_INPUTS, DEAD_LETTERS, RULESETS, KEYS)
 COMPACTED = (KEYS,)
+
+
+def partitions(settings: Settings, name: str) -> int:
+    """How many partitions the service gives topic `name` ("contacts", "cases", ...)."""
+    return 1 if name in SINGLE_PARTITION else settings.topic_partitions
 
 
 async def ensure_topics(settings: Settings) -> list[str]:
@@ -36,7 +45,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
         wanted = [
             NewTopic(
                 settings.topic(name),
-                num_partitions=1 if name in SINGLE_PARTITION else settings.topic_partitions,
+                num_partitions=partitions(settings, name),
                 replication_factor=settings.topic_replication,
                 topic_configs=(
                     {"cleanup.policy": "compact"}

@@ -78,6 +78,7 @@ def test_the_same_nhs_number_with_another_date_of_birth_is_to_check_and_not_merg
 
     assert result.to_check == {"wrong"}
     assert result.child_of["wrong"] != result.child_of["ada"]
+    assert result.conflict_with == {"wrong": "ada"}  # what the coordinator is asked about
 
 
 def test_a_name_and_date_of_birth_already_tied_to_another_nhs_number_is_to_check():
@@ -193,6 +194,27 @@ def histories(draw: st.DrawFn) -> tuple[list[Sighting], list[IdentityDecision]]:
         for i in range(draw(st.integers(min_value=0, max_value=3)))
     ]
     return sightings, decisions
+
+
+def test_an_index_loaded_at_once_is_the_index_fed_one_at_a_time():
+    sightings = [
+        seen("ada", 1, nhs="N1"),
+        seen("wrong", 2, nhs="N1", name="bo-other", dob="2019-06-06"),
+        seen("school", 3),
+        seen("bo", 4, name="bo-other", dob="2019-06-06"),
+    ]
+    link = decided("dc-1", IdentityAction.LINK, ("bo",), ("wrong",))
+    fed, loaded = PersonIndex(), PersonIndex()
+    for s in sightings:
+        fed.add_sighting(s)
+    fed.add_decision(link)
+    loaded.load(sightings, [link])
+    assert (loaded.child_of, loaded.to_check, loaded.conflict_with) == (
+        fed.child_of,
+        fed.to_check,
+        fed.conflict_with,
+    )
+    assert fed.component("bo") == {"bo", "wrong", "ada", "school"}
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,0 +1,146 @@
+"""The identities agent's step: which child each event is about, and what each child must be told.
+
+Every input event goes through here first, one at a time, in the order of a single partition.
+A contact or an outcome is a *sighting* (mash.domain.persons); a person's decision follows its
+contact; an identity decision (same child, different child, link, split) changes which child
+sightings are about. Each step returns the rows to keep (the identities table, so a worker taking
+over rebuilds the same index) and a `ChildUpdate` for every child whose history changed: the
+entries now theirs, and those no longer theirs.
+
+A sighting's row remembers every child its entries were ever sent to, so an update sent once is
+sent again after a crash (a redelivered event re-sends the updates of everything it could have
+moved), and a child never keeps an entry that has moved on.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict
+
+from mash.domain.persons import IdentityDecision, IdentityDecisionEvent, PersonIndex, Sighting
+from mash.domain.timeline import ChildUpdate, ContactEntry, DecisionEntry, Entry
+
+SIGHTING = "s:"  # table keys: a sighting's row
+IDENTITY_DECISION = "i:"  # an identity decision
+PENDING = "p:"  # decisions about a contact not seen yet
+
+
+class SightingRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sighting: tuple[str, str, str, str | None]  # id, name_dob, dob, nhs: see `Sighting`
+    entry: Entry
+    decisions: dict[str, DecisionEntry] = {}
+    sent_to: list[str] = []
+
+    def as_sighting(self) -> Sighting:
+        sid, name_dob, dob, nhs = self.sighting
+        return Sighting(sid, self.entry.at, name_dob, dob, nhs)
+
+
+class PendingRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decisions: dict[str, DecisionEntry] = {}
+
+
+@dataclass
+class Effects:
+    rows: dict[str, bytes] = field(default_factory=dict)  # table key -> value
+    updates: list[ChildUpdate] = field(default_factory=list)
+
+
+def _row(s: Sighting, entry: Entry) -> SightingRow:
+    return SightingRow(sighting=(s.id, s.name_dob, s.dob, s.nhs), entry=entry)
+
+
+class Identities:
+    """The index of every sighting and identity decision, and each sighting's entries."""
+
+    def __init__(self) -> None:
+        self.index = PersonIndex()
+        self.rows: dict[str, SightingRow] = {}
+        self.pending: dict[str, PendingRow] = {}
+        self.identity_decisions: set[str] = set()
+
+    def load(self, stored: Iterable[tuple[bytes, bytes]]) -> None:
+        """The table as a worker finds it when it takes the identities over."""
+        decisions: list[IdentityDecision] = []
+        for key, value in stored:
+            name = key.decode()
+            if name.startswith(SIGHTING):
+                row = SightingRow.model_validate_json(value)
+                self.rows[row.sighting[0]] = row
+            elif name.startswith(PENDING):
+                self.pending[name.removeprefix(PENDING)] = PendingRow.model_validate_json(value)
+            elif name.startswith(IDENTITY_DECISION):
+                decisions.append(IdentityDecisionEvent.model_validate_json(value).decision())
+        self.identity_decisions = {d.id for d in decisions}
+        self.index.load((row.as_sighting() for row in self.rows.values()), decisions)
+
+    # --- the three kinds of event ------------------------------------------------------------
+
+    def sighting(self, s: Sighting, entry: Entry) -> Effects:
+        if s.id in self.rows:  # seen before: send again whatever it could have changed
+            return self._emit(self.index.component(s.id))
+        row = self.rows[s.id] = _row(s, entry)
+        effects = Effects()
+        if (waiting := self.pending.pop(s.id, None)) is not None:
+            row.decisions = dict(waiting.decisions)
+            effects.rows[f"{PENDING}{s.id}"] = PendingRow().model_dump_json().encode()
+        changes = self.index.add_sighting(s)
+        return self._emit({s.id, *changes.moved, *changes.to_check}, effects)
+
+    def decision(self, d: DecisionEntry) -> Effects:
+        row = self.rows.get(d.contact_id)
+        if row is None:  # its contact is on another topic and not read yet
+            waiting = self.pending.setdefault(d.contact_id, PendingRow())
+            waiting.decisions[d.id] = d
+            return Effects(rows={f"{PENDING}{d.contact_id}": waiting.model_dump_json().encode()})
+        row.decisions[d.id] = d
+        return self._emit({d.contact_id})
+
+    def identity_decision(self, event: IdentityDecisionEvent) -> Effects:
+        d = event.decision()
+        named = {*d.subjects, *d.others} & self.rows.keys()
+        if d.id in self.identity_decisions:
+            return self._emit({x for s in named for x in self.index.component(s)})
+        self.identity_decisions.add(d.id)
+        changes = self.index.add_decision(d)
+        effects = Effects(rows={f"{IDENTITY_DECISION}{d.id}": event.model_dump_json().encode()})
+        return self._emit({*named, *changes.moved, *changes.to_check}, effects)
+
+    # --- what the children are told ----------------------------------------------------------
+
+    def flagged(self, sighting: str) -> Entry:
+        entry = self.rows[sighting].entry
+        if not isinstance(entry, ContactEntry):
+            return entry
+        to_check = sighting in self.index.to_check
+        conflict = self.index.conflict_with.get(sighting) if to_check else None
+        return entry.model_copy(update={"identity_to_check": to_check, "identity_conflict": conflict})
+
+    def _emit(self, sightings: Iterable[str], effects: Effects | None = None) -> Effects:
+        effects = effects or Effects()
+        adds: dict[str, list[Entry]] = defaultdict(list)
+        removes: dict[str, list[str]] = defaultdict(list)
+        for sid in sorted(set(sightings) & self.rows.keys()):
+            row = self.rows[sid]
+            child = self.index.child_of[sid]
+            adds[child].extend([self.flagged(sid), *row.decisions.values()])
+            for earlier in row.sent_to:
+                if earlier != child:
+                    removes[earlier].extend([sid, *row.decisions])
+            if child not in row.sent_to:
+                row.sent_to.append(child)
+            effects.rows[f"{SIGHTING}{sid}"] = row.model_dump_json().encode()
+        for child in sorted({*adds, *removes}):
+            effects.updates.append(
+                ChildUpdate(
+                    child_key=child, add=tuple(adds.get(child, ())), remove=tuple(removes.get(child, ()))
+                )
+            )
+        return effects
