@@ -68,14 +68,14 @@ def erase(child: str, reason: str, by: str, state_dir: Path) -> None:
     Destroys the child's data keys, so every contact sealed under them, on every topic and copy,
     can no longer be opened; records why. Case records and figures, which are pseudonymous, stay.
     """
-    from mash.services.privacy import UnknownChild, child_key_of, erase, read_keyring
+    from mash.services.privacy import UnknownChild, child_of, erase, read_keyring
 
     settings = _settings(state_dir)
 
     async def run() -> tuple[str, int]:
-        child_key = await child_key_of(settings, child)
+        child_key, contacts = await child_of(settings, child)
         keyring = await read_keyring(settings, opens=False)
-        done = await erase(settings, keyring, child_key, reason, by, datetime.now(UTC))
+        done = await erase(settings, keyring, child_key, contacts, reason, by, datetime.now(UTC))
         return done.child_key, done.keys
 
     try:

@@ -15,6 +15,8 @@ from mash.domain.contact import ContactSubmission, SealedContactEvent
 from mash.domain.decisions import DecisionEvent
 from mash.domain.imm import AgendaFrozen, MeetingRecorded
 from mash.domain.outcomes import OutcomeEvent, OutcomeSubmission
+from mash.domain.persons import IdentityDecisionEvent
+from mash.domain.timeline import ChildUpdate
 from mash.domain.ruleset import Ruleset
 from mash.streams.dead_letter import DeadLetter
 
@@ -22,8 +24,10 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "contact-submission.v1.json": ContactSubmission,
     "contact-event.v2.json": SealedContactEvent,
     "outcome-submission.v1.json": OutcomeSubmission,
-    "outcome-event.v1.json": OutcomeEvent,
+    "outcome-event.v2.json": OutcomeEvent,
     "decision-event.v1.json": DecisionEvent,
+    "identity-decision-event.v1.json": IdentityDecisionEvent,
+    "child-update.v1.json": ChildUpdate,
     "case-record.v1.json": CaseRecord,
     "plan-record.v1.json": PlanRecord,
     "imm-agenda-frozen.v1.json": AgendaFrozen,

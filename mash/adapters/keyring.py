@@ -49,6 +49,7 @@ class ErasureRecord(BaseModel):
     reason: str
     by: str
     erased_at: AwareDatetime
+    contacts: list[str]
     keys: list[str]
 
 
@@ -66,6 +67,7 @@ class Keyring:
     live: dict[str, str] = field(default_factory=dict)  # token -> the first live key id seen
     erased: set[str] = field(default_factory=set)
     erasures: dict[str, ErasureRecord] = field(default_factory=dict)  # by child key
+    erased_contacts: set[str] = field(default_factory=set)
     _deks: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     def clear(self) -> None:
@@ -74,6 +76,7 @@ class Keyring:
         self.live.clear()
         self.erased.clear()
         self.erasures.clear()
+        self.erased_contacts.clear()
         self._deks.clear()
 
     def on_record(self, key: bytes | None, value: bytes | None) -> None:
@@ -84,8 +87,7 @@ class Keyring:
         if key_id.startswith(ERASURE):
             if value is not None:
                 with contextlib.suppress(ValidationError):
-                    erasure = ErasureRecord.model_validate_json(value)
-                    self.erasures[erasure.child_key] = erasure
+                    self.record_erasure(ErasureRecord.model_validate_json(value))
             return
         if value is None:
             self.erase(key_id)
@@ -147,14 +149,19 @@ class Keyring:
         """The contact's personal details; raises Unreadable once the child's key is erased."""
         return PersonalDetails.model_validate_json(self.open(event.personal, event.contact_id.encode()))
 
-    def is_erased(self, key_id: str) -> bool:
-        """What was sealed under this key is erased: its tombstone was read, or its child's erasure
-        record was and the key itself is gone (Kafka compacts tombstones away in the end)."""
-        return key_id in self.erased or (key_id not in self.records and token_of(key_id) in self.erasures)
+    def record_erasure(self, erasure: ErasureRecord) -> None:
+        self.erasures[erasure.child_key] = erasure
+        self.erased_contacts.update(erasure.contacts)
 
-    def erased_children(self) -> set[str]:
-        """Children erased and with no key made since (no contact after their erasure)."""
-        return {child for child in self.erasures if child not in self.live}
+    def is_erased(self, key_id: str) -> bool:
+        """What was sealed under this key is erased: its tombstone was read, or its contact's
+        erasure record was and the key itself is gone (Kafka compacts tombstones away in the end)."""
+        return key_id in self.erased or (
+            key_id not in self.records and token_of(key_id) in self.erased_contacts
+        )
+
+    def has_live_key(self, token: str) -> bool:
+        return token in self.live
 
     def new_key(self, token: str) -> tuple[DataKeyRecord, bytes]:
         """A new data key for `token`: to write to the keys topic before sealing anything under it."""

@@ -3,13 +3,15 @@
 It consumes the contacts topic in a consumer group of its own, parses each record's JSON
 (orjson) and produces one small record per contact, keyed by contact id, to its output
 topic, with the same producer batching as the worker's normal profile. It never looks at
-a table, a ruleset or a model: its rate is what Python and Kafka manage on this machine,
+a table, a ruleset or a model, and takes one hop where the worker takes two (its identities
+agent, then its children agent): its rate is what Python and Kafka manage on this machine,
 and the pipeline's rate is reported as a share of it.
 
 With `--state-topic TOPIC` it does the worker's own work instead (`DomainStep`): the same
-loop and batches, with the worker's parsing, the child's state and `apply` per contact. That
-is not a worker (see `DomainStep`), but it measures what a batch design could reach with
-today's domain step, against the faust agent the worker is.
+loop and batches, with both of the worker's steps per contact in one process (which child it
+is about, then the child's state and `apply`). That is not a worker (see `DomainStep`), but it
+measures what a batch design could reach with today's domain steps, against the two faust
+agents the worker is.
 
 Run as its own process, like the worker: `python -m mash.bench.bare BOOTSTRAP IN OUT GROUP READY`.
 It writes READY (a file) once its group has assigned it partitions, then runs until stopped.
@@ -30,40 +32,56 @@ from aiokafka.structs import ConsumerRecord
 
 from mash.config import Settings
 from mash.domain.child import apply_stored
+from mash.domain.identities import Identities
 from mash.domain.ruleset import load_ruleset
 from mash.domain.ruleset_history import RulesetHistory
-from mash.streams.app import timeline_entry
+from mash.streams import identities_agent
+from mash.streams.topics import RESOLVED
 
 
 class DomainStep:
     """The worker's per-contact work in a batch loop: an upper bound for a batch design, not a worker.
 
-    Per contact: the worker's parsing (`timeline_entry`) and step (`apply_stored`: the child's
-    state from JSON, `apply`, the state back to JSON), and a send of each record it publishes.
-    Per batch: one state record per child the batch changed, to a topic standing in for the
-    table's changelog. The state is a dict: no recovery, no rebalances, no dead letters, no
-    duplicates' metrics.
+    Per contact, both of the worker's steps, one after the other in this process: the identities
+    agent's (`identities_agent.step`: the sealed contact parsed, which child it is about, found in
+    an in-memory `Identities` index), with a send of each `ChildUpdate` to the resolved topic as
+    that agent sends it; then, for each update, the children agent's (`apply_stored`: the child's
+    state from JSON, the update applied, the state back to JSON), with a send of each record it
+    publishes. The update goes to the children step in memory: the resolved topic is written,
+    never read back, so the loop takes one Kafka hop where the worker takes two. Per batch: one
+    record per identities row and one state record per child that the batch changed, to a topic
+    standing in for the two tables' changelogs. The index and the states are dicts: no recovery,
+    no rebalances, no dead letters, no metrics.
     """
 
     def __init__(self, source: str, state_topic: str) -> None:
         self.settings = Settings(mode="development", topic_prefix=source.removesuffix(".contacts.v1"))
         self.rulesets = RulesetHistory.of(load_ruleset(self.settings.ruleset_file))
         self.state_topic = state_topic
+        self.resolved = self.settings.topic(RESOLVED)
+        self.identities = Identities()
         self.states: dict[bytes, bytes] = {}
 
     async def handle(
         self, records: list[ConsumerRecord[bytes, bytes]], producer: AIOKafkaProducer, target: str
     ) -> list[asyncio.Future[Any]]:
         pending: list[asyncio.Future[Any]] = []
+        rows: dict[bytes, bytes] = {}
         changed: dict[bytes, bytes] = {}
         for record in records:
-            child_key, entry = timeline_entry(record.topic, record.value or b"", self.settings, self.rulesets)
-            key = child_key.encode()
-            step, state = apply_stored(self.states.get(key), child_key, entry, self.rulesets)
-            self.states[key] = changed[key] = state
-            for item in step.publish:
-                pending.append(await producer.send(target, key=item.key.encode(), value=item.value))
-        for key, value in changed.items():
+            effects = identities_agent.step(
+                self.identities, record.topic, record.value or b"", self.settings, self.rulesets
+            )
+            rows.update((key.encode(), value) for key, value in effects.rows.items())
+            for update in effects.updates:
+                key = update.child_key.encode()
+                value = update.model_dump_json().encode()
+                pending.append(await producer.send(self.resolved, key=key, value=value))
+                step, state = apply_stored(self.states.get(key), update, self.rulesets)
+                self.states[key] = changed[key] = state
+                for item in step.publish:
+                    pending.append(await producer.send(target, key=item.key.encode(), value=item.value))
+        for key, value in [*rows.items(), *changed.items()]:
             pending.append(await producer.send(self.state_topic, key=key, value=value))
         return pending
 
@@ -101,8 +119,9 @@ async def bare_loop(
                     continue
                 for record in records:
                     contact = orjson.loads(record.value or b"{}")
+                    named = contact["identifiers"]
                     value = orjson.dumps(
-                        {"contact_id": contact["contact_id"], "child_key": contact["child_key"]}
+                        {"contact_id": contact["contact_id"], "child": named["nhs"] or named["name_dob"]}
                     )
                     pending.append(
                         await producer.send(target, key=contact["contact_id"].encode(), value=value)

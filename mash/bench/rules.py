@@ -6,9 +6,14 @@ run's simulated contacts, each with what was known of its child just before it (
 contacts, an open case after a social-care route), so the history rules fire as often as
 they would in the service.
 
-Beside it, in the same run: `apply`, the whole domain step the worker takes per contact
-(timeline insert, derive every record of the child, JSON, digests), and the floor of
-parsing the same contacts' JSON with orjson.
+Beside it, in the same run: `apply`, the whole domain step the worker's children agent takes
+per contact (timeline insert, derive every record of the child, JSON, digests), and the floor of
+parsing the same contacts' JSON with orjson. The identities agent's step, which comes before it
+(which child the contact is about), is not in it: the batch loop of the pipeline runs both.
+
+And the intake's write of a contact, in clear and sealed: sealed, it makes the contact's own
+data key (a fresh key, wrapped by the master key, and its record for the keys topic, as the
+intake makes one for every contact) and seals the personal details under it.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from datetime import datetime
 
 import orjson
 
+from mash.adapters.sealing import seal
 from mash.bench.common import Record
-from mash.bench.workload import bench_keyring, sealed_values
+from mash.bench.workload import bench_keyring, resolved_child_keys, stand_in_child
 from mash.domain.child import ChildState, apply
 from mash.domain.contact import ContactEvent
 from mash.domain.ruleset import Route, Ruleset, load_ruleset
@@ -40,7 +46,8 @@ class RulesResult:
     applied: int
     json_per_s: float
     # The intake's write of a contact: as JSON with its personal details in clear, and sealed
-    # (AES-GCM under the child's data key, as it is written): the cost of sealing, side by side.
+    # (the contact's own data key made and wrapped, its key record, the details sealed under it
+    # with AES-GCM, as it is written): the cost of sealing, side by side.
     write_plain_per_s: float = 0.0
     write_sealed_per_s: float = 0.0
 
@@ -58,13 +65,14 @@ def screen_inputs(events: Sequence[ContactEvent], ruleset: Ruleset) -> list[Scre
     open_case: set[str] = set()
     out: list[ScreenInput] = []
     for event in sorted(events, key=lambda e: e.received_at):
-        seen = earlier.setdefault(event.child_key, [])
-        known = Known(tuple(seen), event.child_key in open_case, ())
+        child = stand_in_child(event)
+        seen = earlier.setdefault(child, [])
+        known = Known(tuple(seen), child in open_case, ())
         out.append((tuple(event.indicators), known, event.received_at))
         result = screen(event.indicators, known, event.received_at, ruleset)
         # As if a coordinator confirmed each recommendation: a social care one opens a case.
         if ruleset.routes[result.level].route is Route.SOCIAL_CARE:
-            open_case.add(event.child_key)
+            open_case.add(child)
         seen.append(EarlierContact(event.received_at, result.concern_level))
     return out
 
@@ -98,10 +106,12 @@ def run_rules(
 
     screen_rate, screened = _rate(screen_all, min_seconds)
 
-    # The worker's step, child by child, on the first contacts (a child's state grows with
-    # its contacts, so the order is event time, as the worker sees it).
+    # The children agent's step, child by child (under the key the worker resolves for each), on
+    # the first contacts (a child's state grows with its contacts, so the order is event time,
+    # as the worker sees it).
     chosen = sorted(events[:apply_contacts], key=lambda e: e.received_at)
-    entries = [(e.child_key, ContactEntry.of(e, rules.version)) for e in chosen]
+    child_keys = resolved_child_keys(chosen)
+    entries = [(child_keys[e.contact_id], ContactEntry.of(e, rules.version)) for e in chosen]
     history = RulesetHistory.of(rules)
 
     def apply_all() -> int:
@@ -124,7 +134,6 @@ def run_rules(
 
     written = list(events[:apply_contacts])
     keyring = bench_keyring()
-    sealed_values(written, keyring)  # every child's data key made, as the keys topic would hold them
 
     def write_plain() -> int:
         for event in written:
@@ -133,7 +142,11 @@ def run_rules(
 
     def write_sealed() -> int:
         for event in written:
-            event.sealed(keyring.seal).model_dump_json().encode()
+            record, dek = keyring.new_key(event.contact_id)  # every contact has a data key of its own
+            record.model_dump_json().encode()
+            event.sealed(
+                lambda _, record_id, details: seal(dek, record.key, details, record_id.encode())  # noqa: B023
+            ).model_dump_json().encode()
         return len(written)
 
     plain_rate, _ = _rate(write_plain, min(1.0, min_seconds))

@@ -61,15 +61,17 @@ def create_console_app(
     now: Callable[[], datetime] = utc_now,
     view: ConsoleView | None = None,
     registry: Registry | None = None,
+    kafka: ProducerHandle | None = None,
 ) -> FastAPI:
     """`view` and `registry` are given by tests that fill them by hand; otherwise the app follows
-    the topics into its own once started."""
+    the topics into its own once started. `kafka`: what the app writes with (tests keep what it
+    sends); otherwise a producer connected when the app starts."""
     view = view if view is not None else ConsoleView(Keyring(settings.master()))
     registry = registry if registry is not None else Registry(settings)
     hub = Hub()
     env = environment()
     row_template = env.get_template("_row.html")
-    kafka = ProducerHandle(settings, "console")
+    kafka = kafka if kafka is not None else ProducerHandle(settings, "console")
 
     def render_row(queue: Queue, contact_id: str, at: datetime) -> str:
         return row_template.render(r=view.records[contact_id], child_of=view.child_line, queue=queue, now=at)

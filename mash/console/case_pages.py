@@ -1,10 +1,13 @@
-"""The case page and the decisions made on it: confirm, change, sign off and (a manager's) re-screen.
+"""The case page and the decisions made on it: confirm, change, sign off and (a manager's) re-screen;
+and whose contact it is: an identity to check settled, records linked or split.
 
-`case_router(...)` is included by the console app. The page leads with the child, the concern
-and the service's recommendation, then the decision form, then the child's history and the
-trail. A decision is only ever an event on the decisions topic: the worker applies it and
-republishes the case, and the change comes back through the view like any other. A refused
-form redirects back to the page, which says why (mash.console.refusals).
+`case_router(...)` is included by the console app. The page leads with an identity to check (if
+the contact is one), then the child, the concern and the service's recommendation, then the
+decision form, then the child's history, its possible matches, linking and splitting, and the
+trail. A decision is only ever an event on the decisions topic, and an identity decision one on
+the identities topic: the worker applies it and republishes the cases, and the change comes
+back through the view like any other. A refused form redirects back to the page, which says why
+(mash.console.refusals).
 """
 
 from __future__ import annotations
@@ -21,12 +24,20 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment
 
 from mash.config import Settings
-from mash.console.forms import Refused, decision_from_form, pending_sign_offs, rescreen_versions
+from mash.console.forms import (
+    IDENTITY_ACTIONS,
+    Refused,
+    decision_from_form,
+    identity_from_form,
+    pending_sign_offs,
+    rescreen_versions,
+)
 from mash.console.metrics import ConsoleMetrics
 from mash.console.refusals import Refusals
 from mash.console.sessions import Sessions
 from mash.console.view import ERASED, ConsoleView
 from mash.domain.decisions import DecisionEvent
+from mash.domain.persons import IdentityDecisionEvent
 from mash.domain.ruleset import Rag, Ruleset
 from mash.observability.logging import get_logger
 from mash.streams.producer import ProducerHandle, ProducerUnavailable
@@ -37,6 +48,16 @@ log = get_logger(__name__)
 EXPIRED = "This form expired before it was sent, so nothing was recorded. Record your decision again."
 UNAVAILABLE = "The decision could not be recorded just now (the event store is unavailable). Try again."
 RECORDED = "Decision recorded. The trail and queues update as soon as it is applied."
+IDENTITY_RECORDED = (
+    "Recorded: the records are being derived again. This page and the queues update as soon as they are."
+)
+# What the page says of the identifier a contact shares with the record it conflicts with.
+CONFLICTS = {
+    "nhs": "The NHS number on this contact is already another child's, with a different date of birth.",
+    "name_dob": "The name and date of birth on this contact are already another child's, "
+    "with a different NHS number.",
+    None: "The NHS number, or the name and date of birth, on this contact belong to another child's record.",
+}
 
 
 class Page(Protocol):
@@ -68,16 +89,20 @@ def case_router(
     router = APIRouter()
     refusals = Refusals()
     decisions_topic = settings.topic("decisions")
+    identities_topic = settings.topic("identities")
 
     def registered() -> list[str]:
         return [r.version for r in registry.history.versions] if registry.history else [ruleset.version]
 
-    def case_context(contact_id: str) -> dict[str, Any]:
+    def case_context(contact_id: str, link: str = "") -> dict[str, Any]:
+        """What the case page shows; `link`: a contact id to put in the link form (a possible
+        match's "Link with this record")."""
         record = view.records.get(contact_id)
         if record is None:
             raise KeyError(contact_id)
         opened = view.opened(contact_id)
         own = registry.history.get(record.recommendation.ruleset_version) if registry.history else None
+        conflict = record.identity_conflict if record.identity_to_check else None
         return {
             "r": record,
             "contact": None if opened is ERASED else opened,
@@ -89,6 +114,13 @@ def case_router(
             "usual_rag": (own or ruleset).rag,
             "rags": list(Rag),
             "rescreen_versions": rescreen_versions(record, registered()),
+            "conflict": conflict,
+            "conflict_known": conflict is not None and conflict in view.records,
+            "conflict_text": CONFLICTS[view.shared_identifier(contact_id, conflict) if conflict else None],
+            "child_contacts": view.child_contacts(contact_id),
+            "matches": view.possible_matches(contact_id),
+            "child_of": view.child_line,
+            "link": link,
         }
 
     def not_found(request: Request) -> HTMLResponse:
@@ -97,21 +129,21 @@ def case_router(
         )
 
     @router.get("/cases/{contact_id}", response_class=HTMLResponse)
-    async def case_page(request: Request, contact_id: str) -> Response:
+    async def case_page(request: Request, contact_id: str, link: str = "") -> Response:
         sessions.require_caseworker(request)
         refused = refusals.take(request, case_path(contact_id))
         try:
-            context = case_context(contact_id)
+            context = case_context(contact_id, link)
         except KeyError:
             return not_found(request)
         return page(request, "case.html", errors=refused.errors, form=refused.form, **context)
 
     @router.get("/cases/{contact_id}/live", response_class=HTMLResponse)
-    async def case_live(request: Request, contact_id: str) -> Response:
+    async def case_live(request: Request, contact_id: str, link: str = "") -> Response:
         """The changing part of a case page, fetched when the case or the child's history changes."""
         user = sessions.require_caseworker(request)
         try:
-            context = case_context(contact_id)
+            context = case_context(contact_id, link)
         except KeyError:
             return not_found(request)
         html = env.get_template("_case_live.html").render(
@@ -121,6 +153,7 @@ def case_router(
 
     @router.post("/cases/{contact_id}/decisions", response_class=HTMLResponse)
     async def decide(request: Request, contact_id: str) -> Response:
+        """A decision on the contact, or (same child, different child, link, split) on whose it is."""
         user = sessions.require_caseworker(request)
         fields = _fields(await request.form())
         back = case_path(contact_id)
@@ -130,24 +163,42 @@ def case_router(
         record = view.records.get(contact_id)
         if record is None:
             return not_found(request)
-        outcome = decision_from_form(fields, record, user, now(), registered())
+        identity = fields.get("action", "") in IDENTITY_ACTIONS
+        outcome = (
+            identity_from_form(fields, record, user, now(), child_key_of, view.child_contacts(contact_id))
+            if identity
+            else decision_from_form(fields, record, user, now(), registered())
+        )
         if isinstance(outcome, Refused):
             metrics.refused.inc()
             return refusals.redirect(request, back, outcome.errors, fields)
         try:
-            await produce(outcome)
+            if isinstance(outcome, IdentityDecisionEvent):
+                # Keyed by its first subject, as the worker reads the identities topic.
+                await produce(identities_topic, outcome.subjects[0], outcome)
+            else:
+                await produce(decisions_topic, outcome.contact_id, outcome)
         except (KafkaError, TimeoutError, ProducerUnavailable) as exc:
             log.warning("console_kafka_unavailable", error=type(exc).__name__)
             return refusals.redirect(request, back, [UNAVAILABLE], fields)
-        metrics.decisions.labels(action=outcome.action.value).inc()
-        log.info("console_decision", contact_id=contact_id, action=outcome.action.value, user=user.username)
-        request.session["flash"] = RECORDED
+        action = outcome.action.value
+        metrics.decisions.labels(action=action).inc()
+        log.info(
+            "console_identity_decision" if identity else "console_decision",
+            contact_id=contact_id,
+            action=action,
+            user=user.username,
+        )
+        request.session["flash"] = IDENTITY_RECORDED if identity else RECORDED
         return RedirectResponse(back, status_code=303)
 
-    async def produce(event: DecisionEvent) -> None:
-        send = kafka.get().send_and_wait(
-            decisions_topic, key=event.contact_id.encode(), value=event.model_dump_json().encode()
-        )
+    def child_key_of(contact_id: str) -> str | None:
+        """The child key of a contact the console knows."""
+        found = view.records.get(contact_id)
+        return found.child_key if found is not None else None
+
+    async def produce(topic: str, key: str, event: DecisionEvent | IdentityDecisionEvent) -> None:
+        send = kafka.get().send_and_wait(topic, key=key.encode(), value=event.model_dump_json().encode())
         await asyncio.wait_for(send, timeout=settings.produce_timeout_s)
 
     return router

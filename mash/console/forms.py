@@ -12,13 +12,14 @@ RAG at post time are the ones on the page.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from mash.console.users import ConsoleRole, User
 from mash.domain.case import CaseRecord, CaseState
 from mash.domain.decisions import DecisionAction, DecisionEvent, Role
+from mash.domain.persons import IdentityAction, IdentityDecisionEvent
 from mash.domain.ruleset import Rag
 
 MAX_RATIONALE = 5000
@@ -143,3 +144,93 @@ def _rescreen_problems(
     if version not in rescreen_versions(record, registered):
         return ["Choose a registered ruleset version to screen the contact under."]
     return []
+
+
+# --- identity: whose contact this is ------------------------------------------------------------
+
+IDENTITY_ACTIONS = {a.value: a for a in IdentityAction}
+MAX_SUBJECTS = 500  # an identity decision names at most this many contacts on each side
+
+
+def identity_from_form(
+    form: Mapping[str, str],
+    record: CaseRecord,
+    user: User,
+    now: datetime,
+    child_of: Callable[[str], str | None],
+    child_contacts: Sequence[str],
+) -> IdentityDecisionEvent | Refused:
+    """A coordinator's "same child", "different child", link or split about this contact.
+
+    `child_of` gives the child key of a contact the console knows (None for one it does not);
+    `child_contacts` are the other contacts of this contact's child. "Same child" and "different
+    child" settle an identity to check, and name the record it conflicts with as the page showed it
+    (`conflict`): a page that no longer shows that conflict is refused.
+    """
+    errors: list[str] = []
+    rationale = form.get("rationale", "").strip()
+    if not rationale:
+        errors.append("Give a rationale: every identity decision must record why it was made.")
+    elif len(rationale) > MAX_RATIONALE:
+        errors.append(f"The rationale is {len(rationale)} characters; the limit is {MAX_RATIONALE}.")
+
+    action = IDENTITY_ACTIONS.get(form.get("action", ""))
+    others: list[str] = []
+    if action in (IdentityAction.SAME_CHILD, IdentityAction.DIFFERENT_CHILD):
+        seen = form.get("conflict", "")
+        if not record.identity_to_check or record.identity_conflict is None:
+            errors.append(
+                "This contact's identity is no longer to check: someone has decided it, or the records "
+                "were derived again. Check the page before deciding anything more."
+            )
+        elif seen != record.identity_conflict:
+            errors.append(
+                "The record this contact conflicts with changed while you had the page open. "
+                "Check the page, then decide again."
+            )
+        else:
+            others = [record.identity_conflict]
+    elif action is IdentityAction.LINK:
+        other = form.get("other", "").strip()
+        other_child = child_of(other) if other else None
+        if not other:
+            errors.append("Give the contact id of the record to link this contact with.")
+        elif other == record.contact_id:
+            errors.append("That is this contact: give the contact id of another child's record.")
+        elif other_child is None:
+            errors.append(f"There is no contact {other} in the console: check the contact id.")
+        elif other_child == record.child_key:
+            errors.append(
+                f"Contact {other} is already about the same child as this one: there is nothing to link."
+            )
+        else:
+            others = [other]
+    elif action is IdentityAction.SPLIT:
+        if not child_contacts:
+            errors.append("This child has no other contacts: there is nothing to split this contact from.")
+        elif len(child_contacts) > MAX_SUBJECTS:
+            errors.append(
+                f"This child has {len(child_contacts)} other contacts, more than one decision can name "
+                f"({MAX_SUBJECTS}): ask the service's administrators to split it."
+            )
+        else:
+            others = list(child_contacts)
+    else:
+        errors.append("Choose what to record: same child, different child, a link or a split.")
+
+    if errors or action is None:
+        return Refused(errors)
+    return IdentityDecisionEvent(
+        decision_id=new_identity_decision_id(),
+        action=action,
+        subjects=[record.contact_id],
+        others=others,
+        decided_at=now,
+        by=user.username,
+        role=_role(user),
+        rationale=rationale,
+    )
+
+
+def new_identity_decision_id() -> str:
+    return f"id-{uuid.uuid4().hex}"

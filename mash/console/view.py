@@ -15,13 +15,15 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, insort
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import Enum, StrEnum
+from typing import Literal
 
 from pydantic import ValidationError
 
 from mash.adapters.keyring import ERASURE, Keyring, token_of
 from mash.adapters.sealing import Unreadable
+from mash.console.matches import SHOWN, Match, Person, best, related_dates
 from mash.console.summaries import ERASED as ERASED_LINE
 from mash.console.summaries import ChildLine, child_line
 from mash.domain.calendar import DEFAULT_CALENDAR, WorkingCalendar, working_seconds_between
@@ -59,9 +61,12 @@ QUEUE_TITLES: dict[Queue, str] = {
 }
 RECENTLY_CLOSED = timedelta(days=7)
 
-# (primary, secondary, contact id): floats so every queue's keys compare the same way, and
-# the contact id last so two cases with equal times still have one fixed order.
-SortKey = tuple[float, float, str]
+# (tier, primary, secondary, contact id): floats so every queue's keys compare the same way, and
+# the contact id last so two cases with equal times still have one fixed order. The tier puts an
+# identity to check ahead of every other contact awaiting a decision; it is UNFLAGGED elsewhere.
+SortKey = tuple[float, float, float, str]
+FLAGGED, UNFLAGGED = -1.0, 0.0
+TIERS = (FLAGGED, UNFLAGGED)
 
 
 def queues_of(record: CaseRecord) -> frozenset[Queue]:
@@ -98,14 +103,17 @@ def closed_at(record: CaseRecord) -> datetime:
 def sort_key(queue: Queue, record: CaseRecord) -> SortKey:
     received = record.received_at.timestamp()
     if queue is Queue.AWAITING:
-        # Soonest due first, so overdue cases lead the list; no target (blue) last.
+        # An identity to check first (nothing of it joins the child's history until someone
+        # decides whose it is); then soonest due first, so overdue cases lead; no target (blue) last.
+        tier = FLAGGED if record.identity_to_check else UNFLAGGED
         due = record.due_at.timestamp() if record.due_at else math.inf
-        return (due, received, record.contact_id)
+        return (tier, due, received, record.contact_id)
     if queue is Queue.IMM:
-        return (-float(record.level), received, record.contact_id)
+        return (UNFLAGGED, -float(record.level), received, record.contact_id)
     if queue is Queue.CLOSED:
-        return (-closed_at(record).timestamp(), 0.0, record.contact_id)
-    return (received, 0.0, record.contact_id)  # oldest first: the longest waiting for the service
+        return (UNFLAGGED, -closed_at(record).timestamp(), 0.0, record.contact_id)
+    # Oldest first: the longest waiting for the service.
+    return (UNFLAGGED, received, 0.0, record.contact_id)
 
 
 class SortedQueue:
@@ -122,9 +130,9 @@ class SortedQueue:
         return contact_id in self._key_of
 
     def put(self, key: SortKey) -> None:
-        self.discard(key[2])
+        self.discard(key[3])
         insort(self._keys, key)
-        self._key_of[key[2]] = key
+        self._key_of[key[3]] = key
 
     def discard(self, contact_id: str) -> None:
         key = self._key_of.pop(contact_id, None)
@@ -135,16 +143,31 @@ class SortedQueue:
         key = self._key_of.get(contact_id)
         return None if key is None else bisect_left(self._keys, key)
 
+    def _spans_before(self, primary: float) -> list[tuple[int, int]]:
+        """In each tier, where the keys with a primary value below `primary` are."""
+        return [
+            (
+                bisect_left(self._keys, (tier, -math.inf, -math.inf, "")),
+                bisect_left(self._keys, (tier, primary, -math.inf, "")),
+            )
+            for tier in TIERS
+        ]
+
     def count_before(self, primary: float) -> int:
-        """How many keys have a primary value below `primary`."""
-        return bisect_left(self._keys, (primary, -math.inf, ""))
+        """How many keys have a primary value below `primary`, whatever their tier."""
+        return sum(stop - start for start, stop in self._spans_before(primary))
+
+    def ids_before(self, primary: float) -> list[str]:
+        """The contact ids whose primary value is below `primary`, in queue order."""
+        return [key[3] for start, stop in self._spans_before(primary) for key in self._keys[start:stop]]
 
     def count_up_to(self, primary: float) -> int:
-        """How many keys have a primary value at or below `primary`."""
-        return bisect_left(self._keys, (primary, math.inf, ""))
+        """How many keys come before the first unflagged one with a primary value above `primary`
+        (the flagged tier, which only the awaiting queue has, first)."""
+        return bisect_left(self._keys, (UNFLAGGED, primary, math.inf, ""))
 
     def ids(self, start: int, stop: int) -> list[str]:
-        return [key[2] for key in self._keys[start:stop]]
+        return [key[3] for key in self._keys[start:stop]]
 
 
 @dataclass(frozen=True)
@@ -178,6 +201,11 @@ class ConsoleView:
         self._plans_by_child: dict[str, set[str]] = {}
         self._contacts: dict[str, bytes] = {}
         self._child_lines: dict[str, ChildLine | None] = {}
+        # Possible matches' index, built when a case page first asks and kept: each opened
+        # contact's child (and the data key it was opened with), by date of birth.
+        self._people: dict[str, tuple[str, Person]] = {}
+        self._born: dict[date, set[str]] = {}
+        self._unindexed: set[str] = set()  # contacts read since, indexed when a page next asks
         self.version = 0
 
     # --- applying events ---------------------------------------------------------------
@@ -189,16 +217,30 @@ class ConsoleView:
             return []
         before = self._membership.get(cid, frozenset())
         after = queues_of(record)
+        earlier = self.records.get(cid)
         self.records[cid] = record
         self._membership[cid] = after
         for queue in before - after:
             self.queues[queue].discard(cid)
         for queue in after:
             self.queues[queue].put(sort_key(queue, record))
+        # A contact linked to another child, or split from one, is now that child's alone.
+        left: set[str] = set()
+        if earlier is not None and earlier.child_key != record.child_key:
+            former = self._by_child.get(earlier.child_key, set())
+            former.discard(cid)
+            if not former:
+                self._by_child.pop(earlier.child_key, None)
+            left = set(former)
         self._by_child.setdefault(record.child_key, set()).add(cid)
         self.version += 1
-        # The child's other case pages show this one in their history.
-        siblings = [self._unchanged(other) for other in self._by_child[record.child_key] if other != cid]
+        # The child's other case pages show this one in their history (and the pages of a child it
+        # left no longer do).
+        siblings = [
+            self._unchanged(other)
+            for other in sorted(self._by_child[record.child_key] | left)
+            if other != cid
+        ]
         return [Change(cid, before, after), *siblings]
 
     def apply_plan(self, plan: PlanRecord) -> list[Change]:
@@ -215,6 +257,8 @@ class ConsoleView:
         known = contact_id not in self._contacts and contact_id in self.records
         self._contacts[contact_id] = raw
         self._child_lines.pop(contact_id, None)
+        self._unindex(contact_id)
+        self._unindexed.add(contact_id)
         if not known:
             return []
         self.version += 1
@@ -230,16 +274,22 @@ class ConsoleView:
     def contact(self, contact_id: str) -> bytes | None:
         return self._contacts.get(contact_id)
 
-    def opened(self, contact_id: str) -> ContactEvent | Erased | None:
-        """The contact with its personal details; ERASED once the child's key is erased; None if
-        not read yet or it cannot be opened here."""
+    def sealed(self, contact_id: str) -> SealedContactEvent | None:
+        """The contact as Kafka holds it (its identifiers in clear, as keyed hashes), unopened."""
         raw = self._contacts.get(contact_id)
         if raw is None:
             return None
         try:
-            sealed = SealedContactEvent.model_validate_json(raw)
+            return SealedContactEvent.model_validate_json(raw)
         except ValidationError:
             log.warning("console_unreadable_contact", contact_id=contact_id)
+            return None
+
+    def opened(self, contact_id: str) -> ContactEvent | Erased | None:
+        """The contact with its personal details; ERASED once the child's key is erased; None if
+        not read yet or it cannot be opened here."""
+        sealed = self.sealed(contact_id)
+        if sealed is None:
             return None
         if self.keyring.is_erased(sealed.personal.key):
             return ERASED
@@ -260,20 +310,22 @@ class ConsoleView:
         return line
 
     def on_key(self, key: bytes | None, value: bytes | None) -> list[Change]:
-        """A record of the keys topic; an erasure shows its child's rows again, erased."""
+        """A record of the keys topic; an erasure shows its contacts' rows again, erased."""
         self.keyring.on_record(key, value)
         if key is None:
             return []
         name = key.decode()
         if name.startswith(ERASURE):
-            token = name.removeprefix(ERASURE)
+            erasure = self.keyring.erasures.get(name.removeprefix(ERASURE))
+            contacts = erasure.contacts if erasure is not None else []
         elif value is None:
-            token = token_of(name)
+            contacts = [token_of(name)]
         else:
             return []
-        self._child_lines = {}
+        for contact_id in contacts:
+            self._child_lines.pop(contact_id, None)
         self.version += 1
-        return [self._unchanged(cid) for cid in self._by_child.get(token, ())]
+        return [self._unchanged(cid) for cid in contacts if cid in self.records]
 
     def _visible(self, queue: Queue, now: datetime) -> int:
         """How many of the queue's cases are shown: all but closures older than the window."""
@@ -301,7 +353,7 @@ class ConsoleView:
 
     def overdue_by_rag(self, now: datetime) -> dict[Rag, int]:
         counts = dict.fromkeys(Rag, 0)
-        for cid in self.queues[Queue.AWAITING].ids(0, self.overdue_count(now)):
+        for cid in self.queues[Queue.AWAITING].ids_before(now.timestamp()):
             counts[self.records[cid].rag] += 1
         return counts
 
@@ -311,6 +363,76 @@ class ConsoleView:
         received = (self.records[cid].received_at for cid in waiting.ids(0, len(waiting)))
         oldest = min(received, default=None)
         return max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
+
+    def child_contacts(self, contact_id: str) -> list[str]:
+        """The other contacts the console has about this contact's child, by contact id."""
+        record = self.records[contact_id]
+        return sorted(cid for cid in self._by_child.get(record.child_key, ()) if cid != contact_id)
+
+    def shared_identifier(self, contact_id: str, other_id: str) -> Literal["nhs", "name_dob"] | None:
+        """Which identifier two contacts share, by their keyed hashes (nothing is opened): what an
+        identity to check conflicts over. None when either is not a contact the console has read."""
+        one, other = self.sealed(contact_id), self.sealed(other_id)
+        if one is None or other is None:
+            return None
+        if one.identifiers.nhs is not None and one.identifiers.nhs == other.identifiers.nhs:
+            return "nhs"
+        if one.identifiers.name_dob == other.identifiers.name_dob:
+            return "name_dob"
+        return None
+
+    # --- possible matches ----------------------------------------------------------------
+
+    def _unindex(self, contact_id: str) -> None:
+        kept = self._people.pop(contact_id, None)
+        if kept is not None:
+            born = self._born.get(kept[1].born, set())
+            born.discard(contact_id)
+            if not born:
+                self._born.pop(kept[1].born, None)
+
+    def _index(self) -> None:
+        """Opens the contacts read since the index was last used (all of them the first time)."""
+        for contact_id in sorted(self._unindexed):
+            sealed = self.sealed(contact_id)
+            if sealed is None or self.keyring.is_erased(sealed.personal.key):
+                continue
+            try:
+                person = Person.of(sealed.opened(self.keyring.personal(sealed)))
+            except (Unreadable, ValidationError):
+                continue
+            if person is not None:
+                self._people[contact_id] = (sealed.personal.key, person)
+                self._born.setdefault(person.born, set()).add(contact_id)
+        self._unindexed.clear()
+
+    def possible_matches(self, contact_id: str, limit: int = SHOWN) -> list[Match]:
+        """Other children's contacts whose child looks like this one's (mash.console.matches): the
+        best contact of each such child, best first. Worked out when a case page is shown, never
+        as events arrive; erased contacts and the child's own are left out."""
+        record = self.records.get(contact_id)
+        self._index()
+        kept = self._people.get(contact_id)
+        if record is None or kept is None or self.keyring.is_erased(kept[0]):
+            return []
+        subject = kept[1]
+        candidates: list[Person] = []
+        for born in related_dates(subject.born):
+            for other in self._born.get(born, ()):
+                theirs = self.records.get(other)
+                if theirs is None or theirs.child_key == record.child_key:
+                    continue
+                key, person = self._people[other]
+                if not self.keyring.is_erased(key):
+                    candidates.append(person)
+        shown: list[Match] = []
+        children: set[str] = set()
+        for match in best(subject, candidates):
+            child = self.records[match.contact_id].child_key
+            if child not in children:
+                children.add(child)
+                shown.append(match)
+        return shown[:limit]
 
     def history(self, contact_id: str) -> History:
         record = self.records[contact_id]

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 
 from mash.adapters.keyring import ERASURE, ErasureRecord, Keyring
 from mash.config import Settings
+from mash.domain.case import CaseRecord
 from mash.domain.retention import Due, RetentionPolicy, due_for_erasure
 from mash.services.rescreen import latest_records
 from mash.streams.keys import key_records, keys_follower
@@ -46,23 +47,34 @@ class Erased:
     keys: int
 
 
-async def child_key_of(settings: Settings, child_or_contact: str) -> str:
-    """The child key itself, or the child of a contact id (`ct-...`) from the case records."""
-    if not child_or_contact.startswith("ct-"):
-        return child_or_contact
-    record = (await latest_records(settings)).get(child_or_contact)
-    if record is None:
-        raise UnknownChild(f"no case record for contact {child_or_contact}")
-    return record.child_key
+async def child_of(settings: Settings, child_or_contact: str) -> tuple[str, list[str]]:
+    """The child (a child key, or the child of a contact id `ct-...`) and its contacts, from the
+    case records: the child as the service knows it now, every identifier tied."""
+    records = await latest_records(settings)
+    found = records.get(child_or_contact)
+    child_key = found.child_key if found is not None else child_or_contact
+    contacts = sorted(cid for cid, r in records.items() if r.child_key == child_key)
+    if not contacts:
+        raise UnknownChild(f"no case record for {child_or_contact}")
+    return child_key, contacts
 
 
 async def erase(
-    settings: Settings, keyring: Keyring, child_key: str, reason: str, by: str, now: datetime
+    settings: Settings,
+    keyring: Keyring,
+    child_key: str,
+    contacts: list[str],
+    reason: str,
+    by: str,
+    now: datetime,
 ) -> Erased:
-    """Destroys every data key of the child, and records why: everything sealed under them, on every
-    topic and in every copy, can no longer be opened. Pseudonymous records and figures stay."""
-    keys = keyring.keys_of({child_key})
-    record = ErasureRecord(child_key=child_key, reason=reason, by=by, erased_at=now, keys=keys)
+    """Destroys the data key of every contact of the child, and records why: everything sealed under
+    them, on every topic and in every copy, can no longer be opened. Pseudonymous records and
+    figures stay."""
+    keys = keyring.keys_of(set(contacts))
+    record = ErasureRecord(
+        child_key=child_key, reason=reason, by=by, erased_at=now, contacts=contacts, keys=keys
+    )
     await _write(
         settings,
         [(key.encode(), None) for key in keys]
@@ -70,14 +82,21 @@ async def erase(
     )
     for key in keys:
         keyring.erase(key)
-    keyring.erasures[child_key] = record
+    keyring.record_erasure(record)
     return Erased(child_key, len(keys))
 
 
 async def retention_due(settings: Settings, keyring: Keyring, today: date) -> list[Due]:
-    records = (await latest_records(settings)).values()
+    records = list((await latest_records(settings)).values())
     policy = RetentionPolicy(nfa_years=settings.retention_nfa_years)
-    return due_for_erasure(records, policy, today, keyring.erased_children())
+    # Erased already: no contact of theirs has a key left to destroy.
+    live = {r.child_key for r in records if keyring.has_live_key(r.contact_id)}
+    erased = {r.child_key for r in records} - live
+    return due_for_erasure(records, policy, today, erased)
+
+
+def _contacts_of(records: list[CaseRecord], child_key: str) -> list[str]:
+    return sorted(r.contact_id for r in records if r.child_key == child_key)
 
 
 async def apply_retention(settings: Settings, now: datetime, *, apply: bool) -> list[Due]:
@@ -85,8 +104,10 @@ async def apply_retention(settings: Settings, now: datetime, *, apply: bool) -> 
     keyring = await read_keyring(settings, opens=False)
     due = await retention_due(settings, keyring, now.date())
     if apply:
+        records = list((await latest_records(settings)).values())
         for child in due:
-            await erase(settings, keyring, child.child_key, child.reason, "retention", now)
+            contacts = _contacts_of(records, child.child_key)
+            await erase(settings, keyring, child.child_key, contacts, child.reason, "retention", now)
     return due
 
 

@@ -1,11 +1,13 @@
 """The console's web app in-process, for its unit tests: no Kafka (the app's lifespan is not started),
-its view filled by hand and its ruleset registry given the versions a test names."""
+its view filled by hand and its ruleset registry given the versions a test names. What it sends
+fails as if Kafka were unavailable, unless a test asks to keep it (`Console(..., outbox=True)`)."""
 
 from __future__ import annotations
 
 import re
 import tempfile
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -17,6 +19,7 @@ from mash.console.app import create_console_app
 from mash.console.users import UserDirectory, write_demo_users
 from mash.console.view import ConsoleView
 from mash.domain.ruleset import Ruleset, load_ruleset
+from mash.streams.producer import ProducerHandle
 from mash.streams.ruleset_registry import Registry
 from tests.support.keys import test_keyring
 
@@ -32,6 +35,31 @@ def _demo_users() -> tuple[bytes, dict[str, tuple[str, str]]]:
         return (Path(tmp) / "users.json").read_bytes(), shown
 
 
+@dataclass(frozen=True)
+class Sent:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+
+
+class Outbox(ProducerHandle):
+    """The console's producer, connected, keeping every record it is asked to send."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings, "console")
+        self.sent: list[Sent] = []
+
+    @property
+    def ready(self) -> bool:
+        return True
+
+    def get(self) -> Outbox:  # stands in for the AIOKafkaProducer
+        return self
+
+    async def send_and_wait(self, topic: str, value: bytes | None = None, key: bytes | None = None) -> None:
+        self.sent.append(Sent(topic, key, value))
+
+
 class Console:
     """A browser's view of the app: one session, no redirects followed (tests look at them)."""
 
@@ -42,6 +70,7 @@ class Console:
         rulesets: Iterable[Ruleset] = (),
         secure: bool = True,
         now: Callable[[], datetime] = lambda: NOW,
+        outbox: bool = False,
     ) -> None:
         users_file, self.users = _demo_users()
         (tmp_path / "users.json").write_bytes(users_file)
@@ -56,8 +85,16 @@ class Console:
         for known in (ruleset, *rulesets):
             registry.add(known)
         self.view = view if view is not None else ConsoleView(test_keyring())
+        self.settings = settings
+        self.outbox = Outbox(settings) if outbox else None
         app = create_console_app(
-            settings, UserDirectory(settings.console_users_file), ruleset, now, self.view, registry
+            settings,
+            UserDirectory(settings.console_users_file),
+            ruleset,
+            now,
+            self.view,
+            registry,
+            self.outbox,
         )
         self.client = TestClient(app, base_url="https://console.test", follow_redirects=False)
 
@@ -72,6 +109,11 @@ class Console:
         )
         assert answer.status_code == 303, answer.text
         return self
+
+    @property
+    def sent(self) -> list[Sent]:
+        assert self.outbox is not None, "Console(..., outbox=True) keeps what the console sends"
+        return self.outbox.sent
 
     def csrf(self, path: str) -> str:
         token = CSRF.search(self.client.get(path).text)

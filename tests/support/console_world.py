@@ -12,7 +12,7 @@ from typing import Any
 from mash.console.view import ConsoleView
 from mash.domain.case import CaseRecord
 from mash.domain.contact import Child as ChildDetails
-from mash.domain.contact import CinSource, Consent, ConsentStatus, ContactEvent, Referrer
+from mash.domain.contact import CinSource, Consent, ConsentStatus, ContactEvent, Identifiers, Referrer
 from mash.domain.decisions import DecisionAction, DecisionEvent, Role
 from mash.domain.derive import derive
 from mash.domain.ruleset import Ruleset
@@ -55,7 +55,8 @@ def contact_event(
     """A school's contact about one child (born 30 September 2013 unless told: unborn with `expected`)."""
     return ContactEvent(
         contact_id=contact_id,
-        child_key=child_key,
+        # The child's identifiers, as keyed hashes: each test child is known by its own.
+        identifiers=Identifiers(nhs=None, name_dob=f"name-{child_key}", dob=f"dob-{child_key}"),
         agency="school",
         agency_reference=f"REF-{contact_id}",
         child_index=0,
@@ -114,16 +115,49 @@ def records(
     return derive(child_key, timeline, rulesets).records
 
 
+def child_key_of(event: ContactEvent | DecisionEvent) -> str:
+    """The child key a test gave the event (`contact_event(child_key=...)`)."""
+    if isinstance(event, DecisionEvent):
+        assert event.child_key is not None
+        return event.child_key
+    return event.identifiers.name_dob.removeprefix("name-")
+
+
 def view_with(*events: ContactEvent | DecisionEvent, rulesets: RulesetHistory = RULESETS) -> ConsoleView:
     """A console view that has read these events' contacts and the records derived from them
     (each child's events derived together)."""
     view = ConsoleView(test_keyring())
     by_child: dict[str, list[ContactEvent | DecisionEvent]] = {}
     for event in events:
-        by_child.setdefault(event.child_key, []).append(event)
+        by_child.setdefault(child_key_of(event), []).append(event)
         if isinstance(event, ContactEvent):
             view.add_contact(event.contact_id, sealed_json(view.keyring, event))
     for child_key, theirs in by_child.items():
         for record in records(*theirs, rulesets=rulesets, child_key=child_key).values():
             view.apply_case(record)
     return view
+
+
+def child_contact(
+    contact_id: str,
+    *indicators: str,
+    postcode: str | None = None,
+    nhs: str | None = None,
+    **fields: Any,
+) -> ContactEvent:
+    """`contact_event` with the child's postcode, and the keyed hash of an NHS number (`nhs`, e.g.
+    "nhs-1": two contacts with the same one share the identifier), for the identity pages."""
+    event = contact_event(contact_id, *indicators, **fields)
+    child = event.child.model_copy(update={"postcode": postcode})
+    identifiers = event.identifiers.model_copy(update={"nhs": nhs})
+    return event.model_copy(update={"child": child, "identifiers": identifiers})
+
+
+def identity_to_check(view: ConsoleView, contact_id: str, conflict: str) -> CaseRecord:
+    """The contact's record as the worker publishes an identity to check: its identifiers conflict
+    with those of `conflict`'s child (a contact or outcome id)."""
+    record = view.records[contact_id].model_copy(
+        update={"identity_to_check": True, "identity_conflict": conflict}
+    )
+    view.apply_case(record)
+    return record

@@ -24,8 +24,8 @@ test_keyring.__test__ = False  # type: ignore[attr-defined]  # a helper, not a t
 
 
 def sealed(keyring: Keyring, event: ContactEvent) -> SealedContactEvent:
-    """The event as the intake writes it, its child's data key made in `keyring` if it has none."""
-    for token in keyring.without_key({event.child_key}):
+    """The event as the intake writes it, its data key made in `keyring` if it has none."""
+    for token in keyring.without_key({event.contact_id}):
         record, _ = keyring.new_key(token)
         keyring.add(record)
     return event.sealed(keyring.seal)

@@ -19,9 +19,9 @@ import pytest
 from pydantic import ValidationError
 
 from mash.config import Settings
-from mash.domain.contact import Child, SealedContactEvent
+from mash.domain.contact import SealedContactEvent
 from mash.domain.decisions import DecisionAction, DecisionEvent, RecordedDecision, Role
-from mash.domain.identity import child_key, contact_id
+from mash.domain.identity import contact_id
 from mash.domain.ruleset import Rag, Ruleset, load_ruleset
 from mash.domain.ruleset_history import RulesetHistory
 from mash.domain.submissions import UnknownContact, decision_event, decision_id
@@ -42,7 +42,6 @@ SIBLINGS = [
     {"given_name": "Testa", "family_name": "Sampleford", "date_of_birth": "2015-03-02"},
     {"given_name": "Proba", "family_name": "Sampleford", "date_of_birth": "2017-06-09"},
 ]
-SECOND_CHILD_KEY = child_key(SECRET, Child.model_validate(SIBLINGS[1]))
 SECOND_CONTACT = contact_id(SECRET, "police", "POL-1", 1)
 
 
@@ -82,9 +81,7 @@ def decision_line(**changes: Any) -> bytes:
 
 
 def event(**changes: Any) -> DecisionEvent:
-    return decision_event(
-        SECRET, RecordedDecision.model_validate(recorded(**changes)), {SECOND_CONTACT: SECOND_CHILD_KEY}
-    )
+    return decision_event(SECRET, RecordedDecision.model_validate(recorded(**changes)), {SECOND_CONTACT})
 
 
 def reader(rulesets: RulesetHistory | None = None) -> LineReader:
@@ -94,10 +91,10 @@ def reader(rulesets: RulesetHistory | None = None) -> LineReader:
 # --- the pure mapping ------------------------------------------------------------------------------------
 
 
-def test_a_decision_names_the_contact_id_the_intake_gave_the_contact_and_is_keyed_by_its_child():
+def test_a_decision_names_the_contact_id_the_intake_gave_the_contact():
     e = event()
     assert e.contact_id == SECOND_CONTACT == contact_id(SECRET, "police", "POL-1", 1)
-    assert e.child_key == SECOND_CHILD_KEY
+    assert e.child_key is None  # the worker finds the child from the contact
     assert (e.action, e.role, e.level, e.rag) == (DecisionAction.CONFIRM, Role.COORDINATOR, 3, Rag.AMBER)
     assert e.decided_at == datetime(2025, 5, 6, 11, 0, tzinfo=UTC)
     assert e.by == "coordinator-3"
@@ -191,7 +188,7 @@ def test_a_recorded_decision_outside_the_file_format_is_refused(changes: dict[st
 # --- a file's lines, in order ----------------------------------------------------------------------------
 
 
-def test_a_contact_lines_new_children_get_data_keys_written_before_their_sealed_contacts():
+def test_each_contact_gets_a_data_key_written_before_the_contact_sealed_under_it():
     lines = reader()
     kind, records = lines.records(contact_line())
     assert kind == "contact"
@@ -200,13 +197,12 @@ def test_a_contact_lines_new_children_get_data_keys_written_before_their_sealed_
     ]
     keys = {key.decode().rpartition("/")[0] for _, key, _, _ in records[:2]}
     contacts = [SealedContactEvent.model_validate_json(value) for _, _, value, _ in records[2:]]
-    assert keys == {c.child_key for c in contacts}
-    assert all(lines.keyring.personal(c).child.family_name for c in contacts)
-    _, again = lines.records(contact_line(reference="REF-2"))
-    assert [topic for topic, *_ in again] == [SETTINGS.topic("contacts")] * 2  # the keys exist now
+    assert keys == {c.contact_id for c in contacts}
+    assert [key for _, key, _, _ in records[2:]] == [c.contact_id.encode() for c in contacts]
+    assert [lines.keyring.personal(c).child.given_name for c in contacts] == ["Testa", "Proba"]
 
 
-def test_a_decision_after_its_contact_goes_to_the_decisions_topic_keyed_by_the_contacts_child():
+def test_a_decision_after_its_contact_goes_to_the_decisions_topic_keyed_by_its_contact():
     lines = reader()
     kind, records = lines.records(contact_line())
     contacts = [r for r in records if r[0] == SETTINGS.topic("contacts")]
@@ -214,7 +210,7 @@ def test_a_decision_after_its_contact_goes_to_the_decisions_topic_keyed_by_the_c
     kind, [(topic, key, value, headers)] = lines.records(decision_line())
     assert kind == "decision"
     assert topic == SETTINGS.topic("decisions")
-    assert key == SECOND_CHILD_KEY.encode() == contacts[1][1]
+    assert key == SECOND_CONTACT.encode() == contacts[1][1]
     assert DecisionEvent.model_validate_json(value) == event()
     assert headers == []
 

@@ -11,6 +11,7 @@ from aiokafka.errors import KafkaConnectionError
 from mash.config import Settings
 from mash.intake import guard as guard_module
 from mash.intake.guard import TopicGuard, TopicsUnavailable
+from mash.streams.topics import partitions
 
 
 @dataclass
@@ -44,7 +45,7 @@ def broker(monkeypatch: pytest.MonkeyPatch) -> FakeBroker:
 
     async def ensure_topics(s: Settings) -> list[str]:
         for name in ("contacts", "outcomes", "cases"):
-            fake.topics.setdefault(s.topic(name), 4)
+            fake.topics.setdefault(s.topic(name), partitions(s, name))
         return []
 
     class Admin:
@@ -75,7 +76,7 @@ async def test_a_fresh_broker_gets_its_topics_back_and_the_ledger_rebuilt(broker
     assert await guard.check(broker) == 2  # type: ignore[arg-type]
     assert rebuilt == [1, 1]
     # Topics made by someone else (a starting worker) but no marker: still a fresh broker.
-    broker.topics = {name: 4 for name in guard.topics}
+    broker.topics = dict(guard.partitions)
     assert await guard.check(broker) == 3  # type: ignore[arg-type]
 
 
@@ -83,7 +84,8 @@ async def test_wrongly_partitioned_topics_are_refused(broker: FakeBroker) -> Non
     async def rebuild() -> None: ...
 
     guard = TopicGuard(settings(), rebuild)
-    broker.topics = {**{name: 1 for name in guard.topics}, guard.marker: 1}
+    # The inputs have one partition (one order for every child's events), the cases four.
+    broker.topics = {**{name: 2 for name in guard.topics}, guard.marker: 1}
     with pytest.raises(TopicsUnavailable, match="not set up correctly"):
         await guard.check(broker)  # type: ignore[arg-type]
 

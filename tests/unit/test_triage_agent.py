@@ -1,18 +1,21 @@
-"""The worker's agent itself, run in-process with faust's `agent.test_context()` (no Kafka).
+"""The worker's two agents themselves, run in-process with faust's `agent.test_context()` (no Kafka).
 
-Events go straight into the agent's stream. Every outbound record is caught where it leaves
-the worker: case records and the child table's changelog at the aiokafka producer the worker
-sends them to (`mash.streams.output`), dead letters at faust's producer after faust's own
-topic code has built and serialized them. So nothing leaves the process and the tests can
-see exactly what was sent where.
+Input events (contacts, outcomes, decisions, identity decisions) go straight into the
+`identities` agent's stream. Every outbound record is caught where it leaves the worker: the
+children's updates on the resolved topic, case records and the tables' changelogs at the
+aiokafka producer the worker sends them to (`mash.streams.output`), dead letters at faust's
+producer after faust's own topic code has built and serialized them. What the identities agent
+sends to the resolved topic is handed on, as it is caught and keyed as it was sent, to the
+`children` agent, as Kafka would. So nothing leaves the process and the tests can see exactly
+what was sent where.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,11 @@ from mash.config import Settings
 from mash.domain.case import CaseRecord, CaseState, DecidedBy, Referral
 from mash.domain.child import ChildState
 from mash.domain.contact import Child, CinSource, Consent, ConsentStatus, ContactEvent, Referrer
+from mash.domain.identities import SightingRow
+from mash.domain.identity import identifiers
+from mash.domain.persons import child_key_of
 from mash.domain.ruleset import Route, load_ruleset
+from mash.domain.timeline import ChildUpdate
 from mash.streams import app as streams_app
 from mash.streams.app import create_app
 from mash.streams.dead_letter import DeadLetter, DeadLetterReason, box_key, open_dead_letter
@@ -36,15 +43,19 @@ from mash.streams.ruleset_registry import Registry
 from tests.support.keys import DEAD_LETTER_PRIVATE_KEY, DEAD_LETTER_PUBLIC_KEY, sealed_json, test_keyring
 
 CONTACTS = "unit.contacts.v1"
+RESOLVED = "unit.resolved.v1"
 CASES = "unit.cases.v1"
 DLQ = "unit.dlq.v1"
 TABLE = "unit-children"
-CHILD_KEY = "ck-fictional-child"
+IDENTITIES = "unit-identities"
 TUESDAY_1030 = datetime(2026, 3, 10, 10, 30, tzinfo=UTC)
 WAIT_S = 2.0
-
+SECRET = b"unit-test identifier secret"  # the intake's: the worker sees only the keyed hashes
 
 KEYRING = test_keyring()  # the intake's: the worker holds no key
+
+TESTO = Child(given_name="Testo", family_name="Sampleford", date_of_birth=date(2018, 7, 19))
+NHS = "9434765919"
 
 
 def contact(
@@ -52,11 +63,12 @@ def contact(
     *,
     indicators: tuple[str, ...] = ("disclosure_of_abuse",),
     received_at: datetime = TUESDAY_1030,
+    child: Child = TESTO,
 ) -> ContactEvent:
-    """A police contact about one fictional child (always the same child key)."""
+    """A police contact about one fictional child (Testo, known by name and date of birth, unless told)."""
     return ContactEvent(
         contact_id=contact_id,
-        child_key=CHILD_KEY,
+        identifiers=identifiers(SECRET, child),
         agency="police",
         agency_reference=f"MP-{contact_id}",
         child_index=0,
@@ -64,7 +76,7 @@ def contact(
         received_at=received_at,
         accepted_at=received_at + timedelta(seconds=2),
         source=CinSource.POLICE,
-        child=Child(given_name="Testo", family_name="Sampleford", date_of_birth=date(2018, 7, 19)),
+        child=child,
         indicators=list(indicators),
         narrative="Fictional narrative for a test.",
         consent=Consent(status=ConsentStatus.GIVEN),
@@ -83,12 +95,14 @@ class Sent:
 class Outbox:
     """Stands in for the producers: records every message a faust topic hands to faust's
     producer (`send_soon`), and every record the worker sends straight to aiokafka's (`send`),
-    which it acknowledges at once with the next offset of the record's partition."""
+    which it acknowledges at once with the next offset of the record's partition. A record sent
+    to a topic in `relay` is handed on to whatever reads that topic, in the order sent."""
 
     def __init__(self) -> None:
         self.sent: list[Sent] = []
         self.changed = asyncio.Event()
         self.offsets: dict[TopicPartition, int] = {}
+        self.relay: dict[str, Callable[[Sent], Awaitable[None]]] = {}
 
     def send_soon(self, fut: Any) -> None:
         message = fut.message
@@ -97,11 +111,14 @@ class Outbox:
     async def send(
         self, topic: str, value: bytes, key: bytes | None = None, partition: int | None = None
     ) -> asyncio.Future[RecordMetadata]:
-        self.add(Sent(topic, key, value, partition))
+        sent = Sent(topic, key, value, partition)
+        self.add(sent)
         tp = TopicPartition(topic, partition or 0)
         offset = self.offsets[tp] = self.offsets.get(tp, -1) + 1
         delivery = asyncio.get_running_loop().create_future()
         delivery.set_result(RecordMetadata(topic, tp.partition, tp, offset, -1, -1, 0))
+        if (reader := self.relay.get(topic)) is not None:
+            await reader(sent)
         return delivery
 
     def add(self, sent: Sent) -> None:
@@ -115,19 +132,44 @@ class Outbox:
 @dataclass
 class Harness:
     app: faust.App
-    agent: Any  # faust's AgentTestWrapper
+    identities: Any  # faust's AgentTestWrapper around the `identities` agent
+    children: Any  # and around the `children` agent
     outbox: Outbox
+    offsets: dict[str, int] = field(default_factory=dict)  # the next offset of each input topic
 
     async def put(self, value: bytes, key: bytes, topic: str = CONTACTS, wait: bool = True) -> None:
-        """`wait=False` only queues the event, so events put in a row reach the agent in one batch."""
+        """An input event into the identities agent. `wait=False` only queues the event, so events
+        put in a row reach the agent in one batch."""
         # The agent reads several topics and dispatches on the record's topic, but the test
         # wrapper names its messages after `original_channel`, which for a multi-topic
         # channel has no single name ("<internal>"); point it at the topic being simulated.
-        self.agent.original_channel = self.app.topic(topic)
-        await self.agent.put(value=value, key=key, wait=wait)
+        # It numbers its messages across every topic; each topic's own start at 0.
+        self.identities.original_channel = self.app.topic(topic)
+        self.identities.sent_offset = self.offsets.get(topic, 0)
+        self.offsets[topic] = self.identities.sent_offset + 1
+        await self.identities.put(value=value, key=key, wait=wait)
 
     async def put_contact(self, event: ContactEvent, wait: bool = True) -> None:
-        await self.put(sealed_json(KEYRING, event), key=event.child_key.encode(), wait=wait)
+        await self.put(sealed_json(KEYRING, event), key=event.contact_id.encode(), wait=wait)
+
+    async def resolved(self, sent: Sent) -> None:
+        """What the identities agent sent to the resolved topic, into the children agent, keyed as
+        sent. Only queued: the updates of one batch of inputs reach the children agent together."""
+        await self.children.put(value=sent.value, key=sent.key, wait=False)
+
+    async def until(self, done: Callable[[], bool], what: str) -> None:
+        """Waits until `done()`, failing if either agent crashes first or it takes too long."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT_S
+        while not done():
+            crash = self.identities._crash_reason or self.children._crash_reason
+            remaining = deadline - loop.time()
+            if crash is not None or remaining <= 0:
+                sent = [(s.topic, s.key, s.value[:120]) for s in self.outbox.sent]
+                pytest.fail(f"expected {what}; agent crash: {crash!r}; sent: {sent}")
+            self.outbox.changed.clear()
+            with contextlib.suppress(TimeoutError):  # wake now and then to notice a crash
+                await asyncio.wait_for(self.outbox.changed.wait(), min(remaining, 0.05))
 
     async def sent_to(self, topic: str, count: int) -> list[Sent]:
         """Waits until `count` records were sent to `topic`, then returns all sent to it.
@@ -136,53 +178,70 @@ class Harness:
         nothing is before the agent body has run, so wait for the body's sends. One event's
         sends all happen in one go, so callers unpack the result: an extra record fails too.
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + WAIT_S
-        while len(self.outbox.to(topic)) < count:
-            crash = self.agent._crash_reason
-            remaining = deadline - loop.time()
-            if crash is not None or remaining <= 0:
-                sent = [(s.topic, s.key, s.value[:120]) for s in self.outbox.sent]
-                pytest.fail(f"expected {count} record(s) on {topic}; agent crash: {crash!r}; sent: {sent}")
-            self.outbox.changed.clear()
-            with contextlib.suppress(TimeoutError):  # wake now and then to notice a crash
-                await asyncio.wait_for(self.outbox.changed.wait(), min(remaining, 0.05))
+        await self.until(lambda: len(self.outbox.to(topic)) >= count, f"{count} record(s) on {topic}")
         return self.outbox.to(topic)
 
-    def state(self, child_key: str = CHILD_KEY) -> ChildState:
-        key = child_key.encode()
-        table = self.app.tables[TABLE]
+    async def record_of(self, contact_id: str) -> CaseRecord:
+        """Waits for a case record of the contact; returns the latest one sent."""
+        await self.until(lambda: contact_id in self.records(), f"a case record of {contact_id}")
+        return self.records()[contact_id]
+
+    def records(self) -> dict[str, CaseRecord]:
+        """The latest case record sent for each contact, as a compacted topic keeps them."""
+        return {record.contact_id: record for record in map(case_record, self.outbox.to(CASES))}
+
+    def state(self, child_key: str) -> ChildState:
+        return ChildState.model_validate_json(self.stored(TABLE, child_key.encode()))
+
+    def stored(self, table_name: str, key: bytes) -> bytes:
+        table = self.app.tables[table_name]
         stored = table.get(key)
-        assert stored is not None, f"nothing stored for {child_key}"
+        assert stored is not None, f"nothing stored in {table_name} for {key!r}"
         if isinstance(table.data, RocksDBStore):
             # Recovery writes a changelog partition's records into that partition's database,
             # so the worker's own write must be there too.
-            [partition] = {sent.partition for sent in self.changelog() if sent.key == key}
+            [partition] = {sent.partition for sent in self.changelog(table_name) if sent.key == key}
             assert table.data._db_for_partition(partition).get(key) == stored
-        return ChildState.model_validate_json(stored)
+        return bytes(stored)
 
-    def changelog(self) -> list[Sent]:
-        return self.outbox.to(self.app.tables[TABLE].changelog_topic.get_topic_name())
+    def changelog(self, table_name: str = TABLE) -> list[Sent]:
+        return self.outbox.to(self.app.tables[table_name].changelog_topic.get_topic_name())
+
+    def updates(self) -> list[ChildUpdate]:
+        return [ChildUpdate.model_validate_json(sent.value) for sent in self.outbox.to(RESOLVED)]
 
 
-# Both table stores: the worker reads and writes RocksDB itself (`mash.streams.output`), and
-# `Harness.state` reads it back through faust's own table.
-@pytest.fixture(params=["memory://", "rocksdb://"])
-async def harness(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def recover(app: faust.App, table_name: str, changelog: list[Sent]) -> None:
+    """What faust's recovery does for a worker taking a table over: the changelog's records, the
+    last for each key, into the table's store for their partition."""
+    store = app.tables[table_name].data
+    for sent in changelog:
+        assert sent.key is not None
+        keys = store._db_for_partition(sent.partition or 0) if isinstance(store, RocksDBStore) else store
+        keys[sent.key] = sent.value
+
+
+@contextlib.asynccontextmanager
+async def running_worker(
+    store: str,
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    recovered: dict[str, list[Sent]] | None = None,
 ) -> AsyncIterator[Harness]:
+    """A worker app with both agents in test contexts; `recovered` gives tables' changelogs to
+    start from, as a worker that takes the tables over finds them."""
     settings = Settings(
         mode="development",
         child_key_secret="x",
-        store=request.param,
-        data_dir=tmp_path,
+        store=store,
+        data_dir=data_dir,
         topic_prefix="unit",
         kafka_bootstrap="127.0.0.1:1",
         dead_letter_public_key=DEAD_LETTER_PUBLIC_KEY,
     )
 
-    # The agent asks the broker for a partition's committed offset the first time it sees the
-    # partition; here there is none, and the test wrapper numbers its messages from 0.
+    # The agents ask the broker for a partition's committed offset the first time they see the
+    # partition; here there is none, and the harness numbers each topic's messages from 0.
     async def nothing_committed(tp: Any) -> int | None:
         return None
 
@@ -195,16 +254,36 @@ async def harness(
     app = create_app(settings, load_ruleset(), registry)
     app.loop = asyncio.get_running_loop()
     app.finalize()
+    for table_name, changelog in (recovered or {}).items():
+        recover(app, table_name, changelog)
     outbox = Outbox()
     # Topic.send_soon builds and serializes the message, then hands it to the producer.
     monkeypatch.setattr(app.producer, "send_soon", outbox.send_soon)
     monkeypatch.setattr(streams_app, "kafka_producer", lambda app: outbox)
     # test_context() resumes the app's flow control itself (faust 0.15.3), so put() flows.
-    async with app.agents["children"].test_context() as agent:
-        yield Harness(app, agent, outbox)
-    # Iterating the stream built the app's consumer, whose thread service (never started)
+    async with (
+        app.agents["identities"].test_context() as identities,
+        app.agents["children"].test_context() as children,
+    ):
+        harness = Harness(app, identities, children, outbox)
+        outbox.relay[RESOLVED] = harness.resolved
+        yield harness
+    # Iterating the streams built the app's consumer, whose thread service (never started)
     # made an event loop of its own in its constructor: close it, or every test leaks one.
     app.consumer._thread.thread_loop.close()
+
+
+# Both table stores: the worker reads and writes RocksDB itself (`mash.streams.output`), and
+# `Harness.stored` reads it back through faust's own table.
+@pytest.fixture(params=["memory://", "rocksdb://"])
+def store(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def harness(store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
+    async with running_worker(store, tmp_path / "worker", monkeypatch) as running:
+        yield running
 
 
 def case_record(sent: Sent) -> CaseRecord:
@@ -221,7 +300,8 @@ async def test_a_good_contact_produces_one_case_record_keyed_by_contact_id(harne
     [sent] = await harness.sent_to(CASES, 1)
     assert sent.key == b"ct-abuse"
     record = case_record(sent)
-    assert (record.contact_id, record.child_key, record.recommendation.level) == ("ct-abuse", CHILD_KEY, 4)
+    child = child_key_of("ct-abuse")  # a new child is named after its first contact
+    assert (record.contact_id, record.child_key, record.recommendation.level) == ("ct-abuse", child, 4)
     assert "disclosure_of_abuse" in [reason.rule for reason in record.recommendation.reasons]
     assert record.recommendation.ruleset_version == load_ruleset().version
     # A recommendation: social care, waiting for a person; not a referral yet.
@@ -230,12 +310,16 @@ async def test_a_good_contact_produces_one_case_record_keyed_by_contact_id(harne
         CaseState.AWAITING_DECISION,
         Referral.NOT_REFERRED,
     )
+    assert not record.identity_to_check
     assert harness.outbox.to(DLQ) == []
-    assert contact_ids(harness.state()) == ["ct-abuse"]
+    # The identities agent told the child, keyed by its child key.
+    [update] = harness.outbox.to(RESOLVED)
+    assert update.key == child.encode()
+    assert contact_ids(harness.state(child)) == ["ct-abuse"]
 
 
 async def test_malformed_json_goes_to_the_dead_letter_topic_and_the_agent_goes_on(harness: Harness):
-    await harness.put(b"{not json", key=b"ck-garbled")
+    await harness.put(b"{not json", key=b"ct-garbled")
     await harness.put_contact(contact("ct-after"))
 
     [letter_sent] = await harness.sent_to(DLQ, 1)
@@ -243,13 +327,16 @@ async def test_malformed_json_goes_to_the_dead_letter_topic_and_the_agent_goes_o
     assert letter.reason is DeadLetterReason.MALFORMED_JSON
     assert (letter.topic, letter.partition, letter.offset) == (CONTACTS, 0, 0)
     assert open_dead_letter(letter, box_key(DEAD_LETTER_PRIVATE_KEY, "private")) == (
-        b"ck-garbled",
+        b"ct-garbled",
         b"{not json",
     )
     [case_sent] = await harness.sent_to(CASES, 1)
     assert case_record(case_sent).contact_id == "ct-after"
-    assert contact_ids(harness.state()) == ["ct-after"]
-    assert harness.app.tables[TABLE].get(b"ck-garbled") is None
+    assert contact_ids(harness.state(child_key_of("ct-after"))) == ["ct-after"]
+    # The dead letter told no child and left no row.
+    assert [update.child_key for update in harness.updates()] == [child_key_of("ct-after")]
+    assert harness.app.tables[IDENTITIES].get(b"s:ct-garbled") is None
+    assert harness.app.tables[TABLE].get(child_key_of("ct-garbled").encode()) is None
 
 
 async def test_a_redelivered_contact_gives_the_same_record_and_is_kept_once(harness: Harness):
@@ -262,7 +349,11 @@ async def test_a_redelivered_contact_gives_the_same_record_and_is_kept_once(harn
     first, second = await harness.sent_to(CASES, 2)
     assert first.key == second.key == b"ct-twice"
     assert first.value == second.value
-    assert contact_ids(harness.state()) == ["ct-twice"]
+    child = child_key_of("ct-twice")
+    assert contact_ids(harness.state(child)) == ["ct-twice"]
+    # The identities agent sends the child's update again (it may never have reached Kafka).
+    first_update, second_update = harness.outbox.to(RESOLVED)
+    assert first_update == second_update
     # The redelivery writes the unchanged state again: after a crash, the local state may be
     # all that holds it, and the changelog must have it before the offset is committed.
     first_state, second_state = harness.changelog()
@@ -291,7 +382,9 @@ async def test_a_childs_second_contact_is_screened_with_the_first_as_its_history
         CaseState.AWAITING_DECISION,
         None,
     )
-    assert contact_ids(harness.state()) == ["ct-first", "ct-second"]
+    # The same child: named after its first contact.
+    assert first.child_key == second.child_key == child_key_of("ct-first")
+    assert contact_ids(harness.state(child_key_of("ct-first"))) == ["ct-first", "ct-second"]
 
 
 async def test_a_childs_second_contact_in_the_same_batch_is_decided_after_the_first(harness: Harness):
@@ -306,7 +399,99 @@ async def test_a_childs_second_contact_in_the_same_batch_is_decided_after_the_fi
     first, second = (case_record(s) for s in await harness.sent_to(CASES, 2))
     assert (first.contact_id, first.decided_by) == ("ct-first", DecidedBy.SERVICE)
     assert (second.contact_id, second.state) == ("ct-second", CaseState.AWAITING_DECISION)
-    assert contact_ids(harness.state()) == ["ct-first", "ct-second"]
+    child = child_key_of("ct-first")
+    assert contact_ids(harness.state(child)) == ["ct-first", "ct-second"]
     # One state per child per batch: the changelog gets the state after both contacts.
     [saved] = harness.changelog()
+    assert saved.key == child.encode()
     assert contact_ids(ChildState.model_validate_json(saved.value)) == ["ct-first", "ct-second"]
+
+
+# --- which child: identities resolved before the children agent sees a contact -------------------
+
+# The police know Testo by NHS number, with his name spelled another way; the school by his name
+# and date of birth only. Two children, until a contact carries both.
+TESTO_BY_NHS = Child(
+    nhs_number=NHS, given_name="Testo", family_name="Sampleforde", date_of_birth=date(2018, 7, 19)
+)
+TESTO_WITH_BOTH = Child(
+    nhs_number=NHS, given_name="Testo", family_name="Sampleford", date_of_birth=date(2018, 7, 19)
+)
+# Another child, four years younger, given Testo's NHS number by mistake.
+WRONG_NHS = Child(nhs_number=NHS, given_name="Bo", family_name="Otherby", date_of_birth=date(2022, 1, 5))
+
+
+async def test_a_contact_carrying_both_identifiers_makes_two_children_one(harness: Harness):
+    day = timedelta(days=1)
+    await harness.put_contact(contact("ct-police", child=TESTO_BY_NHS))
+    await harness.put_contact(contact("ct-school", child=TESTO, received_at=TUESDAY_1030 + day))
+    police, school = await harness.record_of("ct-police"), await harness.record_of("ct-school")
+    assert police.child_key == child_key_of("ct-police")
+    assert school.child_key == child_key_of("ct-school")  # nothing ties them yet
+
+    await harness.put_contact(contact("ct-both", child=TESTO_WITH_BOTH, received_at=TUESDAY_1030 + 2 * day))
+    await harness.record_of("ct-both")
+
+    # One child, named after its earliest contact: every contact's latest record says so, and the
+    # school's contact, first published under a child of its own, is published again under it.
+    one = child_key_of("ct-police")
+    assert {cid: r.child_key for cid, r in harness.records().items()} == {
+        "ct-police": one,
+        "ct-school": one,
+        "ct-both": one,
+    }
+    school_records = [
+        r.child_key for r in map(case_record, harness.outbox.to(CASES)) if r.contact_id == "ct-school"
+    ]
+    assert school_records == [child_key_of("ct-school"), one]
+    assert contact_ids(harness.state(one)) == ["ct-police", "ct-school", "ct-both"]
+    # The school's child was told its contact is no longer its own.
+    assert contact_ids(harness.state(child_key_of("ct-school"))) == []
+    assert harness.outbox.to(DLQ) == []
+
+
+async def test_an_nhs_number_of_another_date_of_birth_is_an_identity_to_check_and_a_child_of_its_own(
+    harness: Harness,
+):
+    await harness.put_contact(contact("ct-testo", child=TESTO_WITH_BOTH))
+    await harness.put_contact(
+        contact("ct-wrong", child=WRONG_NHS, received_at=TUESDAY_1030 + timedelta(days=1))
+    )
+
+    wrong = await harness.record_of("ct-wrong")
+    assert (wrong.identity_to_check, wrong.identity_conflict) == (True, "ct-testo")
+    assert wrong.child_key == child_key_of("ct-wrong") != child_key_of("ct-testo")
+    # Testo's own record is untouched: published once, not to check.
+    [testo] = [r for r in map(case_record, harness.outbox.to(CASES)) if r.contact_id == "ct-testo"]
+    assert (testo.child_key, testo.identity_to_check) == (child_key_of("ct-testo"), False)
+    assert contact_ids(harness.state(child_key_of("ct-testo"))) == ["ct-testo"]
+    assert contact_ids(harness.state(child_key_of("ct-wrong"))) == ["ct-wrong"]
+
+
+async def test_a_worker_taking_the_identities_table_over_resolves_later_contacts_to_the_same_child(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    async with running_worker(store, tmp_path / "first", monkeypatch) as first:
+        await first.put_contact(contact("ct-first", child=TESTO_WITH_BOTH))
+        await first.record_of("ct-first")
+        # The identities agent keeps a row per sighting, in its table and its changelog.
+        row = SightingRow.model_validate_json(first.stored(IDENTITIES, b"s:ct-first"))
+        assert row.sighting[0] == "ct-first"
+        assert row.entry.id == "ct-first"
+        assert row.sent_to == [child_key_of("ct-first")]
+        identities_changelog = first.changelog(IDENTITIES)
+        assert [sent.key for sent in identities_changelog] == [b"s:ct-first"]
+
+    # Another worker, with the identities table as it recovers it from the changelog (and an
+    # empty child table): a contact known by the NHS number alone is the same child.
+    later = contact("ct-later", child=TESTO_BY_NHS, received_at=TUESDAY_1030 + timedelta(days=1))
+    recovered = {IDENTITIES: identities_changelog}
+    async with running_worker(store, tmp_path / "second", monkeypatch, recovered) as second:
+        await second.put_contact(later)
+        record = await second.record_of("ct-later")
+
+        assert record.child_key == child_key_of("ct-first")
+        assert [update.child_key for update in second.updates()] == [child_key_of("ct-first")]
+        assert contact_ids(second.state(child_key_of("ct-first"))) == ["ct-later"]
+        row = SightingRow.model_validate_json(second.stored(IDENTITIES, b"s:ct-later"))
+        assert row.sent_to == [child_key_of("ct-first")]

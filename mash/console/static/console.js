@@ -127,7 +127,8 @@
     var choice = document.querySelector("[data-preserve-choice]:checked");
     var chosen = choice && choice.dataset.rendered !== "true" ? choice.value : null;
     var focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.preserve : null;
-    return fetch("/cases/" + encodeURIComponent(contact) + "/live", { credentials: "same-origin" }).then(function (r) {
+    // The page's query goes along: a possible match's "Link with this record" fills the link form.
+    return fetch("/cases/" + encodeURIComponent(contact) + "/live" + window.location.search, { credentials: "same-origin" }).then(function (r) {
       if (r.status === 401) { window.location.assign("/login"); return; }
       if (!r.ok) return;
       return r.text().then(function (html) {

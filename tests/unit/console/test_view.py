@@ -393,7 +393,7 @@ def test_a_contact_sealed_under_a_key_this_console_does_not_hold_gives_no_child_
 def test_once_a_childs_key_is_erased_its_rows_say_so_and_its_contacts_open_no_more() -> None:
     view = view_with(contact_event("ct-1"), contact_event("ct-2", child_key="ck-2"))
     assert view.child_line("ct-1") is not None  # read once and kept: erasure must drop it
-    [key_id] = view.keyring.keys_of({"ck-1"})
+    [key_id] = view.keyring.keys_of({"ct-1"})
     changes = view.on_key(key_id.encode(), None)
     assert [c.contact_id for c in changes] == ["ct-1"]
     assert view.child_line("ct-1") == ERASED_LINE

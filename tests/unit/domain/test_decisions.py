@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from mash.domain.contact import Child
+from mash.domain.contact import Child, Identifiers
 from mash.domain.decisions import DecisionAction, DecisionEvent, Role
 from mash.domain.outcomes import OutcomeEvent, OutcomeSubmission, OutcomeType
 from mash.domain.ruleset import Rag
@@ -212,7 +212,7 @@ def test_a_decision_becomes_a_timeline_entry_carrying_everything_derive_needs():
 def test_an_outcome_becomes_a_timeline_entry_without_the_childs_identity():
     event = OutcomeEvent(
         outcome_id="oc-0001",
-        child_key="ck-fictional-child",
+        identifiers=Identifiers(nhs="id-nhs", name_dob="id-name-dob", dob="id-dob"),
         agency="case-system",
         type=OutcomeType.CASE_CLOSED,
         occurred_at=DECIDED_AT,
