@@ -93,14 +93,21 @@ async def create_topics(bootstrap: str, prefix: str) -> Settings:
     return settings
 
 
-def changelog_topic(settings: Settings) -> str:
-    """faust's name for the child table's changelog: `{app id}-{table name}-changelog`."""
-    return f"{settings.app_id}-{settings.topic_prefix}-children-changelog"
+# The worker's two tables (mash.streams.app): each child's state, by child key, on as many
+# partitions as the resolved topic; the identities agent's rows, on one partition as its inputs.
+CHILDREN_TABLE = "children"
+IDENTITIES_TABLE = "identities"
 
 
-async def create_changelog(settings: Settings) -> str:
-    """Creates the child table's changelog topic, compacted as faust creates it; returns its name."""
-    topic = changelog_topic(settings)
+def changelog_topic(settings: Settings, table: str = CHILDREN_TABLE) -> str:
+    """faust's name for a worker table's changelog: `{app id}-{table name}-changelog`."""
+    return f"{settings.app_id}-{settings.topic_prefix}-{table}-changelog"
+
+
+async def create_changelog(settings: Settings, table: str = CHILDREN_TABLE) -> str:
+    """Creates a worker table's changelog topic, compacted and with the table's partitions, as
+    faust creates it; returns its name."""
+    topic = changelog_topic(settings, table)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
@@ -108,7 +115,7 @@ async def create_changelog(settings: Settings) -> str:
             [
                 NewTopic(
                     topic,
-                    num_partitions=settings.topic_partitions,
+                    num_partitions=1 if table == IDENTITIES_TABLE else settings.topic_partitions,
                     replication_factor=settings.topic_replication,
                     topic_configs={"cleanup.policy": "compact"},
                 )

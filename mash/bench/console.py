@@ -10,7 +10,9 @@ cases topic times the same contacts to their case record: the comparison, so the
 own share shows.
 
 Then the open cases: contacts are written straight to the contacts topic (as the intake
-writes them), the worker screens each into a case awaiting a decision, and the bench waits
+writes them: sealed, each under a data key of its own, the keys written to the keys topic
+first, where the console reads them to show each row's initials), the worker screens each
+into a case awaiting a decision, and the bench waits
 until the console's stream has named every one. The simulated contacts are moved to recent
 days, their children's dates with them (so each child is the same age when the contact is
 received): an open case from the simulator's 2024 would be two years overdue, and a row's
@@ -51,7 +53,7 @@ from mash.bench.common import (
 )
 from mash.bench.http import Connection, Pool
 from mash.bench.latency import FOLLOW_WAIT_MS, Spread, post_steadily
-from mash.bench.workload import Submission, Workload, one_child_bodies, records_of
+from mash.bench.workload import Submission, Workload, contact_events, one_child_bodies
 from mash.domain.contact import ContactEvent
 from mash.embedded import free_port
 from mash.intake.agencies import write_demo_agencies
@@ -256,9 +258,11 @@ async def run_console(
     from mash.console.users import write_demo_users  # hashes a dummy password on import
 
     today = datetime.now(UTC).date()
-    load = await asyncio.to_thread(Workload.make, open_cases, 5)
-    moved = recent([e.model_dump(mode="json") for e in load.events], 14, today)
-    load_records = records_of([ContactEvent.model_validate(e) for e in moved])
+    load_events = await asyncio.to_thread(contact_events, open_cases, 5)
+    moved = recent([e.model_dump(mode="json") for e in load_events], 14, today)
+    # Sealed once moved, each under a data key of its own. The identifiers stay the simulator's,
+    # so one child's contacts still name one child.
+    load = await asyncio.to_thread(Workload.of, [ContactEvent.model_validate(e) for e in moved])
     load_ids = [event.contact_id for event in load.events]
     settings = await create_topics(bootstrap, new_prefix("console"))
     keys = write_demo_agencies(work / "console-agencies.json", work / "console-keys.json")
@@ -309,8 +313,9 @@ async def run_console(
         )
         sse, cases_topic = await timed(bodies[warmup : warmup + contacts])
 
+        await produce(bootstrap, settings.topic("keys"), load.keys)  # before anything sealed under them
         began = time.perf_counter()
-        await produce(bootstrap, settings.topic("contacts"), load_records)
+        await produce(bootstrap, settings.topic("contacts"), load.records)
         await stream.wait_for(load_ids, 600, procs)
         load_s = time.perf_counter() - began
         open_now = await _awaiting(console.port, cookie)

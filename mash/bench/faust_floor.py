@@ -1,13 +1,21 @@
-"""The faust floor: a faust agent that does only what faust makes each contact cost the worker.
+"""The faust floor: faust agents that do only what faust makes each contact cost the worker.
 
-Per contact it parses the JSON (orjson), writes one table entry (the record's own bytes under
-the child's key) and sends one record without waiting, with the worker's faust settings
-(`mash.streams.app.new_faust_app`: the same fetch wait, linger and serializers) and the
-worker's own way of writing them (`mash.streams.output.Output`). No model, no ruleset, no
-derivation. The gap between the bare aiokafka loop and this is what faust's per-event
-machinery costs; the gap between this and the worker is what the service adds.
-With `MASH_BENCH_FLOOR_TABLE=0` it writes no table: the gap between the two floors is what
-a table write (RocksDB and a changelog record) costs per contact.
+The worker takes each contact through two agents (mash.streams.app): its identities agent reads
+the contacts topic (one partition), writes its table and sends the child an update on the
+resolved topic, keyed by child key; its children agent reads that, writes the child's table and
+sends the case record. The floor does the same with nothing in between. Its first agent parses
+each contact's JSON (orjson), writes one table entry (the record's own bytes under its key, the
+contact id) and sends one small record, keyed by the contact's child (its keyed NHS number, or
+its names and date of birth), to the resolved topic; its second parses that, writes one table
+entry under the child's key and sends one record, keyed by contact id, to the cases topic. Each
+without waiting, with the worker's faust settings (`mash.streams.app.new_faust_app`: the same
+fetch wait, linger and serializers) and the worker's own way of writing them
+(`mash.streams.output.Output`), on tables of the worker's tables' partitions. No model, no
+ruleset, no derivation. The gap between the bare aiokafka loop (one hop) and this is what
+faust's per-event machinery costs, twice, with the second hop; the gap between this and the
+worker is what the service adds. With `MASH_BENCH_FLOOR_TABLE=0` neither agent writes a table:
+the gap between the two floors is what two table writes (RocksDB and a changelog record each)
+cost per contact.
 
 Run as its own process with a worker's environment: `python -m mash.bench.faust_floor`.
 """
@@ -23,6 +31,7 @@ from faust.web import Request, Response, View
 from mash.config import Settings
 from mash.streams.app import new_faust_app
 from mash.streams.output import Output, kafka_producer
+from mash.streams.topics import RESOLVED, partitions
 
 TABLE_ENV = "MASH_BENCH_FLOOR_TABLE"
 
@@ -30,23 +39,42 @@ TABLE_ENV = "MASH_BENCH_FLOOR_TABLE"
 def create_floor_app(settings: Settings, with_table: bool) -> faust.App:
     app = new_faust_app(f"{settings.topic_prefix}-floor", settings)
     contacts = app.topic(settings.topic("contacts"), key_type=bytes, value_type=bytes)
-    cases = settings.topic("cases")
-    table = app.Table(
-        f"{settings.topic_prefix}-floor",
-        partitions=settings.topic_partitions,
+    resolved = app.topic(settings.topic(RESOLVED), key_type=bytes, value_type=bytes)
+    resolved_name, cases = settings.topic(RESOLVED), settings.topic("cases")
+    first_table = app.Table(
+        f"{settings.topic_prefix}-floor-identities",
+        partitions=partitions(settings, "contacts"),
         key_type=bytes,
         value_type=bytes,
     )
-    output = Output(lambda: kafka_producer(app), table, [cases])
+    second_table = app.Table(
+        f"{settings.topic_prefix}-floor",
+        partitions=partitions(settings, RESOLVED),
+        key_type=bytes,
+        value_type=bytes,
+    )
+    first = Output(lambda: kafka_producer(app), first_table, [resolved_name])
+    second = Output(lambda: kafka_producer(app), second_table, [cases])
 
-    @app.agent(contacts, name="floor")
-    async def floor(stream: faust.StreamT[bytes]) -> None:
+    @app.agent(contacts, name="floor-identities")
+    async def floor_identities(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             contact = orjson.loads(event.value)
             if with_table:
-                await output.save({output.where(event.message.key): event.value})
-            contact_id = contact["contact_id"].encode()
-            await output.publish(cases, contact_id, orjson.dumps({"contact_id": contact["contact_id"]}))
+                await first.save({first.where(event.message.key): event.value})
+            named = contact["identifiers"]
+            child = (named["nhs"] or named["name_dob"]).encode()
+            update = orjson.dumps({"child": child.decode(), "contact_id": contact["contact_id"]})
+            await first.publish(resolved_name, child, update)
+
+    @app.agent(resolved, name="floor")
+    async def floor(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            update = orjson.loads(event.value)
+            if with_table:
+                await second.save({second.where(event.message.key): event.value})
+            contact_id = update["contact_id"].encode()
+            await second.publish(cases, contact_id, orjson.dumps({"contact_id": update["contact_id"]}))
 
     @app.page("/health/ready")
     async def ready(view: View, request: Request) -> Response:

@@ -1,18 +1,28 @@
-"""Worker memory with 1,000,000 children in its table.
+"""Worker memory with 1,000,000 children in its tables.
 
 Pushing a million contacts through the pipeline would take far longer than a bench run
-on the embedded broker, so the table is filled the way a restarted worker fills it: from
-its changelog topic. Before the worker starts, the bench writes one changelog record per
-child, keyed by child key, to the partition the contacts topic would put that child on;
-each value is a real `ChildState` (JSON) made by the worker's own step (`apply`) from the
-run's simulated contacts. The first children are exactly the simulated children with their
-states; the rest have keys of their own and reuse those states round-robin, so value
-sizes follow the simulation. The worker then recovers the table into RocksDB, as after a
-restart, and is measured when ready. Then it processes further simulated contacts live
-(some about children already in the table, whose recovered states it reads and extends),
-and is measured again. After it stops, the bench counts the children in its RocksDB files.
+on the embedded broker, so the worker's two tables are filled the way a restarted worker
+fills them: from their changelog topics. Before the worker starts, the bench writes
 
-The comparison, same broker, same run: a worker with an empty table, ready and idle.
+- the children table's changelog: one record per child, keyed by child key, to the partition
+  the resolved topic would put that child on; each value a real `ChildState` (JSON);
+- the identities table's changelog (one partition): one row per contact of those children
+  (`mash.domain.identities`), so the identities agent knows every child the children table
+  holds, as it would after those contacts.
+
+Both come from the worker's own steps over the run's first simulated contacts
+(`worker_tables`): the identities agent's, which finds each contact's child and sends it an
+update, then the children agent's on each update. The first children are exactly the
+simulated children with their states and rows; the rest have keys of their own and reuse
+those states round-robin, with copies of the rows of the child whose state they reuse (under
+contact ids and identifiers of their own, so no two children join), so value sizes follow the
+simulation. The worker then recovers both tables into RocksDB, as after a restart, and is
+measured when ready. Then it processes further simulated contacts live (some about children
+already in its tables, whose recovered states it reads and extends), and is measured again:
+its identities agent loads its whole index into memory at the first of them. After it stops,
+the bench counts the children in its RocksDB files.
+
+The comparison, same broker, same run: a worker with empty tables, ready and idle.
 """
 
 from __future__ import annotations
@@ -20,7 +30,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +39,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from mash.bench.common import (
+    CHILDREN_TABLE,
+    IDENTITIES_TABLE,
     BenchError,
     OutputCounter,
     Record,
@@ -43,8 +56,10 @@ from mash.bench.common import (
     worker_proc,
 )
 from mash.config import Settings
-from mash.domain.child import ChildState, apply
+from mash.domain.child import ChildState, apply_update
 from mash.domain.contact import ContactEvent
+from mash.domain.identities import SIGHTING, Identities, SightingRow
+from mash.domain.persons import sighting
 from mash.domain.ruleset import load_ruleset
 from mash.domain.ruleset_history import RulesetHistory
 from mash.domain.timeline import ContactEntry
@@ -63,6 +78,7 @@ class MemoryResult:
     live_contacts: int
     empty_rss_mib: float
     children_in_rocksdb: int | None
+    identity_rows: int = 0  # rows written to the identities table's changelog
 
     @property
     def rss_mib(self) -> float:
@@ -70,36 +86,116 @@ class MemoryResult:
         return max(self.rss_ready_mib, self.rss_after_live_mib)
 
 
-def child_states(events: Sequence[ContactEvent]) -> dict[str, bytes]:
-    """Each child's table value after its contacts, by the worker's own step, in event-time order."""
+@dataclass
+class WorkerTables:
+    """The worker's two tables after some contacts: each child's state (JSON) by child key, and
+    the identities agent's rows of each child's contacts, by child key."""
+
+    children: dict[str, bytes]
+    rows: dict[str, list[SightingRow]]
+
+
+def worker_tables(events: Sequence[ContactEvent]) -> WorkerTables:
+    """The tables after `events`, in event-time order, by the worker's own steps: the identities
+    agent's (`Identities.sighting`, as `identities_agent.step` takes a contact) and the children
+    agent's on each update it sends (`apply_update`, which `apply_stored` runs)."""
     ruleset = load_ruleset()
     history = RulesetHistory.of(ruleset)
+    identities = Identities()
     states: dict[str, ChildState] = {}
-    for event in sorted(events, key=lambda e: e.received_at):
-        state = states.get(event.child_key, ChildState())
+    for event in sorted(events, key=lambda e: (e.received_at, e.contact_id)):
         entry = ContactEntry.of(event, ruleset.version)
-        states[event.child_key] = apply(state, event.child_key, entry, history).state
-    return {key: state.model_dump_json().encode() for key, state in states.items()}
+        effects = identities.sighting(sighting(event.contact_id, event.received_at, event.identifiers), entry)
+        for update in effects.updates:
+            key = update.child_key
+            states[key] = apply_update(states.get(key, ChildState()), update, history).state
+    rows: dict[str, list[SightingRow]] = defaultdict(list)
+    for sid, row in identities.rows.items():
+        rows[identities.index.child_of[sid]].append(row)
+    return WorkerTables(
+        children={key: state.model_dump_json().encode() for key, state in states.items()}, rows=dict(rows)
+    )
+
+
+def child_states(events: Sequence[ContactEvent]) -> dict[str, bytes]:
+    """Each child's table value after its contacts, by the worker's own steps, in event-time order."""
+    return worker_tables(events).children
 
 
 def synthetic_key(i: int) -> bytes:
-    """A child key in the service's format (`ck-` and 32 hex digits) that no real child has."""
-    return b"ck-" + hashlib.blake2b(f"bench-child-{i}".encode(), digest_size=16).hexdigest().encode()
+    """A child key in the service's format (`ck-` and 32 hex digits) that no real child has: the
+    key the worker gives a child whose earliest contact is `synthetic_contact(i)`."""
+    return b"ck-" + hashlib.blake2b(synthetic_contact(i).encode(), digest_size=16).hexdigest().encode()
 
 
-async def write_changelog(settings: Settings, states: dict[str, bytes], children: int) -> tuple[int, int]:
-    """One changelog record per child; returns (records, bytes).
+def synthetic_contact(i: int, k: int = 0) -> str:
+    """The id of synthetic child `i`'s `k`-th contact (in event time)."""
+    return f"bench-child-{i}" if k == 0 else f"bench-child-{i}-{k}"
+
+
+def _token(token: str | None, i: int) -> str | None:
+    """An identifier of synthetic child `i` made from a real child's: no other child has it."""
+    if token is None:
+        return None
+    return "id-" + hashlib.blake2b(f"{token}/{i}".encode(), digest_size=16).hexdigest()
+
+
+def synthetic_rows(rows: Sequence[SightingRow], i: int) -> list[SightingRow]:
+    """A real child's rows as synthetic child `i`'s: its contacts under ids of their own, the
+    earliest first (so the child's key is `synthetic_key(i)`), its NHS number and its names with
+    the date of birth no other child's, its date of birth kept; sent to that child."""
+    out: list[SightingRow] = []
+    key = synthetic_key(i).decode()
+    for k, row in enumerate(sorted(rows, key=lambda r: r.as_sighting().order())):
+        _, name_dob, dob, nhs = row.sighting
+        new_id = synthetic_contact(i, k)
+        out.append(
+            row.model_copy(
+                update={
+                    "sighting": (new_id, _token(name_dob, i), dob, _token(nhs, i)),
+                    "entry": row.entry.model_copy(update={"id": new_id}),
+                    "sent_to": [key],
+                }
+            )
+        )
+    return out
+
+
+def _children_records(tables: WorkerTables, children: int) -> Iterator[tuple[bytes, bytes]]:
+    real = list(tables.children.items())
+    for i in range(children):
+        if i < len(real):
+            yield real[i][0].encode(), real[i][1]
+        else:
+            yield synthetic_key(i), real[i % len(real)][1]
+
+
+def _identity_records(tables: WorkerTables, children: int) -> Iterator[tuple[bytes, bytes]]:
+    real = list(tables.children)
+    for i in range(children):
+        rows = tables.rows[real[i % len(real)]]
+        for row in rows if i < len(real) else synthetic_rows(rows, i):
+            yield f"{SIGHTING}{row.sighting[0]}".encode(), row.model_dump_json().encode()
+
+
+async def write_changelog(
+    settings: Settings, tables: WorkerTables, children: int, table: str = CHILDREN_TABLE
+) -> tuple[int, int]:
+    """The changelog of one of the worker's tables for `children` children; returns the records
+    (one per key) and their bytes.
 
     Written with normal batching, then one more record alone on each partition: on the
     embedded broker a partition's reported end is the last batch's first offset + 1, and a
     single-record batch at the end makes it exact, so recovery reads every record.
     """
-    topic = await create_changelog(settings)
-    real = list(states.items())
-    values = [value for _, value in real]
+    topic = await create_changelog(settings, table)
+    if table == IDENTITIES_TABLE:
+        records: Iterable[tuple[bytes, bytes]] = _identity_records(tables, children)
+    else:
+        records = _children_records(tables, children)
     producer = bench_producer(settings.kafka_bootstrap)
     await producer.start()
-    size = 0
+    size = count = 0
     last_on: dict[int, tuple[bytes, bytes]] = {}
     written: dict[int, int] = {}
     try:
@@ -113,12 +209,9 @@ async def write_changelog(settings: Settings, states: dict[str, bytes], children
             pending.clear()
             keys.clear()
 
-        for i in range(children):
-            if i < len(real):
-                key, value = real[i][0].encode(), real[i][1]
-            else:
-                key, value = synthetic_key(i), values[i % len(values)]
+        for key, value in records:
             size += len(key) + len(value)
+            count += 1
             keys.append((key, value))
             pending.append(await producer.send(topic, key=key, value=value))
             if len(pending) >= 10_000:
@@ -126,13 +219,13 @@ async def write_changelog(settings: Settings, states: dict[str, bytes], children
         await settle()
         await producer.flush()
         for partition, (key, value) in sorted(last_on.items()):
-            # The same child again (a table update changes nothing), alone in its batch.
+            # The same key again (a table update changes nothing), alone in its batch.
             await (await producer.send(topic, key=key, value=value, partition=partition))
             written[partition] += 1
     finally:
         await producer.stop()
     await _check_ends(settings.kafka_bootstrap, topic, written)
-    return sum(written.values()), size
+    return count, size
 
 
 async def _check_ends(bootstrap: str, topic: str, written: dict[int, int]) -> None:
@@ -191,9 +284,10 @@ async def run_memory(
     """`events`/`records`: the run's contacts; the first `sample` give the states, the next `live`
     are processed live after recovery."""
     empty_rss = await _empty_worker_rss(bootstrap, work)
-    states = child_states(events[:sample])
+    tables = worker_tables(events[:sample])
     settings = await create_topics(bootstrap, new_prefix("memory"))
-    _, size = await write_changelog(settings, states, children)
+    _, size = await write_changelog(settings, tables, children)
+    rows, rows_size = await write_changelog(settings, tables, children, IDENTITIES_TABLE)
     env = service_env(bootstrap, settings.topic_prefix, work, embedded_profile=False)
     worker = worker_proc(env, work, "memory-worker")
     started = time.perf_counter()
@@ -218,7 +312,7 @@ async def run_memory(
     in_db = count_rocksdb_children(Path(worker.env["MASH_DATA_DIR"]))
     return MemoryResult(
         children=children,
-        changelog_mib=size / 1024 / 1024,
+        changelog_mib=(size + rows_size) / 1024 / 1024,
         recovery_s=recovery_s,
         recovery_cpu_s=recovery_cpu_s,
         rss_ready_mib=ready.rss_mib,
@@ -227,4 +321,5 @@ async def run_memory(
         live_contacts=len(batch),
         empty_rss_mib=empty_rss,
         children_in_rocksdb=in_db,
+        identity_rows=rows,
     )

@@ -1,10 +1,15 @@
 """Pipeline throughput: contacts/s through whole workers, against the bare aiokafka floor.
 
-Every run here shares one embedded broker and the same contact records, each on topics of
-its own. A run starts its consumer process(es), waits until they are ready (group joined,
-table recovered), then writes the contacts and times from the first write to the moment the
-output topic holds a record for every contact (counted by distinct contact id as records
-arrive). Writing is inside the timed span for every run alike.
+Every run here shares one embedded broker and the same contact records (sealed, keyed by
+contact id, as the intake writes them), each on topics of its own. A run starts its consumer
+process(es), waits until they are ready (group joined, tables recovered), then writes the
+contacts and times from the first write to the moment the output topic holds a record for
+every contact (counted by distinct contact id as records arrive). Writing is inside the timed
+span for every run alike.
+
+The contacts topic has one partition, as every input topic: a worker's identities agent reads
+it and sends each child's updates to the resolved topic, whose partitions its children agent
+(or, with two workers, both workers' children agents) reads; the case records come from there.
 
 The workers run with MASH_EMBEDDED_BROKER=false: normal Kafka producer batching, as on a
 real cluster. The embedded profile (one record per producer batch, which this broker needs
@@ -112,7 +117,9 @@ class StandIn:
     env: dict[str, str] = field(default_factory=dict)
 
 
-RECORDED_STEP = StandIn("recorded-step", "1 worker, domain step recorded", "mash.bench.recorded_step")
+RECORDED_STEP = StandIn(
+    "recorded-step", "1 worker, children's domain step recorded", "mash.bench.recorded_step"
+)
 FAUST_FLOOR = StandIn("faust-floor", "faust floor", "mash.bench.faust_floor", {TABLE_ENV: "1"})
 FAUST_AGENT = StandIn("faust-agent", "faust agent, no table", "mash.bench.faust_floor", {TABLE_ENV: "0"})
 

@@ -192,6 +192,7 @@ def figures(results: Results) -> Figures:
         f["worker_peak_rss_mib"] = round(m.peak_mib, 1)
         f["memory_children"] = m.children
         f["children_in_rocksdb"] = m.children_in_rocksdb
+        f["memory_identity_rows"] = m.identity_rows
         f["table_recovery_s"] = round(m.recovery_s, 1)
     if rp := results.replay:
         f["replay_contacts_per_s"] = round(rp.per_s, 1)
@@ -260,7 +261,7 @@ def rows(results: Results) -> list[Row]:
             )
             out.append(
                 Row(
-                    f"1 worker, domain step recorded, not run ({_n(p.recorded.contacts)})",
+                    f"1 worker, children's domain step recorded, not run ({_n(p.recorded.contacts)})",
                     f"{_n(p.recorded.per_s)} contacts/s",
                     f"x{p.recorded.per_s / p.one.per_s if p.one.per_s else 0:.2f} of 1 worker; {cost}",
                 )
@@ -268,7 +269,8 @@ def rows(results: Results) -> list[Row]:
         if p.floor is not None:
             out.append(
                 Row(
-                    f"faust floor: parse, 1 table write, 1 send per contact ({_n(p.floor.contacts)})",
+                    "faust floor: 2 agents, each a parse, 1 table write, 1 send per contact "
+                    f"({_n(p.floor.contacts)})",
                     f"{_n(p.floor.per_s)} contacts/s",
                     f"ratio {p.floor.per_s / p.bare_per_s if p.bare_per_s else 0:.1%} of bare; "
                     f"1 worker is {p.one.per_s / p.floor.per_s if p.floor.per_s else 0:.0%} of it",
@@ -277,7 +279,8 @@ def rows(results: Results) -> list[Row]:
         if p.agent is not None:
             out.append(
                 Row(
-                    f"faust agent, no table: parse, 1 send per contact ({_n(p.agent.contacts)})",
+                    "faust agent, no table: 2 agents, each a parse, 1 send per contact "
+                    f"({_n(p.agent.contacts)})",
                     f"{_n(p.agent.per_s)} contacts/s",
                     f"ratio {p.agent.per_s / p.bare_per_s if p.bare_per_s else 0:.1%} of bare",
                 )
@@ -285,7 +288,7 @@ def rows(results: Results) -> list[Row]:
         if p.batch_loop is not None:
             out.append(
                 Row(
-                    "aiokafka batch loop with the worker's domain step, no recovery "
+                    "aiokafka batch loop with the worker's domain steps, no recovery "
                     f"({_n(p.batch_loop.contacts)})",
                     f"{_n(p.batch_loop.per_s)} contacts/s",
                     f"ratio {p.batch_loop.per_s / p.bare_per_s if p.bare_per_s else 0:.1%} of bare; "
@@ -447,7 +450,8 @@ def notes(results: Results) -> list[str]:
         out.append(f"intake POST run: {i.post.seconds:.0f} s measured; CPU s: {cpu}")
     if m := results.memory:
         out.append(
-            f"memory: table filled from its changelog ({m.changelog_mib:,.0f} MiB), recovered in "
+            f"memory: the child table and the identities table ({_n(m.identity_rows)} contacts' rows) "
+            f"filled from their changelogs ({m.changelog_mib:,.0f} MiB), recovered in "
             f"{m.recovery_s:.0f} s ({m.recovery_cpu_s:.0f} s CPU); "
             f"RSS when ready {m.rss_ready_mib:,.0f} MiB, "
             f"after {_n(m.live_contacts)} live contacts {m.rss_after_live_mib:,.0f} MiB; "

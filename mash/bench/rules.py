@@ -33,6 +33,7 @@ from mash.domain.contact import ContactEvent
 from mash.domain.ruleset import Route, Ruleset, load_ruleset
 from mash.domain.ruleset_history import RulesetHistory
 from mash.domain.screening import EarlierContact, Known, screen
+from mash.domain.sealed import Sealed
 from mash.domain.timeline import ContactEntry
 
 ScreenInput = tuple[tuple[str, ...], Known, datetime]
@@ -140,13 +141,18 @@ def run_rules(
             event.model_dump_json().encode()
         return len(written)
 
+    def write_sealed_one(event: ContactEvent) -> None:
+        record, dek = keyring.new_key(event.contact_id)  # every contact has a data key of its own
+        record.model_dump_json().encode()
+
+        def under_its_key(_: str, record_id: str, details: bytes) -> Sealed:  # as `Keyring.seal`
+            return seal(dek, record.key, details, record_id.encode())
+
+        event.sealed(under_its_key).model_dump_json().encode()
+
     def write_sealed() -> int:
         for event in written:
-            record, dek = keyring.new_key(event.contact_id)  # every contact has a data key of its own
-            record.model_dump_json().encode()
-            event.sealed(
-                lambda _, record_id, details: seal(dek, record.key, details, record_id.encode())  # noqa: B023
-            ).model_dump_json().encode()
+            write_sealed_one(event)
         return len(written)
 
     plain_rate, _ = _rate(write_plain, min(1.0, min_seconds))

@@ -14,8 +14,7 @@ child beforehand (`stand_in_child`), and the key the worker gives that child
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,9 +24,9 @@ from mash.adapters.sealing import LocalMasterKey, MasterKeys
 from mash.bench.common import BENCH_MASTER_KEYS, BENCH_SECRET, Record
 from mash.domain.contact import CinSource, ContactEvent, ContactSubmission
 from mash.domain.identity import reference_key
+from mash.domain.persons import child_key_of
 from mash.domain.submissions import split_submission
 from mash.intake.agencies import DEMO_AGENCIES
-from mash.domain.persons import child_key_of
 from mash.intake.ledger import contact_headers
 from mash.simulate import SimulationConfig, simulate
 from mash.streams.keys import key_records

@@ -1,4 +1,5 @@
-"""From a coordinator's decision form to a DecisionEvent, or the reasons it can't be recorded.
+"""From a coordinator's decision form to a DecisionEvent (or, for same child, different child, a
+link or a split, an IdentityDecisionEvent), or the reasons it can't be recorded.
 
 Pure (no HTTP, no clock): the app passes the form fields, the case as the console last saw
 it, who is deciding and when, and the ruleset versions registered. Every refusal is in words

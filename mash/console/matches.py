@@ -95,7 +95,7 @@ class Person:
 @dataclass(frozen=True)
 class Match:
     person: Person
-    score: float  # 0 to 1
+    score: float  # up to 1, and 1.1 with the same postcode
     reasons: tuple[str, ...]  # in words, the date of birth first
 
     @property
@@ -118,7 +118,7 @@ def letters(name: str) -> str:
 
 
 def _digits(born: date) -> str:
-    return born.strftime("%d%m%Y")
+    return f"{born.day:02d}{born.month:02d}{born.year:04d}"  # DDMMYYYY, as a date is typed
 
 
 def date_relation(a: date, b: date) -> DateRelation | None:
@@ -212,7 +212,7 @@ def compare(subject: Person, other: Person) -> Match | None:
     if here is not None and here == _postcode(other.postcode):
         score += POSTCODE_BONUS
         reasons.append("same postcode")
-    return Match(person=other, score=round(min(score, 1.0), 3), reasons=tuple(reasons))
+    return Match(person=other, score=round(score, 3), reasons=tuple(reasons))
 
 
 def best(subject: Person, candidates: Iterable[Person]) -> list[Match]:

@@ -1,7 +1,7 @@
 """What a coordinator does in the console, done straight on Kafka for integration tests that are
 about the pipeline rather than the console: read a contact's case record, and decide it.
 
-A decision is a `DecisionEvent` on the decisions topic keyed by the child key, exactly what the
+A decision is a `DecisionEvent` on the decisions topic keyed by its contact, exactly what the
 console writes (tests/integration/test_console.py drives the console itself in a browser).
 """
 
@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from mash.domain.decisions import DecisionAction, DecisionEvent, Role
+from mash.domain.persons import IdentityAction, IdentityDecisionEvent
 from tests.integration.conftest import Service
 from tests.integration.kafka import read_topic, write_topic
 
@@ -72,6 +73,28 @@ def decide(
     write_topic(
         service.bootstrap,
         service.topic("decisions"),
-        [(event.child_key.encode(), event.model_dump_json().encode())],
+        [(event.contact_id.encode(), event.model_dump_json().encode())],
+    )
+    return event
+
+
+def decide_identity(
+    service: Service, action: IdentityAction, subjects: list[str], others: list[str]
+) -> IdentityDecisionEvent:
+    """A coordinator's identity decision (same child, different child, link, split)."""
+    event = IdentityDecisionEvent(
+        decision_id=f"id-{uuid.uuid4().hex[:24]}",
+        action=action,
+        subjects=subjects,
+        others=others,
+        decided_at=datetime.now(UTC),
+        by="coordinator-1",
+        role=Role.COORDINATOR,
+        rationale="Checked with the school and the GP in a test.",
+    )
+    write_topic(
+        service.bootstrap,
+        service.topic("identities"),
+        [(subjects[0].encode(), event.model_dump_json().encode())],
     )
     return event

@@ -10,6 +10,7 @@ import os
 from collections import Counter
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -18,6 +19,7 @@ from aiokafka.structs import ConsumerRecord
 from mash.bench.bare import DomainStep
 from mash.bench.common import (
     BENCH_SECRET,
+    IDENTITIES_TABLE,
     BenchError,
     Memory,
     bench_settings,
@@ -28,10 +30,11 @@ from mash.bench.common import (
     read_memory,
 )
 from mash.bench.console import ConsoleResult, recent, shift_days, sse_contact_ids
+from mash.bench.faust_floor import create_floor_app
 from mash.bench.http import Connection, Pool
 from mash.bench.intake import IntakeResult, Load
 from mash.bench.latency import LatencyResult, Spread
-from mash.bench.memory import MemoryResult, child_states, synthetic_key
+from mash.bench.memory import MemoryResult, child_states, synthetic_key, synthetic_rows, worker_tables
 from mash.bench.pipeline import PipelineResult, Throughput
 from mash.bench.profiling import format_hot, hot_functions
 from mash.bench.recorded_step import RecordedStep
@@ -49,13 +52,22 @@ from mash.bench.report import (
 )
 from mash.bench.rules import RulesResult, screen_inputs
 from mash.bench.runner import MEASUREMENTS, Sizes, selection
-from mash.bench.workload import Workload, one_child_bodies
+from mash.bench.workload import (
+    Workload,
+    bench_keyring,
+    one_child_bodies,
+    resolved_child_keys,
+    stand_in_child,
+)
 from mash.domain.child import ChildState, apply, apply_stored
-from mash.domain.contact import ContactSubmission
+from mash.domain.contact import ContactSubmission, SealedContactEvent
+from mash.domain.identities import SIGHTING, Identities
+from mash.domain.persons import child_key_of
 from mash.domain.ruleset import load_ruleset
 from mash.domain.ruleset_history import RulesetHistory
-from mash.domain.timeline import ContactEntry
+from mash.domain.timeline import ChildUpdate, ContactEntry
 from mash.intake.ledger import H_CONTACT
+from mash.streams import identities_agent
 from mash.streams.app import create_app
 from mash.streams.ruleset_registry import Registry
 
@@ -332,14 +344,37 @@ def workload() -> Workload:
     return Workload.make(300)
 
 
-def test_workload_records_are_the_contacts_keyed_by_child(workload: Workload) -> None:
+def test_workload_records_are_the_contacts_keyed_by_contact_id_and_sealed(workload: Workload) -> None:
     assert len(workload.events) == len(workload.records) == 300
+    keyring = bench_keyring()  # as a console holds it: the master key, and the keys topic read
+    for key, value, _ in workload.keys:
+        keyring.on_record(key, value)
+    assert len(workload.keys) == 300  # a data key per contact
     for event, (key, value, headers) in zip(workload.events, workload.records, strict=True):
-        assert key == event.child_key.encode()
-        assert orjson.loads(value)["contact_id"] == event.contact_id
+        assert key == event.contact_id.encode()
+        sealed = SealedContactEvent.model_validate_json(value)
+        assert (sealed.contact_id, sealed.identifiers) == (event.contact_id, event.identifiers)
+        assert event.child.family_name.encode() not in value
+        assert sealed.opened(keyring.personal(sealed)) == event
         assert dict(headers)[H_CONTACT] == event.contact_id.encode()
     assert len({e.contact_id for e in workload.events}) == 300
-    assert 0 < workload.children <= 300
+    assert 0 < workload.children < 300
+
+
+def test_the_stand_in_children_are_the_children_the_worker_finds(workload: Workload) -> None:
+    settings = bench_settings("127.0.0.1:1", "unitbench")
+    rulesets = RulesetHistory.of(load_ruleset())
+    identities = Identities()
+    child_of: dict[str, str] = {}
+    for _, value, _ in workload.records:
+        for update in identities_agent.step(
+            identities, settings.topic("contacts"), value, settings, rulesets
+        ).updates:
+            child_of.update((entry.id, update.child_key) for entry in update.add)
+    assert child_of == resolved_child_keys(workload.events)
+    assert (
+        len(set(child_of.values())) == workload.children == len({stand_in_child(e) for e in workload.events})
+    )
 
 
 def test_one_child_bodies_are_valid_single_child_submissions_with_fresh_references() -> None:
@@ -359,10 +394,14 @@ def test_screen_inputs_carry_each_childs_earlier_contacts(workload: Workload) ->
 
 
 def test_child_states_are_table_values_the_worker_reads(workload: Workload) -> None:
-    states = child_states(workload.events[:100])
-    assert len(states) == len({e.child_key for e in workload.events[:100]})
-    for value in states.values():
-        assert ChildState.model_validate_json(value).timeline.entries
+    events = workload.events[:100]
+    tables = worker_tables(events)
+    assert tables.children == child_states(events)
+    assert set(tables.children) == set(resolved_child_keys(events).values()) == set(tables.rows)
+    for key, value in tables.children.items():
+        timeline = ChildState.model_validate_json(value).timeline
+        assert {e.id for e in timeline.entries} == {row.entry.id for row in tables.rows[key]}
+    assert sum(len(rows) for rows in tables.rows.values()) == len(events)
 
 
 class SentRecords:
@@ -378,7 +417,7 @@ class SentRecords:
         return acknowledged
 
 
-async def test_the_batch_loop_does_the_workers_domain_step_and_writes_each_childs_state_once_per_batch(
+async def test_the_batch_loop_does_both_of_the_workers_steps_and_writes_each_row_and_state_once_per_batch(
     workload: Workload,
 ) -> None:
     settings = bench_settings("127.0.0.1:1", "unitbench")
@@ -391,44 +430,61 @@ async def test_the_batch_loop_does_the_workers_domain_step_and_writes_each_child
 
     acks = await step.handle(records, producer, "cases")
 
+    # The worker's children agent, on each contact's child as the worker resolves it.
     ruleset = load_ruleset()
     rulesets = RulesetHistory.of(ruleset)
+    child_keys = resolved_child_keys(workload.events)
     states: dict[str, ChildState] = {}
     cases: dict[bytes, bytes] = {}
     for event in workload.events:
-        entry = ContactEntry.of(event, ruleset.version)
-        applied = apply(states.get(event.child_key, ChildState()), event.child_key, entry, rulesets)
-        states[event.child_key] = applied.state
+        key, entry = child_keys[event.contact_id], ContactEntry.of(event, ruleset.version)
+        applied = apply(states.get(key, ChildState()), key, entry, rulesets)
+        states[key] = applied.state
         cases.update((p.key.encode(), p.value) for p in applied.publish)
     sent_cases = [(key, value) for topic, key, value in producer.sent if topic == "cases"]
     sent_states = [(key, value) for topic, key, value in producer.sent if topic == "state"]
+    updates = [
+        (key, ChildUpdate.model_validate_json(value))
+        for topic, key, value in producer.sent
+        if topic == settings.topic("resolved")
+    ]
     assert len(acks) == len(producer.sent)
     assert dict(sent_cases) == cases
     assert len(sent_cases) == len(cases) == len(workload.events)
-    assert sorted(sent_states) == sorted(
+    # One update per contact, keyed by its child, adding the contact.
+    assert [(key, [e.id for e in update.add]) for key, update in updates] == [
+        (child_keys[e.contact_id].encode(), [e.contact_id]) for e in workload.events
+    ]
+    child_states_sent = [(key, value) for key, value in sent_states if key.startswith(b"ck-")]
+    rows_sent = [key for key, _ in sent_states if key.startswith(SIGHTING.encode())]
+    assert sorted(child_states_sent) == sorted(
         (key.encode(), state.model_dump_json().encode()) for key, state in states.items()
     )
+    assert sorted(rows_sent) == sorted(f"{SIGHTING}{e.contact_id}".encode() for e in workload.events)
+    assert len(sent_states) == len(child_states_sent) + len(rows_sent)
 
 
-def test_the_recorded_step_decides_the_first_contact_and_hands_every_later_one_its_records(
+def test_the_recorded_step_decides_the_first_update_and_hands_every_later_one_its_records(
     workload: Workload,
 ) -> None:
     ruleset = load_ruleset()
     rulesets = RulesetHistory.of(ruleset)
     first, later = (ContactEntry.of(e, ruleset.version) for e in workload.events[:2])
-    keys = [e.child_key for e in workload.events[:2]]
+    keys = [child_key_of(e.contact_id) for e in workload.events[:2]]
+    updates = [ChildUpdate(child_key=k, add=(entry,)) for k, entry in zip(keys, (first, later), strict=True)]
     recorded = RecordedStep()
 
-    step, state = recorded(None, keys[0], first, rulesets)
-    again, same_state = recorded(None, keys[1], later, rulesets)
+    step, state = recorded(None, updates[0], rulesets)
+    again, same_state = recorded(None, updates[1], rulesets)
 
-    assert (step, state) == apply_stored(None, keys[0], first, rulesets)
+    assert (step, state) == apply_stored(None, updates[0], rulesets)
     assert [p.key for p in step.publish] == [first.id]
-    # The later contact costs no step, yet sends a record as big as a real one under its own id.
+    # The later update costs no step, yet sends a record as big as a real one under its entry's id.
     assert [p.key for p in again.publish] == [later.id]
     assert again.publish[0].value == step.publish[0].value
     assert (again.state, same_state) == (step.state, state)
     assert not again.duplicate
+    assert recorded(None, ChildUpdate(child_key=keys[1], remove=(later.id,)), rulesets)[0].publish == []
 
 
 def test_synthetic_child_keys_look_like_child_keys_and_differ() -> None:
@@ -440,14 +496,46 @@ def test_synthetic_child_keys_look_like_child_keys_and_differ() -> None:
     int(sample[3:], 16)
 
 
-async def test_changelog_topic_is_the_one_faust_uses_for_the_child_table() -> None:
+def test_synthetic_childrens_rows_are_children_of_their_own_in_the_identities_index(
+    workload: Workload,
+) -> None:
+    tables = worker_tables(workload.events)
+    real = max(tables.rows, key=lambda key: len(tables.rows[key]))  # a child with several contacts
+    rows = tables.rows[real]
+    assert len(rows) > 1
+    stored = [
+        (f"{SIGHTING}{row.sighting[0]}".encode(), row.model_dump_json().encode())
+        for row in [*rows, *synthetic_rows(rows, 7), *synthetic_rows(rows, 8)]
+    ]
+
+    identities = Identities()  # as the worker loads its table when it takes the identities over
+    identities.load(stored)
+
+    children = {identities.index.child_of[sid] for sid in identities.rows}
+    assert children == {real, synthetic_key(7).decode(), synthetic_key(8).decode()}
+    assert Counter(identities.index.child_of.values()) == dict.fromkeys(children, len(rows))
+    assert not identities.index.to_check
+
+
+async def test_changelog_topics_are_the_ones_faust_uses_for_the_workers_tables() -> None:
     settings = bench_settings("127.0.0.1:1", "unitbench", store="memory://")
     registry = Registry(settings)
     registry.add(load_ruleset())
     app = create_app(settings, load_ruleset(), registry)
-    table = app.tables[f"{settings.topic_prefix}-children"]
-    assert changelog_topic(settings) == table.changelog_topic.get_topic_name()
+    children = app.tables[f"{settings.topic_prefix}-children"]
+    identities = app.tables[f"{settings.topic_prefix}-identities"]
+    assert changelog_topic(settings) == children.changelog_topic.get_topic_name()
+    assert changelog_topic(settings, IDENTITIES_TABLE) == identities.changelog_topic.get_topic_name()
     assert settings.secret() == BENCH_SECRET.encode()
+
+
+def test_the_faust_floor_has_the_workers_two_hops_and_table_partitions() -> None:
+    settings = bench_settings("127.0.0.1:1", "unitbench", store="memory://", topic_partitions=4)
+    app = create_floor_app(settings, with_table=True)
+    sources = {name: agent.channel.get_topic_name() for name, agent in app.agents.items()}
+    assert sorted(sources.values()) == sorted([settings.topic("contacts"), settings.topic("resolved")])
+    partitions = sorted(table.partitions for table in app.tables.values())
+    assert partitions == [1, 4]
 
 
 def test_log_warnings_are_counted_by_event(tmp_path: Path) -> None:
@@ -668,7 +756,7 @@ def test_recent_moves_contacts_to_the_last_days_with_their_childrens_dates() -> 
     ]
     assert body["received_at"] == "2024-04-05T09:21:54Z"  # the original is left alone
     event = {"received_at": "2024-06-01T00:00:00+00:00", "child": {"date_of_birth": "2015-01-01"}}
-    items = [event, body, event]
+    items: list[dict[str, Any]] = [event, body, event]
     out = recent(items, 14, date(2026, 11, 24))
     assert [item["received_at"][:10] for item in out] == ["2026-11-10", "2026-11-17", "2026-11-23"]
     assert out[2]["child"]["date_of_birth"] == "2017-06-24"

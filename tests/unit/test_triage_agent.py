@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faust
 import pytest
@@ -136,6 +136,9 @@ class Harness:
     children: Any  # and around the `children` agent
     outbox: Outbox
     offsets: dict[str, int] = field(default_factory=dict)  # the next offset of each input topic
+    # Children whose partition of the resolved topic lags: their updates wait for `release()`.
+    lagging: set[bytes] = field(default_factory=set)
+    held: list[Sent] = field(default_factory=list)
 
     async def put(self, value: bytes, key: bytes, topic: str = CONTACTS, wait: bool = True) -> None:
         """An input event into the identities agent. `wait=False` only queues the event, so events
@@ -155,7 +158,17 @@ class Harness:
     async def resolved(self, sent: Sent) -> None:
         """What the identities agent sent to the resolved topic, into the children agent, keyed as
         sent. Only queued: the updates of one batch of inputs reach the children agent together."""
+        if sent.key in self.lagging:
+            self.held.append(sent)
+            return
         await self.children.put(value=sent.value, key=sent.key, wait=False)
+
+    async def release(self) -> None:
+        """The lagging partitions catch up: their updates, in the order sent."""
+        self.lagging.clear()
+        held, self.held = self.held, []
+        for sent in held:
+            await self.resolved(sent)
 
     async def until(self, done: Callable[[], bool], what: str) -> None:
         """Waits until `done()`, failing if either agent crashes first or it takes too long."""
@@ -194,13 +207,14 @@ class Harness:
         return ChildState.model_validate_json(self.stored(TABLE, child_key.encode()))
 
     def stored(self, table_name: str, key: bytes) -> bytes:
-        table = self.app.tables[table_name]
+        table: Any = self.app.tables[table_name]  # a faust Table of bytes
         stored = table.get(key)
         assert stored is not None, f"nothing stored in {table_name} for {key!r}"
         if isinstance(table.data, RocksDBStore):
             # Recovery writes a changelog partition's records into that partition's database,
             # so the worker's own write must be there too.
             [partition] = {sent.partition for sent in self.changelog(table_name) if sent.key == key}
+            assert partition is not None
             assert table.data._db_for_partition(partition).get(key) == stored
         return bytes(stored)
 
@@ -214,7 +228,8 @@ class Harness:
 def recover(app: faust.App, table_name: str, changelog: list[Sent]) -> None:
     """What faust's recovery does for a worker taking a table over: the changelog's records, the
     last for each key, into the table's store for their partition."""
-    store = app.tables[table_name].data
+    table: Any = app.tables[table_name]
+    store = table.data
     for sent in changelog:
         assert sent.key is not None
         keys = store._db_for_partition(sent.partition or 0) if isinstance(store, RocksDBStore) else store
@@ -270,7 +285,7 @@ async def running_worker(
         yield harness
     # Iterating the streams built the app's consumer, whose thread service (never started)
     # made an event loop of its own in its constructor: close it, or every test leaks one.
-    app.consumer._thread.thread_loop.close()
+    cast(Any, app.consumer)._thread.thread_loop.close()
 
 
 # Both table stores: the worker reads and writes RocksDB itself (`mash.streams.output`), and
@@ -335,8 +350,9 @@ async def test_malformed_json_goes_to_the_dead_letter_topic_and_the_agent_goes_o
     assert contact_ids(harness.state(child_key_of("ct-after"))) == ["ct-after"]
     # The dead letter told no child and left no row.
     assert [update.child_key for update in harness.updates()] == [child_key_of("ct-after")]
-    assert harness.app.tables[IDENTITIES].get(b"s:ct-garbled") is None
-    assert harness.app.tables[TABLE].get(child_key_of("ct-garbled").encode()) is None
+    tables: Any = harness.app.tables
+    assert tables[IDENTITIES].get(b"s:ct-garbled") is None
+    assert tables[TABLE].get(child_key_of("ct-garbled").encode()) is None
 
 
 async def test_a_redelivered_contact_gives_the_same_record_and_is_kept_once(harness: Harness):
@@ -495,3 +511,33 @@ async def test_a_worker_taking_the_identities_table_over_resolves_later_contacts
         assert contact_ids(second.state(child_key_of("ct-first"))) == ["ct-later"]
         row = SightingRow.model_validate_json(second.stored(IDENTITIES, b"s:ct-later"))
         assert row.sent_to == [child_key_of("ct-first")]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a moved contact's old child can publish its record after its new child did: the resolved "
+    "topic orders each child's updates, not one child's against another's (see the report)",
+)
+async def test_a_moved_contacts_last_record_is_its_new_childs_whatever_order_the_children_are_read_in(
+    harness: Harness,
+):
+    # The resolved topic keeps each child's updates in order, on the child's partition; another
+    # child's partition may be read ahead of it. Here the school's child's partition lags until
+    # the contact that ties the two children has been handled on the police's child's.
+    school_child = child_key_of("ct-school")
+    harness.lagging.add(school_child.encode())
+    day = timedelta(days=1)
+    await harness.put_contact(contact("ct-police", child=TESTO_BY_NHS))
+    await harness.put_contact(contact("ct-school", child=TESTO, received_at=TUESDAY_1030 + day))
+    await harness.put_contact(contact("ct-both", child=TESTO_WITH_BOTH, received_at=TUESDAY_1030 + 2 * day))
+    assert (await harness.record_of("ct-school")).child_key == child_key_of("ct-police")
+
+    await harness.release()
+
+    def caught_up() -> bool:
+        saved = [s for s in harness.changelog() if s.key == school_child.encode()]
+        return bool(saved) and contact_ids(ChildState.model_validate_json(saved[-1].value)) == []
+
+    await harness.until(caught_up, "the school's child to have read its updates")
+    # The case record the cases topic keeps for the school's contact is its new child's.
+    assert harness.records()["ct-school"].child_key == child_key_of("ct-police")

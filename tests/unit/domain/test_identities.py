@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -174,7 +175,11 @@ def test_a_new_childs_first_sighting_goes_to_a_child_named_after_it():
 
     assert effects.updates == [ChildUpdate(child_key=ck("ada"), add=(ada.entry,))]
     row = SightingRow.model_validate_json(effects.rows["s:ada"])
-    assert (row.sighting, row.entry, row.sent_to) == (("ada", "ada-greenway|2015-03-02", "2015-03-02", "N1"), ada.entry, [ck("ada")])
+    assert (row.sighting, row.entry, row.sent_to) == (
+        ("ada", "ada-greenway|2015-03-02", "2015-03-02", "N1"),
+        ada.entry,
+        [ck("ada")],
+    )
     assert set(effects.rows) == {"s:ada"}
 
 
@@ -264,11 +269,32 @@ def test_a_decision_about_a_contact_that_moved_goes_to_its_new_child_and_never_t
     assert agent.children.entries() == {ck("gp"): {"gp", "school", "tie", "dc-school"}}
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="the flag's identity_conflict can change with no change of child or flag, and then the "
+    "contact is not sent again (see the report)",
+)
+def test_a_contact_to_check_names_the_same_conflicting_contact_whatever_order_they_arrived_in():
+    ada, early = contact("ada", 1, nhs="N1"), contact("early", 0, nhs="N1")
+    wrong = contact("wrong", 2, nhs="N1", name="bo-other", dob="2019-06-06")
+    in_time, early_last = Agent(), Agent()
+
+    in_time.take(early, ada, wrong)
+    early_last.take(ada, wrong, early)  # the child's earliest contact read last
+
+    assert early_last.children.entries() == in_time.children.entries()
+    assert early_last.children.entry("wrong") == in_time.children.entry("wrong")
+
+
 # --- redelivery -----------------------------------------------------------------------------------
 
 
 def test_a_redelivered_sighting_sends_its_components_updates_again_and_changes_nothing():
-    gp, school, tie = contact("gp", 1, nhs="N1", name="x-y"), contact("school", 2), contact("tie", 3, nhs="N1")
+    gp, school, tie = (
+        contact("gp", 1, nhs="N1", name="x-y"),
+        contact("school", 2),
+        contact("tie", 3, nhs="N1"),
+    )
     school_decided = decision("dc-school", "school")
     agent = Agent()
     agent.take(gp, school, school_decided, tie)
@@ -315,7 +341,8 @@ def test_an_identity_to_check_is_a_child_of_its_own_flagged_with_the_child_it_co
     assert isinstance(flagged, ContactEntry)
     assert (flagged.identity_to_check, flagged.identity_conflict) == (True, "ada")
     # The row keeps the contact as it came; the flag is the index's to give.
-    assert not SightingRow.model_validate_json(effects.rows["s:typo"]).entry.identity_to_check
+    kept = SightingRow.model_validate_json(effects.rows["s:typo"]).entry
+    assert kept == contact("typo", 2, nhs="N1", dob="2015-03-20").entry
 
 
 def test_same_child_moves_an_identity_to_check_to_that_child_and_clears_the_flag():
@@ -329,7 +356,10 @@ def test_same_child_moves_an_identity_to_check_to_that_child_and_clears_the_flag
 
     assert by_child(effects)[ck("typo")].remove == ("typo", "dc-typo")
     assert agent.children.entries() == {ck("ada"): {"ada", "typo", "dc-typo"}}
-    assert (agent.children.entry("typo").identity_to_check, agent.children.entry("typo").identity_conflict) == (
+    assert (
+        agent.children.entry("typo").identity_to_check,
+        agent.children.entry("typo").identity_conflict,
+    ) == (
         False,
         None,
     )
@@ -403,19 +433,19 @@ def test_loaded_from_the_rows_a_run_wrote_it_is_the_same_index_and_sends_the_sam
     loaded = Identities()
     loaded.load(ran.stored())
 
-    for index in (loaded.index,):
-        assert (index.child_of, index.to_check, index.conflict_with) == (
-            ran.identities.index.child_of,
-            ran.identities.index.to_check,
-            ran.identities.index.conflict_with,
-        )
+    index, original = loaded.index, ran.identities.index
+    assert (index.child_of, index.to_check, index.conflict_with) == (
+        original.child_of,
+        original.to_check,
+        original.conflict_with,
+    )
     assert loaded.rows == ran.identities.rows
     assert loaded.identity_decisions == ran.identities.identity_decisions == {"dc-link"}
     waiting = {sid: row for sid, row in loaded.pending.items() if row.decisions}
     assert waiting == ran.identities.pending
 
     # The same later events give the same updates and rows, whichever of the two takes them.
-    later = [
+    later: list[Event] = [
         contact("late", 4, name="ada-g", dob="2015-03-02"),
         contact("typo", 3, nhs="N1", dob="2015-03-20"),  # a redelivery
         identity_decision("dc-same", IdentityAction.SAME_CHILD, ("typo",), ("ada",)),
@@ -503,3 +533,20 @@ def test_in_any_arrival_order_every_entry_ends_with_the_child_resolving_everythi
     assert {c.id for c in history.contacts if agent.children.entry(c.id).identity_to_check} == set(
         everything.to_check
     )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(arrivals(), st.data())
+def test_a_worker_taking_over_at_any_point_sends_what_the_one_before_would_have(
+    case: tuple[History, list[Event]], data: st.DataObject
+):
+    _, arrived = case
+    taken_over = data.draw(st.integers(min_value=0, max_value=len(arrived)), label="taken over after")
+    ran = Agent()
+    ran.take(*arrived[:taken_over])
+    loaded = Identities()
+    loaded.load(ran.stored())
+
+    for event in arrived[taken_over:]:
+        from_run, from_load = feed(ran.identities, event), feed(loaded, event)
+        assert (from_load.updates, from_load.rows) == (from_run.updates, from_run.rows)
