@@ -16,8 +16,8 @@ from mash.domain.decisions import DecisionEvent
 from mash.domain.imm import AgendaFrozen, MeetingRecorded
 from mash.domain.outcomes import OutcomeEvent, OutcomeSubmission
 from mash.domain.persons import IdentityDecisionEvent
-from mash.domain.timeline import ChildUpdate
 from mash.domain.ruleset import Ruleset
+from mash.domain.timeline import ChildUpdate
 from mash.streams.dead_letter import DeadLetter
 
 SCHEMAS: dict[str, type[BaseModel]] = {

@@ -123,6 +123,12 @@ def case_router(
             "link": link,
         }
 
+    async def index_matches() -> None:
+        """The possible matches' index brought up to date a step at a time, letting the feed and
+        the live updates run between steps (the first time, it opens every contact read)."""
+        while not view.index_pending():
+            await asyncio.sleep(0)
+
     def not_found(request: Request) -> HTMLResponse:
         return page(
             request, "error.html", status=404, title="No such case", message="There is no case with that id."
@@ -132,6 +138,7 @@ def case_router(
     async def case_page(request: Request, contact_id: str, link: str = "") -> Response:
         sessions.require_caseworker(request)
         refused = refusals.take(request, case_path(contact_id))
+        await index_matches()
         try:
             context = case_context(contact_id, link)
         except KeyError:
@@ -142,6 +149,7 @@ def case_router(
     async def case_live(request: Request, contact_id: str, link: str = "") -> Response:
         """The changing part of a case page, fetched when the case or the child's history changes."""
         user = sessions.require_caseworker(request)
+        await index_matches()
         try:
             context = case_context(contact_id, link)
         except KeyError:

@@ -18,7 +18,6 @@ from pydantic import ValidationError
 from mash.config import Settings
 from mash.console.view import Change, ConsoleView
 from mash.domain.case import CaseRecord, PlanRecord
-from mash.domain.figures import ContactFact, PlanFact
 from mash.figures.source import FigureSource
 from mash.intake.ledger import H_CONTACT
 from mash.observability.logging import get_logger
@@ -72,11 +71,11 @@ class ViewFeed:
         try:
             if topic == self._topics["cases"]:
                 record = CaseRecord.model_validate_json(rec.value)
-                self.figures.contacts[record.contact_id] = ContactFact.of(record)
+                self.figures.add_case(record)
                 self._changes.extend(self.view.apply_case(record))
             elif topic == self._topics["plans"]:
                 plan = PlanRecord.model_validate_json(rec.value)
-                self.figures.plans[plan.plan_id] = PlanFact.of(plan)
+                self.figures.add_plan(plan)
                 self._changes.extend(self.view.apply_plan(plan))
             else:
                 header = dict(rec.headers).get(H_CONTACT)

@@ -27,7 +27,7 @@ from mash.console.matches import SHOWN, Match, Person, best, related_dates
 from mash.console.summaries import ERASED as ERASED_LINE
 from mash.console.summaries import ChildLine, child_line
 from mash.domain.calendar import DEFAULT_CALENDAR, WorkingCalendar, working_seconds_between
-from mash.domain.case import CaseRecord, CaseState, PlanRecord, Referral
+from mash.domain.case import CaseRecord, CaseState, PlanRecord, Referral, supersedes
 from mash.domain.contact import ContactEvent, SealedContactEvent
 from mash.domain.ruleset import Rag, Route
 from mash.observability.logging import get_logger
@@ -60,6 +60,7 @@ QUEUE_TITLES: dict[Queue, str] = {
     Queue.CLOSED: "Recently closed",
 }
 RECENTLY_CLOSED = timedelta(days=7)
+INDEX_STEP = 200  # contacts opened at a time for the possible matches' index (about 30 ms)
 
 # (tier, primary, secondary, contact id): floats so every queue's keys compare the same way, and
 # the contact id last so two cases with equal times still have one fixed order. The tier puts an
@@ -206,6 +207,7 @@ class ConsoleView:
         self._people: dict[str, tuple[str, Person]] = {}
         self._born: dict[date, set[str]] = {}
         self._unindexed: set[str] = set()  # contacts read since, indexed when a page next asks
+        self._keyless: dict[str, str] = {}  # contacts whose data key was not read yet: its id
         self.version = 0
 
     # --- applying events ---------------------------------------------------------------
@@ -213,7 +215,8 @@ class ConsoleView:
     def apply_case(self, record: CaseRecord) -> list[Change]:
         """Keeps the latest record per contact; returns what changed (nothing for a repeat)."""
         cid = record.contact_id
-        if self.records.get(cid) == record:
+        current = self.records.get(cid)
+        if current == record or not supersedes(record, current):
             return []
         before = self._membership.get(cid, frozenset())
         after = queues_of(record)
@@ -244,7 +247,8 @@ class ConsoleView:
         return [Change(cid, before, after), *siblings]
 
     def apply_plan(self, plan: PlanRecord) -> list[Change]:
-        if self._plans.get(plan.plan_id) == plan:
+        current = self._plans.get(plan.plan_id)
+        if current == plan or not supersedes(plan, current):
             return []
         self._plans[plan.plan_id] = plan
         self._plans_by_child.setdefault(plan.child_key, set()).add(plan.plan_id)
@@ -384,6 +388,7 @@ class ConsoleView:
     # --- possible matches ----------------------------------------------------------------
 
     def _unindex(self, contact_id: str) -> None:
+        self._keyless.pop(contact_id, None)
         kept = self._people.pop(contact_id, None)
         if kept is not None:
             born = self._born.get(kept[1].born, set())
@@ -391,11 +396,21 @@ class ConsoleView:
             if not born:
                 self._born.pop(kept[1].born, None)
 
-    def _index(self) -> None:
-        """Opens the contacts read since the index was last used (all of them the first time)."""
-        for contact_id in sorted(self._unindexed):
+    def index_pending(self, budget: int = INDEX_STEP) -> bool:
+        """Opens up to `budget` of the contacts read since the possible matches' index was last used
+        (all of them, the first time); True once none is left. A caller on the event loop indexes
+        a step at a time, so the first case page after a start never holds up live updates."""
+        arrived = [cid for cid, key in self._keyless.items() if key in self.keyring.records]
+        for contact_id in arrived:
+            del self._keyless[contact_id]
+            self._unindexed.add(contact_id)
+        for _ in range(min(budget, len(self._unindexed))):
+            contact_id = self._unindexed.pop()
             sealed = self.sealed(contact_id)
             if sealed is None or self.keyring.is_erased(sealed.personal.key):
+                continue
+            if sealed.personal.key not in self.keyring.records:
+                self._keyless[contact_id] = sealed.personal.key  # opened once its key is read
                 continue
             try:
                 person = Person.of(sealed.opened(self.keyring.personal(sealed)))
@@ -404,14 +419,15 @@ class ConsoleView:
             if person is not None:
                 self._people[contact_id] = (sealed.personal.key, person)
                 self._born.setdefault(person.born, set()).add(contact_id)
-        self._unindexed.clear()
+        return not self._unindexed
 
     def possible_matches(self, contact_id: str, limit: int = SHOWN) -> list[Match]:
         """Other children's contacts whose child looks like this one's (mash.console.matches): the
         best contact of each such child, best first. Worked out when a case page is shown, never
         as events arrive; erased contacts and the child's own are left out."""
         record = self.records.get(contact_id)
-        self._index()
+        while not self.index_pending():
+            pass
         kept = self._people.get(contact_id)
         if record is None or kept is None or self.keyring.is_erased(kept[0]):
             return []

@@ -13,7 +13,7 @@ built from it; the console joins the contact itself when a coordinator opens the
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -87,6 +87,9 @@ class Recommendation(BaseModel):
 TrailStatus = Literal["applied", "awaiting_sign_off", "signed_off", "ignored"]
 
 
+PLACEMENT = "how many times it has moved to another child (a tie, a link, a split): the highest wins"
+
+
 class TrailItem(BaseModel):
     """One step of the decision trail, as it was taken."""
 
@@ -147,6 +150,7 @@ class CaseRecord(BaseModel):
     identity_conflict: str | None = Field(
         None, description="identity to check only: a contact (or outcome) id of the child it conflicts with"
     )
+    placement: int = Field(0, description=PLACEMENT)
 
 
 class PlanRecord(BaseModel):
@@ -160,3 +164,17 @@ class PlanRecord(BaseModel):
     started_at: AwareDatetime
     ended_at: AwareDatetime | None
     second_or_subsequent: bool
+    placement: int = Field(0, description=PLACEMENT)
+
+
+class Placed(Protocol):
+    @property
+    def placement(self) -> int: ...
+
+
+def supersedes(new: Placed, old: Placed | None) -> bool:
+    """Whether a record read now replaces the one kept for the same contact (or plan): the latest,
+    unless it was placed under an earlier child. A contact that moves to another child is published
+    by its new child; its old child, on another partition, may publish it once more before it
+    hears of the move, and that copy must not win."""
+    return old is None or new.placement >= old.placement

@@ -409,6 +409,7 @@ class _Walk:
                 started_at=entry.at,
                 ended_at=None,
                 second_or_subsequent=bool(self.known_plans),
+                placement=entry.placement,
             )
             self.known_plans.append(Plan(entry.at))
             if self.open_case is None:
@@ -417,7 +418,10 @@ class _Walk:
         ending = self.plan_by_key.get(key) if entry.plan_ref else self._latest_open_plan()
         if ending is None or self.plans[ending].ended_at is not None:
             return
-        self.plans[ending] = self.plans[ending].model_copy(update={"ended_at": entry.at})
+        placement = max(self.plans[ending].placement, entry.placement)
+        self.plans[ending] = self.plans[ending].model_copy(
+            update={"ended_at": entry.at, "placement": placement}
+        )
         index = list(self.plans).index(ending)
         self.known_plans[index] = Plan(self.known_plans[index].started, entry.at)
 
@@ -508,6 +512,7 @@ def _record(child_key: str, c: _Contact, re_referral: bool) -> CaseRecord:
         trail=tuple(decisions.trail),
         identity_to_check=entry.identity_to_check,
         identity_conflict=entry.identity_conflict,
+        placement=entry.placement,
     )
 
 

@@ -35,6 +35,8 @@ class SightingRow(BaseModel):
     entry: Entry
     decisions: dict[str, DecisionEntry] = {}
     sent_to: list[str] = []
+    child: str | None = None  # the child it is about now
+    placement: int = 0  # how many times it has moved to another child
 
     def as_sighting(self) -> Sighting:
         sid, name_dob, dob, nhs = self.sighting
@@ -92,7 +94,7 @@ class Identities:
             row.decisions = dict(waiting.decisions)
             effects.rows[f"{PENDING}{s.id}"] = PendingRow().model_dump_json().encode()
         changes = self.index.add_sighting(s)
-        return self._emit({s.id, *changes.moved, *changes.to_check}, effects)
+        return self._emit({s.id, *changes.moved, *changes.to_check, *changes.conflicts}, effects)
 
     def decision(self, d: DecisionEntry) -> Effects:
         row = self.rows.get(d.contact_id)
@@ -111,17 +113,20 @@ class Identities:
         self.identity_decisions.add(d.id)
         changes = self.index.add_decision(d)
         effects = Effects(rows={f"{IDENTITY_DECISION}{d.id}": event.model_dump_json().encode()})
-        return self._emit({*named, *changes.moved, *changes.to_check}, effects)
+        return self._emit({*named, *changes.moved, *changes.to_check, *changes.conflicts}, effects)
 
     # --- what the children are told ----------------------------------------------------------
 
     def flagged(self, sighting: str) -> Entry:
-        entry = self.rows[sighting].entry
+        row = self.rows[sighting]
+        entry = row.entry
         if not isinstance(entry, ContactEntry):
-            return entry
+            return entry.model_copy(update={"placement": row.placement})
         to_check = sighting in self.index.to_check
         conflict = self.index.conflict_with.get(sighting) if to_check else None
-        return entry.model_copy(update={"identity_to_check": to_check, "identity_conflict": conflict})
+        return entry.model_copy(
+            update={"identity_to_check": to_check, "identity_conflict": conflict, "placement": row.placement}
+        )
 
     def _emit(self, sightings: Iterable[str], effects: Effects | None = None) -> Effects:
         effects = effects or Effects()
@@ -130,6 +135,10 @@ class Identities:
         for sid in sorted(set(sightings) & self.rows.keys()):
             row = self.rows[sid]
             child = self.index.child_of[sid]
+            if row.child != child:
+                if row.child is not None:
+                    row.placement += 1
+                row.child = child
             adds[child].extend([self.flagged(sid), *row.decisions.values()])
             for earlier in row.sent_to:
                 if earlier != child:

@@ -238,6 +238,7 @@ class Changes:
 
     moved: dict[str, tuple[str | None, str]]
     to_check: dict[str, bool]
+    conflicts: set[str] = field(default_factory=set)  # sightings to check whose conflict is another
 
 
 class PersonIndex:
@@ -316,12 +317,17 @@ class PersonIndex:
             if self.child_of.get(s) != key
         }
         to_check = {s: s in result.to_check for s in around if (s in result.to_check) != (s in self.to_check)}
+        conflicts = {
+            s
+            for s in around
+            if self.conflict_with.get(s) != result.conflict_with.get(s) and s not in to_check
+        }
         self.child_of.update(result.child_of)
         self.to_check = (self.to_check - around) | set(result.to_check)
         for s in around:
             self.conflict_with.pop(s, None)
         self.conflict_with.update(result.conflict_with)
-        return Changes(moved, to_check)
+        return Changes(moved, to_check, conflicts)
 
     def component(self, sighting: str) -> set[str]:
         """Every sighting whose child could depend on this one's."""

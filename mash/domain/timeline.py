@@ -47,6 +47,8 @@ class ContactEntry(BaseModel):
     # flagged, until a coordinator decides; `identity_conflict` is a contact of that other child.
     identity_to_check: bool = False
     identity_conflict: str | None = None
+    # How many times the contact has moved between children (`Placed`).
+    placement: int = 0
 
     @classmethod
     def of(cls, event: ContactEvent | SealedContactEvent, ruleset_version: str) -> ContactEntry:
@@ -74,6 +76,7 @@ class OutcomeEntry(BaseModel):
     type: OutcomeType
     nfa: bool
     plan_ref: str | None = None  # the case system's plan, pseudonymised: a plan sent twice is one plan
+    placement: int = 0  # how many times the outcome has moved between children (`Placed`)
 
     @classmethod
     def of(cls, event: OutcomeEvent) -> OutcomeEntry:

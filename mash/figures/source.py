@@ -11,7 +11,7 @@ import orjson
 from aiokafka import ConsumerRecord
 
 from mash.config import Settings
-from mash.domain.case import CaseRecord, PlanRecord
+from mash.domain.case import CaseRecord, PlanRecord, supersedes
 from mash.domain.figures import ContactFact, PlanFact
 from mash.observability.logging import get_logger
 from mash.streams.follow import TopicFollower
@@ -23,14 +23,27 @@ class FigureSource:
     def __init__(self) -> None:
         self.contacts: dict[str, ContactFact] = {}
         self.plans: dict[str, PlanFact] = {}
+        self._placed: dict[str, CaseRecord | PlanRecord] = {}  # the record each fact came from
 
     def add(self, topic_kind: str, value: bytes) -> None:
         if topic_kind == "cases":
-            record = CaseRecord.model_validate(orjson.loads(value))
-            self.contacts[record.contact_id] = ContactFact.of(record)
+            self.add_case(CaseRecord.model_validate(orjson.loads(value)))
         else:
-            plan = PlanRecord.model_validate(orjson.loads(value))
+            self.add_plan(PlanRecord.model_validate(orjson.loads(value)))
+
+    def add_case(self, record: CaseRecord) -> None:
+        if self._kept(record.contact_id, record):
+            self.contacts[record.contact_id] = ContactFact.of(record)
+
+    def add_plan(self, plan: PlanRecord) -> None:
+        if self._kept(plan.plan_id, plan):
             self.plans[plan.plan_id] = PlanFact.of(plan)
+
+    def _kept(self, key: str, record: CaseRecord | PlanRecord) -> bool:
+        if not supersedes(record, self._placed.get(key)):
+            return False
+        self._placed[key] = record
+        return True
 
 
 def figures_follower(settings: Settings, source: FigureSource) -> TopicFollower:

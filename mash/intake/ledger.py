@@ -75,11 +75,13 @@ class Ledger:
         self.submissions: dict[str, Submission] = {}
         self.status: dict[str, dict[str, object]] = {}
         self.agency_of: dict[str, str] = {}
+        self.placement: dict[str, int] = {}
 
     def clear(self) -> None:
         """Forgets everything: the topics it mirrors are gone (a fresh embedded broker)."""
         self.submissions.clear()
         self.status.clear()
+        self.placement.clear()
         self.agency_of.clear()
 
     def accepted(self, reference_key: str) -> list[str] | None:
@@ -96,6 +98,10 @@ class Ledger:
 
     def record_case(self, record: dict[str, object]) -> None:
         contact_id = str(record["contact_id"])
+        placement = int(str(record.get("placement", 0)))
+        if placement < self.placement.get(contact_id, 0):
+            return  # its old child's copy, published before it heard of the move (`supersedes`)
+        self.placement[contact_id] = placement
         self.agency_of.setdefault(contact_id, str(record["agency"]))
         self.status[contact_id] = partner_status(record)
 

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from pydantic import ValidationError
 
 from mash.config import Settings
-from mash.domain.case import CaseRecord, CaseState
+from mash.domain.case import CaseRecord, CaseState, supersedes
 from mash.domain.decisions import DecisionAction, DecisionEvent, Role
 from mash.streams.follow import TopicFollower
 from mash.streams.ruleset_registry import Registry
@@ -64,7 +64,8 @@ async def latest_records(settings: Settings) -> dict[str, CaseRecord]:
             case = CaseRecord.model_validate_json(record.value)
         except ValidationError:
             return
-        records[case.contact_id] = case
+        if supersedes(case, records.get(case.contact_id)):
+            records[case.contact_id] = case
 
     await TopicFollower(settings, [settings.topic("cases")], on_record, "rescreen").read_to_end()
     return records

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from mash.config import Settings
 from mash.domain.calendar import DEFAULT_CALENDAR, WorkingCalendar
-from mash.domain.case import CaseRecord
+from mash.domain.case import CaseRecord, supersedes
 from mash.domain.imm import (
     AgendaFrozen,
     ImmLog,
@@ -108,7 +108,8 @@ async def read_imm_state(settings: Settings) -> ImmState:
         except ValidationError:
             log.warning("imm_unreadable_case", key_length=len(key))
             continue
-        state.records[case.contact_id] = case
+        if supersedes(case, state.records.get(case.contact_id)):
+            state.records[case.contact_id] = case
     return state
 
 

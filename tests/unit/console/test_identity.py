@@ -11,7 +11,6 @@ from html import unescape
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from mash.console.view import ConsoleView, Queue
@@ -20,7 +19,7 @@ from mash.domain.decisions import Role
 from mash.domain.persons import IdentityAction, IdentityDecisionEvent
 from tests.support.console_app import Console
 from tests.support.console_world import NOW, child_contact, identity_to_check, records, view_with
-from tests.support.keys import sealed_json
+from tests.support.keys import sealed_json, test_keyring
 
 IDENTITIES = "mash.identities.v1"
 RECORDED = "Recorded: the records are being derived again."
@@ -132,10 +131,10 @@ def test_the_case_page_leads_with_the_identity_to_check_linking_the_conflicting_
     assert "nothing of it joins that child's history" in words
     assert '<a href="/cases/ct-1" data-field="conflict-link">contact ct-1</a>' in panel
     assert "(OP, aged 10)" in words
-    for action, conflict_with in (("same_child", "ct-1"), ("different_child", "ct-1")):
+    for action in ("same_child", "different_child"):
         chosen = form(panel, action)
         assert 'name="csrf_token"' in chosen
-        assert f'name="conflict" value="{conflict_with}"' in chosen
+        assert 'name="conflict" value="ct-1"' in chosen  # the record the page showed
         assert 'name="rationale"' in chosen
     badges = re.search(r'<p class="case-badges">.*?</p>', page, flags=re.DOTALL)
     assert badges is not None
@@ -381,6 +380,18 @@ def test_possible_matches_leave_out_erased_contacts(lookalikes: ConsoleView) -> 
     assert lookalikes.possible_matches("ct-3") == []
 
 
+def test_a_contact_read_before_its_data_key_is_matched_once_the_key_is_read(lookalikes: ConsoleView) -> None:
+    intake = test_keyring()  # another process's keyring: the view has not read this key yet
+    late = child_contact("ct-7", child_key="ck-7", given="Jonn", family="Smith", born=date(2013, 5, 7))
+    lookalikes.add_contact("ct-7", sealed_json(intake, late))
+    for record in records(late, child_key="ck-7").values():
+        lookalikes.apply_case(record)
+    assert "ct-7" not in [m.contact_id for m in lookalikes.possible_matches("ct-1")]
+    [key] = intake.records.values()
+    lookalikes.on_key(key.key.encode(), key.model_dump_json().encode())
+    assert "ct-7" in [m.contact_id for m in lookalikes.possible_matches("ct-1")]
+
+
 def test_each_other_child_is_listed_once_by_its_best_contact_and_at_most_five(
     lookalikes: ConsoleView,
 ) -> None:
@@ -418,8 +429,8 @@ def test_possible_matches_are_worked_out_only_when_a_page_asks_and_the_index_is_
     assert opened == []  # the index is kept: nothing is opened again
 
 
-def test_a_record_moves_in_the_view_the_worker_republishes_it(lookalikes: ConsoleView) -> None:
+def test_a_contact_linked_to_the_child_is_no_longer_its_possible_match(lookalikes: ConsoleView) -> None:
     """Linked by a coordinator, ct-3 is Jon Smith's: no longer a possible match of his."""
     lookalikes.apply_case(lookalikes.records["ct-3"].model_copy(update={"child_key": "ck-1"}))
     assert [m.contact_id for m in lookalikes.possible_matches("ct-1")] == ["ct-4"]
-    assert orjson.dumps([r.contact_id for r in lookalikes.history("ct-1").others]) == b'["ct-2","ct-3"]'
+    assert sorted(r.contact_id for r in lookalikes.history("ct-1").others) == ["ct-2", "ct-3"]

@@ -50,7 +50,6 @@ def match(subject: Person, other: Person) -> Match:
         ("John", "Smith", "same date of birth, similar given name, same family name"),
         ("Jon", "Smyth", "same date of birth, same given name, similar family name"),
         ("John", "Smyth", "same date of birth, similar given name, similar family name"),
-        ("Jon", "Smith ", "same date of birth, same given name, same family name"),  # only a space apart
     ],
 )
 def test_the_same_date_of_birth_and_a_spelling_variant_of_a_name_is_a_likely_match(
