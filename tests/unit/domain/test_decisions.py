@@ -229,6 +229,7 @@ def test_an_outcome_becomes_a_timeline_entry_without_the_childs_identity():
         "type": OutcomeType.CASE_CLOSED,
         "nfa": True,
         "plan_ref": None,
+        "placement": 0,  # not moved between children (the identities agent counts moves)
     }
 
 
