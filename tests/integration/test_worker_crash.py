@@ -11,11 +11,11 @@ from typing import Any
 import orjson
 from faust.stores.rocksdb import RocksDBOptions
 
-from mash.domain.child import ChildState, apply
-from mash.domain.contact import ContactEvent
+from mash.domain.child import ChildState, apply_update
+from mash.domain.contact import SealedContactEvent
 from mash.domain.ruleset import load_ruleset
 from mash.domain.ruleset_history import RulesetHistory
-from mash.domain.timeline import ContactEntry
+from mash.domain.timeline import ChildUpdate, ContactEntry
 from tests.integration.builders import child, submission
 from tests.integration.conftest import Service, add_worker
 from tests.integration.kafka import read_topic
@@ -110,16 +110,19 @@ def test_table_state_that_never_reached_its_changelog_is_not_lost(service: Servi
         for r in read_topic(service.bootstrap, service.topic("contacts"), at_least=2)
         if orjson.loads(r.value)["contact_id"] == referral
     ]
-    (db_path,) = service.tmp.glob(f"worker-state/**/*children-{event.partition}.db")
+    # The child's update the identities agent sent for the earlier contact: where the child's state is.
+    (update,) = read_topic(service.bootstrap, service.topic("resolved"), at_least=1)
+    (db_path,) = service.tmp.glob(f"worker-state/**/*children-{update.partition}.db")
     db = RocksDBOptions().open(db_path)
     try:
-        stored = db.get(event.key)
+        stored = db.get(update.key)
         assert stored is not None, "the earlier contact is in the worker's local state"
         state = ChildState.model_validate_json(stored)
         ruleset = load_ruleset()
-        entry = ContactEntry.of(ContactEvent.model_validate_json(event.value), ruleset.version)
-        step = apply(state, event.key.decode(), entry, RulesetHistory.of(ruleset))
-        db.put(event.key, step.state.model_dump_json().encode())
+        entry = ContactEntry.of(SealedContactEvent.model_validate_json(event.value), ruleset.version)
+        same_child = ChildUpdate(child_key=update.key.decode(), add=(entry,))
+        step = apply_update(state, same_child, RulesetHistory.of(ruleset))
+        db.put(update.key, step.state.model_dump_json().encode())
     finally:
         db.close()
 
