@@ -143,7 +143,7 @@ def _token(token: str | None, i: int) -> str | None:
 def synthetic_rows(rows: Sequence[SightingRow], i: int) -> list[SightingRow]:
     """A real child's rows as synthetic child `i`'s: its contacts under ids of their own, the
     earliest first (so the child's key is `synthetic_key(i)`), its NHS number and its names with
-    the date of birth no other child's, its date of birth kept; sent to that child."""
+    the date of birth no other child's, its date of birth kept; about that child, and sent to it."""
     out: list[SightingRow] = []
     key = synthetic_key(i).decode()
     for k, row in enumerate(sorted(rows, key=lambda r: r.as_sighting().order())):
@@ -155,6 +155,7 @@ def synthetic_rows(rows: Sequence[SightingRow], i: int) -> list[SightingRow]:
                     "sighting": (new_id, _token(name_dob, i), dob, _token(nhs, i)),
                     "entry": row.entry.model_copy(update={"id": new_id}),
                     "sent_to": [key],
+                    "child": key,
                 }
             )
         )
