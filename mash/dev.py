@@ -44,6 +44,7 @@ from mash.intake.agencies import write_demo_agencies
 from mash.lifetime import StopRequest, die_with_parent
 
 PART_STOP_TIMEOUT_S = 15.0
+OPENING_KEYS = ("MASH_MASTER_KEYS", "MASH_DEAD_LETTER_PRIVATE_KEY")
 READY_TIMEOUT_S = 90.0
 
 
@@ -201,8 +202,10 @@ class DevStack:
             return
         env = self._parts_env()
         settings_file = write_settings_file(self.state_dir, env, self.pid)
+        # The worker never opens personal details: it is given neither key that opens them.
+        unopening = {k: v for k, v in env.items() if k not in OPENING_KEYS}
         self.parts = [
-            Part("worker", settings.worker_port, self.logs / "worker.log", env),
+            Part("worker", settings.worker_port, self.logs / "worker.log", unopening),
             Part("intake", settings.intake_port, self.logs / "intake.log", env),
             Part("console", settings.console_port, self.logs / "console.log", env),
         ]

@@ -259,6 +259,9 @@ def test_mash_dev_restarts_a_killed_worker_intake_or_console_and_loses_nothing(t
         [secret] = secrets_seen
         assert len(secret) >= 40
         assert secret not in out_path.read_text()
+        # It makes a master key too, for the parts that open personal details; never the worker.
+        assert environ(DevPart(dev, "intake"))["MASH_MASTER_KEYS"].startswith("mk-dev:")
+        assert "MASH_MASTER_KEYS" not in environ(DevPart(dev, "worker"))
         lines = simulated_lines(SEED + 2, 500, with_outcomes=False)
         intake_url = f"http://127.0.0.1:{ports['intake']}"
         # Some clients never see their answer and send the same submission again.
