@@ -110,8 +110,8 @@ def worker_tables(events: Sequence[ContactEvent]) -> WorkerTables:
             key = update.child_key
             states[key] = apply_update(states.get(key, ChildState()), update, history).state
     rows: dict[str, list[SightingRow]] = defaultdict(list)
-    for sid, row in identities.rows.items():
-        rows[identities.index.child_of[sid]].append(row)
+    for sid in identities.rows:
+        rows[identities.index.child_of[sid]].append(identities.row(sid))
     return WorkerTables(
         children={key: state.model_dump_json().encode() for key, state in states.items()}, rows=dict(rows)
     )

@@ -64,46 +64,54 @@ class Identities:
 
     def __init__(self) -> None:
         self.index = PersonIndex()
-        self.rows: dict[str, SightingRow] = {}
+        # Each sighting's row as the table holds it (JSON): a fraction of the memory of the models,
+        # and parsed only when an event touches it.
+        self.rows: dict[str, bytes] = {}
         self.pending: dict[str, PendingRow] = {}
         self.identity_decisions: set[str] = set()
 
     def load(self, stored: Iterable[tuple[bytes, bytes]]) -> None:
         """The table as a worker finds it when it takes the identities over."""
         decisions: list[IdentityDecision] = []
+        sightings: list[Sighting] = []
         for key, value in stored:
             name = key.decode()
             if name.startswith(SIGHTING):
-                row = SightingRow.model_validate_json(value)
-                self.rows[row.sighting[0]] = row
+                self.rows[name.removeprefix(SIGHTING)] = value
+                sightings.append(SightingRow.model_validate_json(value).as_sighting())
             elif name.startswith(PENDING):
                 self.pending[name.removeprefix(PENDING)] = PendingRow.model_validate_json(value)
             elif name.startswith(IDENTITY_DECISION):
                 decisions.append(IdentityDecisionEvent.model_validate_json(value).decision())
         self.identity_decisions = {d.id for d in decisions}
-        self.index.load((row.as_sighting() for row in self.rows.values()), decisions)
+        self.index.load(sightings, decisions)
+
+    def row(self, sighting: str) -> SightingRow:
+        return SightingRow.model_validate_json(self.rows[sighting])
 
     # --- the three kinds of event ------------------------------------------------------------
 
     def sighting(self, s: Sighting, entry: Entry) -> Effects:
         if s.id in self.rows:  # seen before: send again whatever it could have changed
             return self._emit(self.index.component(s.id))
-        row = self.rows[s.id] = _row(s, entry)
+        row = _row(s, entry)
         effects = Effects()
         if (waiting := self.pending.pop(s.id, None)) is not None:
             row.decisions = dict(waiting.decisions)
             effects.rows[f"{PENDING}{s.id}"] = PendingRow().model_dump_json().encode()
+        self.rows[s.id] = b""  # known from now on; written by `_emit`
         changes = self.index.add_sighting(s)
-        return self._emit({s.id, *changes.moved, *changes.to_check, *changes.conflicts}, effects)
+        touched = {s.id, *changes.moved, *changes.to_check, *changes.conflicts}
+        return self._emit(touched, effects, {s.id: row})
 
     def decision(self, d: DecisionEntry) -> Effects:
-        row = self.rows.get(d.contact_id)
-        if row is None:  # its contact is on another topic and not read yet
+        if d.contact_id not in self.rows:  # its contact is on another topic and not read yet
             waiting = self.pending.setdefault(d.contact_id, PendingRow())
             waiting.decisions[d.id] = d
             return Effects(rows={f"{PENDING}{d.contact_id}": waiting.model_dump_json().encode()})
+        row = self.row(d.contact_id)
         row.decisions[d.id] = d
-        return self._emit({d.contact_id})
+        return self._emit({d.contact_id}, parsed={d.contact_id: row})
 
     def identity_decision(self, event: IdentityDecisionEvent) -> Effects:
         d = event.decision()
@@ -117,8 +125,7 @@ class Identities:
 
     # --- what the children are told ----------------------------------------------------------
 
-    def flagged(self, sighting: str) -> Entry:
-        row = self.rows[sighting]
+    def flagged(self, sighting: str, row: SightingRow) -> Entry:
         entry = row.entry
         if not isinstance(entry, ContactEntry):
             return entry.model_copy(update={"placement": row.placement})
@@ -128,24 +135,31 @@ class Identities:
             update={"identity_to_check": to_check, "identity_conflict": conflict, "placement": row.placement}
         )
 
-    def _emit(self, sightings: Iterable[str], effects: Effects | None = None) -> Effects:
+    def _emit(
+        self,
+        sightings: Iterable[str],
+        effects: Effects | None = None,
+        parsed: dict[str, SightingRow] | None = None,
+    ) -> Effects:
         effects = effects or Effects()
+        parsed = parsed or {}
         adds: dict[str, list[Entry]] = defaultdict(list)
         removes: dict[str, list[str]] = defaultdict(list)
         for sid in sorted(set(sightings) & self.rows.keys()):
-            row = self.rows[sid]
+            row = parsed[sid] if sid in parsed else self.row(sid)
             child = self.index.child_of[sid]
             if row.child != child:
                 if row.child is not None:
                     row.placement += 1
                 row.child = child
-            adds[child].extend([self.flagged(sid), *row.decisions.values()])
+            adds[child].extend([self.flagged(sid, row), *row.decisions.values()])
             for earlier in row.sent_to:
                 if earlier != child:
                     removes[earlier].extend([sid, *row.decisions])
             if child not in row.sent_to:
                 row.sent_to.append(child)
-            effects.rows[f"{SIGHTING}{sid}"] = row.model_dump_json().encode()
+            value = self.rows[sid] = row.model_dump_json().encode()
+            effects.rows[f"{SIGHTING}{sid}"] = value
         for child in sorted({*adds, *removes}):
             effects.updates.append(
                 ChildUpdate(

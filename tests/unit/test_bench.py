@@ -514,7 +514,8 @@ def test_synthetic_childrens_rows_are_children_of_their_own_in_the_identities_in
     children = {identities.index.child_of[sid] for sid in identities.rows}
     assert children == {real, synthetic_key(7).decode(), synthetic_key(8).decode()}
     assert all(
-        row.child == row.sent_to[-1] == identities.index.child_of[sid] for sid, row in identities.rows.items()
+        row.child == row.sent_to[-1] == identities.index.child_of[sid]
+        for sid, row in ((sid, identities.row(sid)) for sid in identities.rows)
     )
     assert Counter(identities.index.child_of.values()) == dict.fromkeys(children, len(rows))
     assert not identities.index.to_check
