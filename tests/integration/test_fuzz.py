@@ -437,20 +437,25 @@ def good_event(service: Service, topic: str, n: int) -> tuple[bytes, bytes, Call
         for r in read_topic(service.bootstrap, service.topic("contacts"))
         if (H_CONTACT, contact_id.encode()) in r.headers
     )
-    key = event["child_key"].encode()
+    published = read_published(service.bootstrap, service.settings)
+    while contact_id not in published.copies:
+        time.sleep(0.2)
+        published = read_published(service.bootstrap, service.settings)
+    child_key = published.copies[contact_id][-1]["child_key"]
+    key = contact_id.encode()
     if topic == "contacts":
         event = {**event, "contact_id": f"ct-dlq{n:020d}"[:27]}
         done = event["contact_id"]
         return (
-            key,
+            done.encode(),
             orjson.dumps(event),
             lambda: done in read_published(service.bootstrap, service.settings).copies,
         )
     if topic == "outcomes":
         outcome = {
-            "schema_version": 1,
+            "schema_version": 2,
             "outcome_id": f"oc-dlq-{n}",
-            "child_key": event["child_key"],
+            "identifiers": event["identifiers"],  # the same child as the contact
             "agency": "case-system",
             "type": "cp_plan_started",
             "occurred_at": event["received_at"],
@@ -458,18 +463,37 @@ def good_event(service: Service, topic: str, n: int) -> tuple[bytes, bytes, Call
             "accepted_at": event["accepted_at"],
         }
         return (
-            key,
+            outcome["outcome_id"].encode(),
             orjson.dumps(outcome),
             lambda: any(
-                p[-1]["child_key"] == event["child_key"]
+                p[-1]["child_key"] == child_key
                 for p in read_published(service.bootstrap, service.settings).plans.values()
             ),
+        )
+    if topic == "identities":
+        # A coordinator says the contact is not the child of another record: nothing moves, and
+        # the child's records are published again.
+        copies = len(published.copies[contact_id])
+        decision = {
+            "schema_version": 1,
+            "decision_id": f"id-dlq-{n}",
+            "action": "different_child",
+            "subjects": [contact_id],
+            "others": ["ct-no-such-contact"],
+            "decided_at": event["received_at"],
+            "by": "coordinator",
+            "role": "coordinator",
+            "rationale": "Checked.",
+        }
+        return (
+            key,
+            orjson.dumps(decision),
+            lambda: len(read_published(service.bootstrap, service.settings).copies[contact_id]) > copies,
         )
     decision = {
         "schema_version": 1,
         "decision_id": f"dc-dlq-{n}",
         "contact_id": contact_id,
-        "child_key": event["child_key"],
         "action": "confirm",
         "decided_at": event["received_at"],
         "by": "coordinator",
@@ -506,8 +530,6 @@ def bad_events(key: bytes, good: bytes) -> list[tuple[str, bytes | None, bytes]]
         ("schema_invalid", key, orjson.dumps({**event, "unexpected": 1})),
         ("schema_invalid", key, orjson.dumps({**event, required: {"nested": [1, 2]}})),
         ("oversized", key, b"x" * (512 * 1024 + 1)),
-        ("key_mismatch", b"ck-not-this-child", good),
-        ("key_mismatch", None, good),
     ]
 
 
@@ -529,6 +551,11 @@ def test_bad_events_on_every_input_topic_are_dead_lettered_and_the_good_ones_pro
         )
         expected.extend((service.topic(topic), reason, value) for reason, _, value in bad)
         waits.extend([processed, processed_after])
+    # A child's update must be keyed by its child: anywhere else, its history would split.
+    resolved = service.topic("resolved")
+    update = read_topic(service.bootstrap, resolved, at_least=1)[0].value
+    write_topic(service.bootstrap, resolved, [(b"ck-not-this-child", update), (None, update)])
+    expected.extend([(resolved, "key_mismatch", update)] * 2)
     raw = [
         r.value
         for r in read_topic(service.bootstrap, service.topic("dlq"), at_least=len(expected), timeout=60)

@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from mash.embedded import EmbeddedBroker, free_port
+from mash.streams.topics import partitions
 from tests.integration.builders import submission
 from tests.integration.conftest import ConsoleProc, Service, make_service, running_console
 from tests.integration.kafka import write_topic
@@ -422,11 +423,17 @@ def test_pipeline_metrics_count_what_really_flowed(service: Service) -> None:
             )
     write_topic(service.bootstrap, contacts, [(b"ck-x", b"[1, 2, 3]")])
 
-    partitions = float(service.settings.topic_partitions)
+    resolved = service.topic("resolved")
     expected: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {
+        # Four records in: the identities agent takes each, dead-letters the bad one and sends
+        # the children agent an update for each of the three contacts.
         ("mash_worker_messages_consumed_total", (("topic", contacts),)): 4,
         ("mash_worker_event_processing_seconds_count", (("topic", contacts),)): 4,
-        ("mash_events_processed_total", (("agent", "children"),)): 4,
+        ("mash_events_processed_total", (("agent", "identities"),)): 4,
+        ("mash_worker_messages_produced_total", (("topic", resolved),)): 3,
+        ("mash_worker_messages_consumed_total", (("topic", resolved),)): 3,
+        ("mash_worker_event_processing_seconds_count", (("topic", resolved),)): 3,
+        ("mash_events_processed_total", (("agent", "children"),)): 3,
         ("mash_worker_messages_produced_total", (("topic", cases),)): 3,
         ("mash_worker_messages_produced_total", (("topic", dlq),)): 1,
         ("mash_dead_letters_total", (("reason", "not_an_object"), ("topic", contacts))): 1,
@@ -434,10 +441,14 @@ def test_pipeline_metrics_count_what_really_flowed(service: Service) -> None:
         ("mash_worker_send_errors_total", (("topic", cases),)): 0,
         ("mash_worker_ready", ()): 1,
     }
-    for topic in (contacts, service.topic("outcomes"), service.topic("decisions")):
-        # one worker in the group holds every partition; the lag (computed every 5 s from the
-        # committed offsets) is 0 once the four records are processed and committed
-        expected["mash_worker_assigned_partitions", (("topic", topic),)] = partitions
+    # One worker in the group holds every partition: the inputs have one each, the resolved topic
+    # as many as the child table. The lag (computed every 5 s from the committed offsets) is 0
+    # once the records are processed and committed.
+    for name in ("contacts", "outcomes", "decisions", "identities", "resolved"):
+        topic = service.topic(name)
+        expected["mash_worker_assigned_partitions", (("topic", topic),)] = float(
+            partitions(service.settings, name)
+        )
         expected["mash_worker_consumer_lag_messages", (("topic", topic),)] = 0
     observed: dict[tuple[str, tuple[tuple[str, str], ...]], float | None] = {}
 
