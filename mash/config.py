@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     child_key_secret: SecretStr | None = Field(
         None,
         description=(
-            "secret of the keyed hash (HMAC-SHA256) that forms the child key and the contact ids; "
+            "secret of the keyed hashes (HMAC-SHA256) of a child's identifiers and of the contact ids; "
             "required in production mode, and never to be changed once contacts have been accepted"
         ),
     )

@@ -22,10 +22,9 @@ def _norm(text: str) -> str:
 
 
 def child_identity(child: Child) -> str:
-    """The identifiers that name this child, normalised so spelling noise doesn't split a child in two.
-
-    The NHS number is the identifier when the partner knows it; otherwise names and date
-    of birth (or expected date, for an unborn child).
+    """A label for the child in a world where each child always gives the same identifiers (the
+    simulator's, the tests'): the NHS number when known, otherwise names and date of birth. The
+    service itself joins contacts from `identifiers` (mash.domain.persons).
     """
     if child.nhs_number:
         return f"nhs:{child.nhs_number}"
@@ -46,10 +45,6 @@ def identifiers(secret: bytes, child: Child) -> Identifiers:
 
 def keyed(secret: bytes, text: str) -> str:
     return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def child_key(secret: bytes, child: Child) -> str:
-    return "ck-" + keyed(secret, child_identity(child))[:32]
 
 
 def contact_id(secret: bytes, agency: str, agency_reference: str, child_index: int) -> str:
