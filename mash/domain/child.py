@@ -10,7 +10,7 @@ one scan of the history, without deciding every earlier contact again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pydantic import BaseModel, ConfigDict
 
@@ -43,6 +43,8 @@ class Step:
     state: ChildState
     publish: list[Publish]
     duplicate: bool
+    # Entries this child did not hold before (new to the service, or moved here).
+    arrived: frozenset[str] = frozenset()
 
 
 def apply(state: ChildState, child_key: str, entry: Entry, rulesets: RulesetHistory) -> Step:
@@ -78,8 +80,10 @@ def apply_update(state: ChildState, update: ChildUpdate, rulesets: RulesetHistor
     timeline = state.timeline.updated(update)
     if timeline == state.timeline:
         return _republish(state, child_key, rulesets)
-    if len(update.add) == 1 and not update.remove and not state.timeline.has(update.add[0].id):
-        return apply(state, child_key, update.add[0], rulesets)  # the usual case: one new entry
+    arrived = frozenset(e.id for e in update.add if not state.timeline.has(e.id))
+    if len(update.add) == 1 and not update.remove and arrived:
+        # The usual case: one new entry.
+        return replace(apply(state, child_key, update.add[0], rulesets), arrived=arrived)
     derived = derive(child_key, timeline, rulesets)
     gone = set(update.remove) - {e.id for e in update.add}
     published = {key: value for key, value in state.published.items() if key not in gone}
@@ -90,7 +94,7 @@ def apply_update(state: ChildState, update: ChildUpdate, rulesets: RulesetHistor
             out.append(Publish(key=key, value=value, record=record))
             published[key] = fingerprint
     new_state = ChildState(timeline=timeline, published=published, cursor=derived.cursor)
-    return Step(state=new_state, publish=out, duplicate=False)
+    return Step(state=new_state, publish=out, duplicate=False, arrived=arrived)
 
 
 def _republish(state: ChildState, child_key: str, rulesets: RulesetHistory) -> Step:

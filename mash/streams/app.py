@@ -233,10 +233,9 @@ def create_app(settings: Settings, ruleset: Ruleset, registry: Registry) -> faus
         if step.duplicate:
             metrics.DUPLICATES.labels(topic=parsed.event.message.topic).inc()
             return
-        added = {e.id for e in parsed.update.add}
-        for record in (p.record for p in step.publish if p.key in added):
-            if not isinstance(record, CaseRecord) or record.trail:
-                continue  # screened and routed once, when its contact first arrives
+        for record in (p.record for p in step.publish if p.key in step.arrived):
+            if not isinstance(record, CaseRecord) or record.placement:
+                continue  # screened and routed once, when its contact first arrives, not as it moves
             screened[record.recommendation.level].inc()
             routed[record.route].inc()
             metrics.SCREENING_LATENCY.observe(
