@@ -38,7 +38,8 @@ class RecordedStep:
             self.recorded = apply_stored(stored, update, rulesets)
         step, state = self.recorded
         cases = [replace(step.publish[0], key=entry.id) for entry in update.add]
-        return Step(state=step.state, publish=cases, duplicate=False), state
+        arrived = frozenset(entry.id for entry in update.add)
+        return Step(state=step.state, publish=cases, duplicate=False, arrived=arrived), state
 
 
 def main() -> None:
