@@ -511,10 +511,12 @@ def rules_list(state_dir: Path) -> None:
 def rules_rescreen(version: str, by: str, rationale: str, dry_run: bool, state_dir: Path) -> None:
     """Re-screen every contact still waiting for a decision under another ruleset version.
 
-    Each gets a manager's `rescreen` decision, recorded in its trail; decided contacts keep the
-    screening they were decided on.
+    Each gets a manager's `rescreen` decision, recorded in its trail (the rationale sealed under
+    the contact's data key: it needs MASH_MASTER_KEYS); decided contacts keep the screening they
+    were decided on.
     """
-    from mash.services.rescreen import UnknownVersion, rescreen_waiting
+    from mash.adapters.sealing import Unreadable
+    from mash.services.rescreen import rescreen_waiting
 
     try:
         result = asyncio.run(
@@ -527,7 +529,7 @@ def rules_rescreen(version: str, by: str, rationale: str, dry_run: bool, state_d
                 dry_run=dry_run,
             )
         )
-    except UnknownVersion as exc:
+    except (ValueError, Unreadable) as exc:  # an unknown version, no master key, a key it cannot open
         raise click.ClickException(str(exc)) from None
     verb = "would re-screen" if not result.sent else "re-screening"
     click.echo(f"{verb} {result.waiting} waiting contacts under ruleset {version}")

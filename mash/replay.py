@@ -2,11 +2,12 @@
 
 Each line is a contact submission or an outcome, as an agency would have sent it, with
 its historical `received_at` / `occurred_at`, or a person's decision about a contact earlier
-in the file (docs/figures.md, "Replay files"). Lines are validated exactly as the intake
-adapter validates requests (bad ones are reported with their line numbers and skipped),
-split and keyed by the same functions, written to the same topics, and processed by the
-running workers. A contact's indicator codes are checked against the ruleset in force on the
-day it was received. The command returns when the workers have committed every event.
+in the file (docs/figures.md, "Replay files"): its free text sealed, as the console seals it.
+Lines are validated exactly as the intake adapter validates requests (bad ones are reported
+with their line numbers and skipped), split and keyed by the same functions, written to the same
+topics, and processed by the running workers. A contact's indicator codes are checked against
+the ruleset in force on the day it was received. The command returns when the workers have
+committed every event.
 """
 
 from __future__ import annotations
@@ -159,11 +160,17 @@ class LineReader:
             event = decision_event(self.secret, recorded, self.contacts)
         except ValidationError as exc:
             raise ValueError(_reasons(exc, "decision")) from None
-        return [
+        # What the person wrote is sealed under the contact's data key (a new one first, if the
+        # contact's was erased since), as the console seals it.
+        new_keys = [self.keyring.new_key(t)[0] for t in self.keyring.without_key({event.contact_id})]
+        for key in new_keys:
+            self.keyring.add(key)
+        keys = self.settings.topic("keys")
+        return [(keys, *record) for record in key_records(new_keys)] + [
             (
                 self.settings.topic("decisions"),
                 event.contact_id.encode(),
-                event.model_dump_json().encode(),
+                event.sealed(self.keyring.seal).model_dump_json().encode(),
                 [],
             )
         ]

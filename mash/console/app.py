@@ -69,7 +69,7 @@ def create_console_app(
     view = view if view is not None else ConsoleView(Keyring(settings.master()))
     registry = registry if registry is not None else Registry(settings)
     hub = Hub()
-    env = environment()
+    env = environment(view.keyring)
     row_template = env.get_template("_row.html")
     kafka = kafka if kafka is not None else ProducerHandle(settings, "console")
 

@@ -5,9 +5,10 @@ and whose contact it is: an identity to check settled, records linked or split.
 the contact is one), then the child, the concern and the service's recommendation, then the
 decision form, then the child's history, its possible matches, linking and splitting, and the
 trail. A decision is only ever an event on the decisions topic, and an identity decision one on
-the identities topic: the worker applies it and republishes the cases, and the change comes
-back through the view like any other. A refused form redirects back to the page, which says why
-(mash.console.refusals).
+the identities topic, what the person wrote sealed under the contact's data key (a new key is
+written first for a contact with none live, e.g. erased): the worker applies it and republishes
+the cases, and the change comes back through the view like any other. A refused form redirects
+back to the page, which says why (mash.console.refusals).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment
 
+from mash.adapters.sealing import Unreadable
 from mash.config import Settings
 from mash.console.forms import (
     IDENTITY_ACTIONS,
@@ -40,6 +42,7 @@ from mash.domain.decisions import DecisionEvent
 from mash.domain.persons import IdentityDecisionEvent
 from mash.domain.ruleset import Rag, Ruleset
 from mash.observability.logging import get_logger
+from mash.streams.keys import Records, ensure_keys
 from mash.streams.producer import ProducerHandle, ProducerUnavailable
 from mash.streams.ruleset_registry import Registry
 
@@ -48,6 +51,10 @@ log = get_logger(__name__)
 EXPIRED = "This form expired before it was sent, so nothing was recorded. Record your decision again."
 UNAVAILABLE = "The decision could not be recorded just now (the event store is unavailable). Try again."
 RECORDED = "Decision recorded. The trail and queues update as soon as it is applied."
+UNSEALABLE = (
+    "The decision could not be recorded: what you wrote could not be sealed under the contact's data key "
+    "(the console's master keys do not open it). Nothing was recorded; tell the service's administrators."
+)
 IDENTITY_RECORDED = (
     "Recorded: the records are being derived again. This page and the queues update as soon as they are."
 )
@@ -182,13 +189,19 @@ def case_router(
             return refusals.redirect(request, back, outcome.errors, fields)
         try:
             if isinstance(outcome, IdentityDecisionEvent):
-                # Keyed by its first subject, as the worker reads the identities topic.
-                await produce(identities_topic, outcome.subjects[0], outcome)
+                # Keyed by its first subject, as the worker reads the identities topic; its
+                # rationale sealed under that subject's data key.
+                await ensure_keys(settings, view.keyring, {outcome.subjects[0]}, write_keys)
+                await produce(identities_topic, outcome.subjects[0], outcome.sealed(view.keyring.seal))
             else:
-                await produce(decisions_topic, outcome.contact_id, outcome)
+                await ensure_keys(settings, view.keyring, {outcome.contact_id}, write_keys)
+                await produce(decisions_topic, outcome.contact_id, outcome.sealed(view.keyring.seal))
         except (KafkaError, TimeoutError, ProducerUnavailable) as exc:
             log.warning("console_kafka_unavailable", error=type(exc).__name__)
             return refusals.redirect(request, back, [UNAVAILABLE], fields)
+        except Unreadable as exc:
+            log.warning("console_unsealable_decision", contact_id=contact_id, reason=str(exc))
+            return refusals.redirect(request, back, [UNSEALABLE], fields)
         action = outcome.action.value
         metrics.decisions.labels(action=action).inc()
         log.info(
@@ -206,7 +219,16 @@ def case_router(
         return found.child_key if found is not None else None
 
     async def produce(topic: str, key: str, event: DecisionEvent | IdentityDecisionEvent) -> None:
-        send = kafka.get().send_and_wait(topic, key=key.encode(), value=event.model_dump_json().encode())
-        await asyncio.wait_for(send, timeout=settings.produce_timeout_s)
+        await send(topic, key.encode(), event.model_dump_json().encode())
+
+    async def send(topic: str, key: bytes, value: bytes) -> None:
+        await asyncio.wait_for(
+            kafka.get().send_and_wait(topic, key=key, value=value), timeout=settings.produce_timeout_s
+        )
+
+    async def write_keys(topic: str, records: Records) -> None:
+        """New data keys, on the keys topic before anything is sealed under them."""
+        for key, value, _ in records:
+            await send(topic, key, value)
 
     return router

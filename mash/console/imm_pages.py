@@ -3,10 +3,11 @@
 `imm_router(...)` is included by the console app. It follows `mash.imm.v1` (frozen agendas and
 meeting records) into an `ImmLog` and reads case records from the console's own view, so
 every console replica shows the same meetings. Recording a meeting writes one `imm_outcome`
-decision per case discussed to `mash.decisions.v1` (keyed by child key: the worker applies
-them like any decision) and then one `MeetingRecorded` event to `mash.imm.v1` (keyed by the
-meeting id). A manager can freeze a meeting's agenda from here ("freeze now"), the same
-computation as the worker's scheduled freezer and `mash imm freeze`.
+decision per case discussed to `mash.decisions.v1` (keyed by contact id, what the meeting wrote
+sealed under the contact's data key: the worker applies them like any decision) and then one
+`MeetingRecorded` event to `mash.imm.v1` (keyed by the meeting id). A manager can freeze a
+meeting's agenda from here ("freeze now"), the same computation as the worker's scheduled freezer
+and `mash imm freeze`.
 
 The form handling (`meeting_from_form`) is pure: no HTTP, no clock, no Kafka.
 """
@@ -33,9 +34,11 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 from prometheus_client.registry import Collector
 from pydantic import ValidationError
 
+from mash.adapters.keyring import Keyring
+from mash.adapters.sealing import Unreadable
 from mash.config import Settings
 from mash.console.live import summary
-from mash.console.present import AGENCY_NAMES, OUTCOME_NAMES
+from mash.console.present import AGENCY_NAMES, OUTCOME_NAMES, Said
 from mash.console.refusals import Refusals
 from mash.console.sessions import Forbidden, Sessions
 from mash.console.users import ConsoleRole, User
@@ -68,6 +71,7 @@ from mash.domain.imm import (
 )
 from mash.observability.logging import get_logger
 from mash.streams.follow import TopicFollower
+from mash.streams.keys import Records, ensure_keys
 from mash.streams.producer import ProducerHandle, ProducerUnavailable
 
 log = get_logger(__name__)
@@ -85,6 +89,10 @@ FIGURES_REFRESH_S = 15.0
 ALREADY_RECORDED = "This meeting has already been recorded: nothing was recorded again."
 EXPIRED = "This form expired before it was sent, so nothing was recorded. Record the meeting again."
 UNAVAILABLE = "The meeting could not be recorded just now (the event store is unavailable). Try again."
+UNSEALABLE = (
+    "The meeting could not be recorded: what was written could not be sealed under a contact's data key "
+    "(the console's master keys do not open it). Nothing was recorded; tell the service's administrators."
+)
 
 
 def utc_now() -> datetime:
@@ -274,14 +282,21 @@ class ItemResult:
 
 
 def item_result(
-    cid: str, meeting: str, record: CaseRecord | None, recorded: MeetingRecorded | None
+    cid: str,
+    meeting: str,
+    record: CaseRecord | None,
+    recorded: MeetingRecorded | None,
+    said: Said | None = None,
 ) -> ItemResult:
+    """`said` opens the single agency's name the meeting typed (None: nothing is opened)."""
+    said = said or Said(Keyring(None))
     if record is not None:
         for item in imm_outcomes(record):
             if item.imm is not None and item.imm.meeting_id == meeting:
                 text = OUTCOME_NAMES[item.imm.outcome]
                 if item.imm.single_agency_name:
-                    text = f"{text}: {item.imm.single_agency_name}"
+                    name = said(item.decision_id, "single_agency_name", item.imm.single_agency_name)
+                    text = f"{text}: {name}"
                 return ItemResult("outcome", text, AGENCY_NAMES[item.imm.lead_agency])
     if recorded is not None:
         if cid in recorded.discussed:
@@ -413,6 +428,7 @@ def imm_router(
     """The IMM pages, with their follower of `mash.imm.v1` (started with the app); they write
     with the console's producer."""
     imm_log = ImmLog()
+    said = Said(view.keyring)
     topic = settings.topic("imm")
     cutoff: time = settings.imm_cutoff
     recording = asyncio.Lock()
@@ -476,6 +492,11 @@ def imm_router(
             kafka.get().send_and_wait(topic_name, key=key.encode(), value=value),
             timeout=settings.produce_timeout_s,
         )
+
+    async def write_keys(topic_name: str, records: Records) -> None:
+        """New data keys, on the keys topic before anything is sealed under them."""
+        for key, value, _ in records:
+            await send(topic_name, key.decode(), value)
 
     @router.get("/imm", response_class=HTMLResponse)
     async def imm_home(request: Request) -> Response:
@@ -552,7 +573,7 @@ def imm_router(
         agenda = imm_log.agendas[meeting]
         recorded = imm_log.meetings.get(meeting)
         results = {
-            i.contact_id: item_result(i.contact_id, meeting, view.records.get(i.contact_id), recorded)
+            i.contact_id: item_result(i.contact_id, meeting, view.records.get(i.contact_id), recorded, said)
             for i in agenda.items
         }
         return {
@@ -619,7 +640,12 @@ def imm_router(
             if isinstance(outcome, FormRefused):
                 return refusals.redirect(request, back, outcome.errors, fields)
             try:
-                for decision in outcome.decisions:
+                # What the meeting wrote, sealed under each contact's data key (written first
+                # for a contact with none live).
+                contacts = {decision.contact_id for decision in outcome.decisions}
+                await ensure_keys(settings, view.keyring, contacts, write_keys)
+                sealed = [decision.sealed(view.keyring.seal) for decision in outcome.decisions]
+                for decision in sealed:  # all sealed before any is sent
                     await send(
                         settings.topic("decisions"), decision.contact_id, decision.model_dump_json().encode()
                     )
@@ -627,6 +653,9 @@ def imm_router(
             except (KafkaError, TimeoutError, ProducerUnavailable) as exc:
                 log.warning("console_kafka_unavailable", error=type(exc).__name__)
                 return refusals.redirect(request, back, [UNAVAILABLE], fields)
+            except Unreadable as exc:
+                log.warning("console_unsealable_decision", meeting=meeting, reason=str(exc))
+                return refusals.redirect(request, back, [UNSEALABLE], fields)
             imm_log.add(outcome.meeting)  # at once, so a second submission is refused
         log.info(
             "console_imm_recorded",

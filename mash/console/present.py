@@ -1,12 +1,16 @@
-"""Words and times as coordinators read them: local office time, labels for codes."""
+"""Words and times as coordinators read them: local office time, labels for codes, and what people
+typed into decisions, opened."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from mash.adapters.keyring import Keyring
+from mash.adapters.sealing import Unreadable
 from mash.console.summaries import concern
 from mash.console.view import QUEUE_TITLES, Queue, clock
 from mash.domain.calendar import DEFAULT_CALENDAR
@@ -14,6 +18,10 @@ from mash.domain.case import CaseRecord, DataQuality, DecidedBy, TrailItem
 from mash.domain.contact import CinSource, ConsentReason, ConsentStatus
 from mash.domain.decisions import ConsentBasis, DecisionAction, ImmOutcome, PartnerAgency, Role
 from mash.domain.ruleset import Rag, Route
+from mash.domain.sealed import Sealed
+from mash.observability.logging import get_logger
+
+log = get_logger(__name__)
 
 LEVEL_NAMES = {
     1: "Universal",
@@ -171,7 +179,36 @@ def screened_as(record: CaseRecord) -> tuple[int, Rag]:
     return record.recommendation.level, record.recommendation.rag
 
 
-def environment() -> Environment:
+ERASED_TEXT = "(erased)"
+UNOPENED_TEXT = "(cannot be opened here)"
+
+
+@dataclass(frozen=True)
+class Said:
+    """What a person typed into a decision (a rationale, a dissent, an action, a single agency's
+    name), to show: opened with the console's keyring when sealed (`field` is what it was sealed
+    for, e.g. "rationale", "actions/0/what"); "(erased)" once its contact's data key is erased.
+    Text in clear (the service's own, or from before decisions were sealed) is shown as it is."""
+
+    keyring: Keyring
+
+    def __call__(self, decision_id: str, field: str, value: str | Sealed | None) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, str):
+            return value
+        if self.keyring.is_erased(value.key):
+            return ERASED_TEXT
+        try:
+            return self.keyring.open(value, f"{decision_id}/{field}".encode()).decode()
+        except (Unreadable, UnicodeDecodeError) as exc:
+            reason = type(exc).__name__
+            log.warning("console_unopened_text", decision_id=decision_id, field=field, reason=reason)
+            return UNOPENED_TEXT
+
+
+def environment(keyring: Keyring | None = None) -> Environment:
+    """`keyring`: what the pages open decisions' free text with (`said`); None opens nothing."""
     env = Environment(
         loader=PackageLoader("mash.console", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -200,6 +237,7 @@ def environment() -> Environment:
         "consent_text": consent_text,
         "screened_as": screened_as,
         "trail_action": trail_action,
+        "said": Said(keyring or Keyring(None)),
     }
     env.globals.update(globals_)
     return env

@@ -20,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from mash.domain.contact import CinSource, ConsentReason, ConsentStatus
 from mash.domain.decisions import DecisionAction, ImmDetails, Role
 from mash.domain.ruleset import Rag, Route
+from mash.domain.sealed import Sealed
 
 
 class ReasonKind(StrEnum):
@@ -104,7 +105,11 @@ class TrailItem(BaseModel):
     to_level: int
     from_rag: Rag
     to_rag: Rag
-    rationale: str
+    rationale: str | Sealed = Field(
+        description="why: a person's as their decision carried it, sealed under the contact's data key "
+        "(`<decision_id>/rationale` bound in; plain text from before decisions were sealed); the "
+        "service's own in clear"
+    )
     status: TrailStatus
     signs_off: str | None = Field(None, description="sign_off only: the decision_id it approved")
     # imm_outcome only: what the integrated mid-day meeting agreed. "applied" for the outcome

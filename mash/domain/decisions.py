@@ -7,6 +7,12 @@ later (an earlier contact about the child arriving late) never changes what a pe
 
 Each is an event on `mash.decisions.v1`, keyed by child key, applied by the worker in
 event-time order. Nothing is overwritten: the case record carries the whole trail.
+
+What people type into a decision (its rationale, an IMM dissent, action or single agency's name)
+may say anything about a child or a family, so it travels sealed like a contact's personal details
+(`DecisionEvent.sealed`): under the data key of the decision's contact, the decision id and the
+field bound in. The worker copies the sealed values, unopened, into the timeline and the trail;
+plain text is still read, from events written before decisions were sealed.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from mash.domain.contact import MAX_CHILDREN
 from mash.domain.ruleset import Level, Rag
+from mash.domain.sealed import Seal, Sealed
 
 
 class DecisionAction(StrEnum):
@@ -81,6 +88,18 @@ class ConsentBasis(StrEnum):
 
 MEETING_ID_PATTERN = r"^imm-\d{4}-\d{2}-\d{2}$"
 Text = Annotated[str, Field(min_length=1, max_length=5000)]
+AgencyName = Annotated[str, Field(min_length=1, max_length=200)]
+# Free text a person typed: as it was typed, or (on Kafka) sealed under the data key of the
+# decision's contact, `<decision id>/<field>` bound in (`DecisionEvent.sealed`).
+SealedText = Text | Sealed
+SealedAgencyName = AgencyName | Sealed
+SealedWhat = Annotated[str, Field(min_length=1, max_length=1000)] | Sealed
+
+
+def seal_text(seal: Seal, token: str, record_id: str, text: str | Sealed) -> Sealed:
+    """Free text sealed under the data key of `token` (a contact id), `record_id` bound in; a
+    value already sealed is kept as it is."""
+    return text if isinstance(text, Sealed) else seal(token, record_id, text.encode())
 
 
 class ImmAction(BaseModel):
@@ -88,9 +107,18 @@ class ImmAction(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
-    what: Annotated[str, Field(min_length=1, max_length=1000)]
-    owner: Annotated[str, Field(min_length=1, max_length=200)]
+    what: SealedWhat
+    owner: SealedAgencyName
     due: date
+
+    def sealed(self, seal: Seal, token: str, record_id: str) -> ImmAction:
+        """`record_id`: the action's own, e.g. `<decision id>/actions/0`."""
+        return self.model_copy(
+            update={
+                "what": seal_text(seal, token, f"{record_id}/what", self.what),
+                "owner": seal_text(seal, token, f"{record_id}/owner", self.owner),
+            }
+        )
 
 
 class ImmDetails(BaseModel):
@@ -101,10 +129,10 @@ class ImmDetails(BaseModel):
     meeting_id: Annotated[str, Field(pattern=MEETING_ID_PATTERN)]
     outcome: ImmOutcome
     lead_agency: PartnerAgency
-    single_agency_name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    single_agency_name: SealedAgencyName | None = None
     consent_basis: ConsentBasis | None = None
     actions: tuple[ImmAction, ...] = ()
-    dissent: Text | None = None
+    dissent: SealedText | None = None
 
 
 class DecisionEvent(BaseModel):
@@ -124,7 +152,10 @@ class DecisionEvent(BaseModel):
     role: Role
     level: Level | None = None
     rag: Rag | None = None
-    rationale: Annotated[str, Field(min_length=1, max_length=5000)]
+    rationale: SealedText = Field(
+        description="why, as the person wrote it: sealed under the contact's data key, "
+        "`<decision_id>/rationale` bound in (plain text in events written before decisions were sealed)"
+    )
     signs_off: str | None = Field(None, description="sign_off only: the decision_id being approved")
     ruleset_version: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
         None, description="rescreen only: the ruleset version to screen the contact under"
@@ -134,20 +165,30 @@ class DecisionEvent(BaseModel):
     )
     outcome: ImmOutcome | None = Field(None, description="imm_outcome only: what the meeting agreed")
     lead_agency: PartnerAgency | None = Field(None, description="imm_outcome only: the agreed lead agency")
-    single_agency_name: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
-        None, description="imm_outcome with single_agency only: the agency named"
+    single_agency_name: SealedAgencyName | None = Field(
+        None,
+        description="imm_outcome with single_agency only: the agency named (sealed, "
+        "`<decision_id>/single_agency_name` bound in)",
     )
     consent_basis: ConsentBasis | None = Field(
         None,
         description="imm_outcome only: consent given, or why the intervention proceeds without it "
         "(required for early_help, single_agency and csc_assessment)",
     )
-    actions: list[ImmAction] = Field(default_factory=list, description="imm_outcome only: agreed actions")
-    dissent: Text | None = Field(None, description="imm_outcome only: any partner's recorded dissent")
+    actions: list[ImmAction] = Field(
+        default_factory=list,
+        description="imm_outcome only: agreed actions (each what and owner sealed, "
+        "`<decision_id>/actions/<n>/what` and `.../owner` bound in)",
+    )
+    dissent: SealedText | None = Field(
+        None,
+        description="imm_outcome only: any partner's recorded dissent (sealed, "
+        "`<decision_id>/dissent` bound in)",
+    )
 
     @model_validator(mode="after")
     def _fields_fit_the_action(self) -> DecisionEvent:
-        if not self.rationale.strip():
+        if isinstance(self.rationale, str) and not self.rationale.strip():
             raise ValueError("a rationale is required for every decision")
         if self.action is DecisionAction.IMM_OUTCOME:
             self._check_imm()
@@ -185,8 +226,29 @@ class DecisionEvent(BaseModel):
                 f"a {self.outcome.value} outcome needs the family's consent, or the reason to proceed "
                 "without it"
             )
-        if self.dissent is not None and not self.dissent.strip():
+        if isinstance(self.dissent, str) and not self.dissent.strip():
             raise ValueError("dissent, when given, may not be blank")
+
+    def sealed(self, seal: Seal) -> DecisionEvent:
+        """The event as Kafka holds it: every piece of free text a person typed sealed under the
+        data key of its contact, the decision id and the field bound in (`<decision_id>/rationale`,
+        `.../dissent`, `.../single_agency_name`, `.../actions/<n>/what`, `.../actions/<n>/owner`),
+        so a sealed text cannot be moved to another decision or field."""
+
+        def sealed(field: str, text: str | Sealed) -> Sealed:
+            return seal_text(seal, self.contact_id, f"{self.decision_id}/{field}", text)
+
+        update: dict[str, object] = {"rationale": sealed("rationale", self.rationale)}
+        if self.dissent is not None:
+            update["dissent"] = sealed("dissent", self.dissent)
+        if self.single_agency_name is not None:
+            update["single_agency_name"] = sealed("single_agency_name", self.single_agency_name)
+        if self.actions:
+            update["actions"] = [
+                a.sealed(seal, self.contact_id, f"{self.decision_id}/actions/{n}")
+                for n, a in enumerate(self.actions)
+            ]
+        return self.model_copy(update=update)
 
     def imm_details(self) -> ImmDetails | None:
         """What an imm_outcome agreed, as the timeline and the trail keep it; None for other actions."""
@@ -215,6 +277,16 @@ class ContactReference(BaseModel):
     agency: Annotated[str, Field(min_length=1, max_length=64)]
     agency_reference: Annotated[str, Field(min_length=1, max_length=100)]
     child: Annotated[int, Field(ge=0, lt=MAX_CHILDREN)]
+
+
+class RecordedImmAction(BaseModel):
+    """An agreed action as a `mash replay` file records it: text as typed (sealed when replayed)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    what: Annotated[str, Field(min_length=1, max_length=1000)]
+    owner: AgencyName
+    due: date
 
 
 # What a history file may record: a rescreen needs the service's own ruleset versions, and
@@ -247,7 +319,7 @@ class RecordedDecision(BaseModel):
     meeting_id: Annotated[str, Field(pattern=MEETING_ID_PATTERN)] | None = None
     outcome: ImmOutcome | None = None
     lead_agency: PartnerAgency | None = None
-    single_agency_name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    single_agency_name: AgencyName | None = None
     consent_basis: ConsentBasis | None = None
-    actions: list[ImmAction] = Field(default_factory=list)
+    actions: list[RecordedImmAction] = Field(default_factory=list)
     dissent: Text | None = None

@@ -91,9 +91,12 @@ _IMM_ROUTES: dict[ImmOutcome, tuple[Route, str]] = {
 
 
 def imm_route(imm: ImmDetails) -> RouteTo:
-    """Where the meeting's outcome sends the contact (social care outcomes refer or link it)."""
+    """Where the meeting's outcome sends the contact (social care outcomes refer or link it).
+    The single agency's name is a person's free text: sealed, it stays in the trail, never in the
+    pathway (which is in clear, and shown to partners); only an event from before decisions were
+    sealed names it here."""
     route, pathway = _IMM_ROUTES[imm.outcome]
-    if imm.single_agency_name:
+    if isinstance(imm.single_agency_name, str):
         pathway = f"{pathway}: {imm.single_agency_name}"
     return RouteTo(route=route, pathway=f"{pathway} (agreed at the integrated mid-day meeting)")
 

@@ -30,7 +30,8 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from mash.domain.contact import Identifiers
-from mash.domain.decisions import Role
+from mash.domain.decisions import Role, SealedText, seal_text
+from mash.domain.sealed import Seal
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,16 @@ class IdentityDecisionEvent(BaseModel):
     decided_at: AwareDatetime
     by: Annotated[str, Field(min_length=1, max_length=100)]
     role: Role
-    rationale: Annotated[str, Field(min_length=1, max_length=5000)]
+    rationale: SealedText = Field(
+        description="why, as the person wrote it: sealed under the data key of the first subject, "
+        "`<decision_id>/rationale` bound in (plain text in events written before decisions were sealed)"
+    )
+
+    def sealed(self, seal: Seal) -> IdentityDecisionEvent:
+        """The event as Kafka holds it: the rationale sealed under the data key of its first
+        subject (the contact the decision was made on), the decision id bound in."""
+        rationale = seal_text(seal, self.subjects[0], f"{self.decision_id}/rationale", self.rationale)
+        return self.model_copy(update={"rationale": rationale})
 
     def decision(self) -> IdentityDecision:
         return IdentityDecision(

@@ -18,6 +18,7 @@ from mash.domain.contact import CinSource, ConsentReason, ConsentStatus, Contact
 from mash.domain.decisions import DecisionAction, DecisionEvent, ImmDetails, Role
 from mash.domain.outcomes import OutcomeEvent, OutcomeType
 from mash.domain.ruleset import Rag
+from mash.domain.sealed import Sealed
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -97,7 +98,7 @@ class DecisionEntry(BaseModel):
     role: Role
     level: int | None
     rag: Rag | None
-    rationale: str
+    rationale: str | Sealed  # sealed as its event carried it: the worker never opens it
     signs_off: str | None
     ruleset_version: str | None = None  # rescreen only
     imm: ImmDetails | None = None  # imm_outcome only: what the meeting agreed

@@ -3,7 +3,8 @@ side effect of a new ruleset coming into force.
 
 A manager chooses the version; every contact still waiting for a decision and screened under
 another version gets a `rescreen` decision naming it, which the worker applies (it is ignored for a
-contact decided in the meantime). Decided contacts keep the screening they were decided on.
+contact decided in the meantime). Decided contacts keep the screening they were decided on. The
+manager's rationale is sealed under each contact's data key, so sending needs the master key.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from mash.config import Settings
 from mash.domain.case import CaseRecord, CaseState, supersedes
 from mash.domain.decisions import DecisionAction, DecisionEvent, Role
 from mash.streams.follow import TopicFollower
+from mash.streams.keys import Records, ensure_keys
 from mash.streams.ruleset_registry import Registry
 
 
@@ -83,11 +85,22 @@ async def rescreen_waiting(
     )
     if dry_run or not decisions:
         return Rescreened(len(decisions), sent=False)
+    # The rationale is sealed under each contact's data key, as the console seals a decision.
+    from mash.services.privacy import read_keyring  # here: that module imports this one
+
+    keyring = await read_keyring(settings, opens=True)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     await producer.start()
+
+    async def write_keys(topic: str, records: Records) -> None:
+        for key, value, _ in records:
+            await producer.send_and_wait(topic, value, key=key)
+
     try:
+        await ensure_keys(settings, keyring, {event.contact_id for event in decisions}, write_keys)
+        sealed = [event.sealed(keyring.seal) for event in decisions]  # all sealed before any is sent
         topic = settings.topic("decisions")
-        for event in decisions:
+        for event in sealed:
             await producer.send(topic, event.model_dump_json().encode(), key=event.contact_id.encode())
         await producer.flush()
     finally:

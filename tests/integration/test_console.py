@@ -27,6 +27,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from mash.console.summaries import age_in_years
 from mash.domain.calendar import DEFAULT_CALENDAR
 from mash.domain.ruleset import Ruleset, load_ruleset
+from mash.domain.sealed import Sealed
+from mash.services.privacy import read_keyring
 from mash.streams.ruleset_registry import Registry
 from tests.integration.builders import child, submission
 from tests.integration.conftest import ConsoleProc, Service, running_console
@@ -210,6 +212,14 @@ def test_a_posted_contact_arrives_live_and_a_level_change_moves_it_with_its_trai
     assert (event["action"], event["level"], event["rag"]) == ("change", 2, None)
     assert (event["by"], event["role"], event["contact_id"]) == ("coordinator", "coordinator", contact_id)
     assert str(event["decision_id"]).startswith("dc-")
+    # What the coordinator wrote is sealed under the contact's data key (the trail above opened it).
+    assert "Early help fits" not in orjson.dumps(event).decode()
+    rationale = Sealed.model_validate(event["rationale"])
+    assert rationale.key.startswith(f"{contact_id}/")
+    with ThreadPoolExecutor(max_workers=1) as pool:  # off Playwright's event loop
+        keyring = pool.submit(lambda: asyncio.run(read_keyring(service.settings, opens=True))).result()
+    written = keyring.open(rationale, f"{event['decision_id']}/rationale".encode()).decode()
+    assert written == "Parent has asked for support; attendance plan in place. Early help fits."
 
     console.proc.stop()
     logs = console.proc.log_text()

@@ -27,7 +27,9 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from mash.domain.calendar import DEFAULT_CALENDAR
 from mash.domain.imm import AgendaFrozen, MeetingRecorded, meeting_id, parse_imm_event, previous_working_day
+from mash.domain.sealed import Sealed
 from mash.embedded import EmbeddedBroker
+from mash.services.privacy import read_keyring
 from mash.streams.imm_agent import FreezeResult, run_freeze
 from tests.integration.builders import child, submission
 from tests.integration.conftest import ConsoleProc, Service, make_service, running_console, serving
@@ -235,6 +237,11 @@ def test_a_meeting_freezes_its_agenda_records_two_outcomes_carries_a_third_and_t
         "Children's social care assessment"
     )
     screenshot(coordinator, "imm-recorded")
+    # What the meeting wrote travels sealed; the case page opens it.
+    coordinator.goto(f"{console.url}/cases/{amber}")
+    expect(coordinator.locator("table.trail")).to_contain_text(
+        "Persistent absence with other concerns at home: assess (s17)."
+    )
 
     coordinator.goto(f"{console.url}/queues/imm")
     expect(coordinator.locator("#rows tr")).to_have_count(1)
@@ -275,6 +282,26 @@ def test_a_meeting_freezes_its_agenda_records_two_outcomes_carries_a_third_and_t
     )
     assert outcomes == sorted(
         [(green, "early_help", "early_help"), (amber, "csc_assessment", "childrens_social_care")]
+    )
+    written = {str(d["contact_id"]): d for d in decisions(service) if d["action"] == "imm_outcome"}
+    for typed in ("Missed health checks", "family support worker", "Early help hub", "Education would"):
+        assert typed not in orjson.dumps(list(written.values())).decode()
+    keyring = in_thread(lambda: asyncio.run(read_keyring(service.settings, opens=True)))
+
+    def opened(contact_id: str, field: str, value: Any) -> str:
+        decision_id = written[contact_id]["decision_id"]
+        return keyring.open(Sealed.model_validate(value), f"{decision_id}/{field}".encode()).decode()
+
+    [action] = written[green]["actions"]
+    assert (
+        opened(green, "actions/0/what", action["what"]),
+        opened(green, "actions/0/owner", action["owner"]),
+    ) == (
+        "Allocate a family support worker",
+        "Early help hub",
+    )
+    assert (
+        opened(amber, "dissent", written[amber]["dissent"]) == "Education would have tried early help first."
     )
     events = imm_events(service, at_least=3)
     assert [type(e).__name__ for e in events].count("AgendaFrozen") == 2

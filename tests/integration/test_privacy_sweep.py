@@ -2,7 +2,9 @@
 everything that must never hold it.
 
 The traffic: simulated contacts and the case system's outcomes with every name, date of
-birth, postcode, narrative and referrer replaced by markers; invalid and oversized
+birth, postcode, narrative and referrer replaced by markers; people's decisions whose free text
+(rationales, an IMM dissent, action and single agency, an identity decision) holds markers,
+written as the console writes them (sealed); invalid and oversized
 submissions; status checks by the right and the wrong agency; bad events on the input
 topics; the console used by each role; and a worker and an intake SIGKILLed and restarted
 while it flows. The scan: every log line of every process, every metric of the intake,
@@ -23,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +33,28 @@ import httpx
 import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from faust.stores.rocksdb import RocksDBOptions
 
 from mash.domain.contact import SealedContactEvent
+from mash.domain.decisions import (
+    ConsentBasis,
+    DecisionAction,
+    DecisionEvent,
+    ImmAction,
+    ImmOutcome,
+    PartnerAgency,
+)
+from mash.domain.imm import meeting_id
+from mash.domain.persons import IdentityAction
+from mash.domain.sealed import Sealed
 from mash.embedded import EmbeddedBroker
 from mash.services.privacy import read_keyring
 from tests.integration.builders import child, submission
-from tests.integration.conftest import make_console, make_service
+from tests.integration.conftest import Service, make_console, make_service
 from tests.integration.figures import record_figures
 from tests.integration.kafka import read_topic, write_topic
 from tests.integration.traffic import Poster, console_client, simulated_lines, wait_published
+from tests.support.people import case_record, decide, decide_identity, latest_cases
 
 SEED = 20_260_719
 MARKER = "Zqx"  # never in a hash (hex), a uuid, a timestamp or a word of the service's own
@@ -73,6 +89,46 @@ def with_markers(lines: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], set
     return lines, nhs
 
 
+# What people type into decisions, as markers: `{MARKER}<kind>`.
+TYPED = ("rationale", "dissent", "action", "owner", "agency")
+
+
+def decide_with_markers(service: Service, accepted: set[str]) -> list[DecisionEvent]:
+    """People's decisions on a few waiting contacts, every piece of their free text a marker, as
+    the console writes them (sealed); each applied by the worker before this returns. One
+    identity decision too."""
+    cases = latest_cases(service)
+    waiting = sorted(c for c in accepted if cases.get(c, {}).get("state") == "awaiting_decision")[:6]
+    assert len(waiting) == 6, "the traffic leaves contacts waiting for a decision"
+    decided = [decide(service, cid, rationale=f"{MARKER}rationale{n}") for n, cid in enumerate(waiting[:4])]
+    decided.append(
+        decide(
+            service,
+            waiting[4],
+            DecisionAction.IMM_OUTCOME,
+            rationale=f"{MARKER}rationale imm",
+            meeting_id=meeting_id(datetime.now(UTC).date()),
+            outcome=ImmOutcome.SINGLE_AGENCY,
+            lead_agency=PartnerAgency.HEALTH,
+            single_agency_name=f"{MARKER}agency",
+            consent_basis=ConsentBasis.GIVEN,
+            actions=[ImmAction(what=f"{MARKER}action", owner=f"{MARKER}owner", due=datetime.now(UTC).date())],
+            dissent=f"{MARKER}dissent",
+        )
+    )
+    decide_identity(
+        service, IdentityAction.DIFFERENT_CHILD, [waiting[5]], [waiting[0]], f"{MARKER}rationale identity"
+    )
+    for event in decided:
+        case_record(
+            service,
+            event.contact_id,
+            until=lambda r, d=event.decision_id: any(t["decision_id"] == d for t in r["trail"]),
+            timeout=60,
+        )
+    return decided
+
+
 def without_ciphertext(value: bytes | None) -> str:
     """A record's value with its sealed parts (random bytes in base64, which a short marker could
     match by chance) replaced; the unit tests show what is sealed holds nothing in clear."""
@@ -96,10 +152,20 @@ def without_ciphertext(value: bytes | None) -> str:
 
 
 def worker_state(folder: Path, nhs: set[str]) -> str:
-    """The worker's state files (RocksDB), as text: only whole markers count in binary files."""
-    text = "\n".join(p.read_bytes().decode(errors="replace") for p in folder.rglob("*") if p.is_file())
-    found = re.findall(rf"{MARKER}(?:given|family|narrative|referrer)\w*", text)
-    return "\n".join(found + [number for number in nhs if number in text])
+    """The worker's state (its tables' RocksDB databases, opened as faust opens them, so values
+    RocksDB stores compressed are read as written), with its sealed parts set aside."""
+    databases = sorted(p for p in folder.rglob("*.db") if p.is_dir())
+    assert databases, f"no RocksDB database under {folder}"
+    values: list[str] = []
+    for path in databases:
+        db = RocksDBOptions().open(path)
+        try:
+            values.extend(f"{key!r} {without_ciphertext(value)}" for key, value in db.items())
+        finally:
+            db.close()
+    text = "\n".join(values)
+    assert "ck-" in text, "the scan read the children's states"
+    return text
 
 
 def hits(text: str, nhs: set[str]) -> list[str]:
@@ -155,6 +221,7 @@ def test_marker_personal_data_never_reaches_logs_metrics_dead_letters_errors_kaf
         service.worker.wait_ready(90)
         accepted = posted.accepted_ids()
         wait_published(broker.bootstrap, service.settings, accepted, timeout=90)
+        decided = decide_with_markers(service, accepted)
 
         kid = child(f"{MARKER}Invalid", f"{MARKER}Errorson", dob=MARKER_DOB, postcode=MARKER_POSTCODE)
         invalid = [
@@ -269,6 +336,20 @@ def test_marker_personal_data_never_reaches_logs_metrics_dead_letters_errors_kaf
         keyring = asyncio.run(read_keyring(service.settings, opens=True))
         opened = [keyring.personal(c).model_dump_json() for c in sealed_contacts[:50]]
         assert all(MARKER in text for text in opened), opened[:1]
+        # And what people typed into decisions, as the decisions topic holds it.
+        on_topic = [
+            DecisionEvent.model_validate_json(r.value)
+            for r in read_topic(broker.bootstrap, service.topic("decisions"))
+            if r.value not in written
+        ]
+        assert {d.decision_id for d in on_topic} == {d.decision_id for d in decided}
+        typed = [
+            keyring.open(d.rationale, f"{d.decision_id}/rationale".encode()).decode()
+            for d in on_topic
+            if isinstance(d.rationale, Sealed)
+        ]
+        assert len(typed) == len(decided)
+        assert all(text.startswith(f"{MARKER}rationale") for text in typed), typed
     finally:
         for proc in (service.intake, console.proc, service.worker):
             proc.stop()

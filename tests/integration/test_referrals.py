@@ -1,7 +1,9 @@
-"""Referrals, outcomes, replay and the report, end to end through Kafka and a real worker."""
+"""Referrals, outcomes, replay, a re-screen and the report, end to end through Kafka and a real
+worker."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -11,6 +13,11 @@ from typing import Any
 
 import orjson
 
+from mash.domain.decisions import DecisionEvent
+from mash.domain.ruleset import Ruleset, load_ruleset
+from mash.domain.sealed import Sealed
+from mash.services.privacy import read_keyring
+from mash.streams.ruleset_registry import Registry
 from tests.integration.builders import child, submission
 from tests.integration.conftest import Service
 from tests.integration.independent_figures import history_from_lines, report_figures
@@ -148,6 +155,10 @@ def test_replay_then_report_gives_the_hand_computed_figures(service: Service, tm
     assert "with 4 decisions; 2 bad lines skipped" in replayed.stdout
     assert f"{history}:5: skipped: not valid JSON" in replayed.stderr
     assert f"{history}:6: skipped: the decision names a contact with no line before it" in replayed.stderr
+    # The decisions' rationales are sealed on Kafka, as the console seals them.
+    written = read_topic(service.bootstrap, service.topic("decisions"), at_least=4)
+    assert len(written) == 4
+    assert not [r for r in written if b"Agreed with the screening" in r.value]
 
     reported = mash(service, "report", "--from", "2025-01-01", "--to", "2026-12-31")
     now = datetime.now(UTC)
@@ -189,3 +200,30 @@ def test_replay_then_report_gives_the_hand_computed_figures(service: Service, tm
     assert mash(service, "replay", str(history), "--quiet").returncode == 0
     again = json.loads(mash(service, "report", "--from", "2025-01-01", "--to", "2026-12-31").stdout)
     assert again == figures
+
+
+def test_mash_rules_rescreen_seals_the_managers_rationale_under_each_contacts_key(service: Service) -> None:
+    data = load_ruleset().model_dump()
+    data.update(version="2099.1", effective_from=date(2099, 4, 1))
+    asyncio.run(Registry(service.settings).register(Ruleset.model_validate(data)))
+    with service.client() as client:
+        body = submission("persistent_absence", children=[child("Rescreen", "Waiting", dob="2014-02-02")])
+        [contact_id] = client.post("/v1/contacts", json=body, headers=service.auth()).json()["contact_ids"]
+    case_record(service, contact_id, until=lambda r: r["state"] == "awaiting_decision")
+
+    why = "Ms Grizelda Waitings asked the school to look again"
+    done = mash(service, "rules", "rescreen", "--version", "2099.1", "--by", "manager-1", "--rationale", why)
+    assert done.returncode == 0, done.stderr
+    assert "re-screening 1 waiting contacts under ruleset 2099.1" in done.stdout
+    [record] = read_topic(service.bootstrap, service.topic("decisions"), at_least=1)
+    assert b"Grizelda" not in record.value
+    event = DecisionEvent.model_validate_json(record.value)
+    assert (event.action, event.contact_id, event.by) == ("rescreen", contact_id, "manager-1")
+    assert isinstance(event.rationale, Sealed)
+    keyring = asyncio.run(read_keyring(service.settings, opens=True))
+    assert keyring.open(event.rationale, f"{event.decision_id}/rationale".encode()).decode() == why
+    applied = case_record(
+        service, contact_id, until=lambda r: any(t["action"] == "rescreen" for t in r["trail"])
+    )
+    assert applied["recommendation"]["ruleset_version"] == "2099.1"
+    assert "Grizelda" not in orjson.dumps(applied).decode()

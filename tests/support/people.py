@@ -2,25 +2,33 @@
 about the pipeline rather than the console: read a contact's case record, and decide it.
 
 A decision is a `DecisionEvent` on the decisions topic keyed by its contact, exactly what the
-console writes (tests/integration/test_console.py drives the console itself in a browser).
+console writes (tests/integration/test_console.py drives the console itself in a browser): its
+rationale sealed under the contact's data key, read from the keys topic with the test master key
+(a new key written first for a contact with none live), as the console seals it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+from aiokafka import AIOKafkaProducer
 
 from mash.domain.decisions import DecisionAction, DecisionEvent, Role
 from mash.domain.persons import IdentityAction, IdentityDecisionEvent
+from mash.domain.sealed import Seal
+from mash.services.privacy import read_keyring
+from mash.streams.keys import Records, ensure_keys
 from tests.integration.conftest import Service
 from tests.integration.kafka import read_topic, write_topic
 
 Record = dict[str, Any]
+T = TypeVar("T")
 
 
 def latest_cases(service: Service, at_least: int = 0) -> dict[str, Record]:
@@ -53,9 +61,11 @@ def decide(
     *,
     at: datetime | None = None,
     role: Role = Role.COORDINATOR,
+    rationale: str = "Decided in a test, as a coordinator would in the console.",
     **fields: Any,
 ) -> DecisionEvent:
-    """A person's decision about the contact; a confirm names the level and RAG the case shows."""
+    """A person's decision about the contact; a confirm names the level and RAG the case shows.
+    Returns the event as it was written (sealed)."""
     record = case_record(service, contact_id)
     if action is DecisionAction.CONFIRM:
         fields = {"level": record["level"], "rag": record["rag"], **fields}
@@ -67,21 +77,44 @@ def decide(
         decided_at=at or datetime.now(UTC),
         by="manager-1" if role is Role.MANAGER else "coordinator-1",
         role=role,
-        rationale="Decided in a test, as a coordinator would in the console.",
+        rationale=rationale,
         **fields,
     )
+    sealed = asyncio.run(_sealed(service, event.contact_id, event.sealed))
     write_topic(
         service.bootstrap,
         service.topic("decisions"),
-        [(event.contact_id.encode(), event.model_dump_json().encode())],
+        [(sealed.contact_id.encode(), sealed.model_dump_json().encode())],
     )
-    return event
+    return sealed
+
+
+async def _sealed(service: Service, token: str, seal: Callable[[Seal], T]) -> T:
+    """`seal` with a keyring read from the service's keys topic, holding a live key for `token`."""
+    keyring = await read_keyring(service.settings, opens=True)
+    producer = AIOKafkaProducer(bootstrap_servers=service.bootstrap, acks="all")
+    await producer.start()
+
+    async def write_keys(topic: str, records: Records) -> None:
+        for key, value, _ in records:
+            await producer.send_and_wait(topic, value, key=key)
+
+    try:
+        await ensure_keys(service.settings, keyring, {token}, write_keys)
+    finally:
+        await producer.stop()
+    return seal(keyring.seal)
 
 
 def decide_identity(
-    service: Service, action: IdentityAction, subjects: list[str], others: list[str]
+    service: Service,
+    action: IdentityAction,
+    subjects: list[str],
+    others: list[str],
+    rationale: str = "Checked with the school and the GP in a test.",
 ) -> IdentityDecisionEvent:
-    """A coordinator's identity decision (same child, different child, link, split)."""
+    """A coordinator's identity decision (same child, different child, link, split), its rationale
+    sealed under the first subject's data key. Returns the event as it was written (sealed)."""
     event = IdentityDecisionEvent(
         decision_id=f"id-{uuid.uuid4().hex[:24]}",
         action=action,
@@ -90,11 +123,12 @@ def decide_identity(
         decided_at=datetime.now(UTC),
         by="coordinator-1",
         role=Role.COORDINATOR,
-        rationale="Checked with the school and the GP in a test.",
+        rationale=rationale,
     )
+    sealed = asyncio.run(_sealed(service, subjects[0], event.sealed))
     write_topic(
         service.bootstrap,
         service.topic("identities"),
-        [(subjects[0].encode(), event.model_dump_json().encode())],
+        [(subjects[0].encode(), sealed.model_dump_json().encode())],
     )
-    return event
+    return sealed

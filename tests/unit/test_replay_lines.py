@@ -24,6 +24,7 @@ from mash.domain.decisions import DecisionAction, DecisionEvent, RecordedDecisio
 from mash.domain.identity import contact_id
 from mash.domain.ruleset import Rag, Ruleset, load_ruleset
 from mash.domain.ruleset_history import RulesetHistory
+from mash.domain.sealed import Sealed
 from mash.domain.submissions import UnknownContact, decision_event, decision_id
 from mash.intake.agencies import DEMO_AGENCIES, Agency
 from mash.replay import LineReader
@@ -211,8 +212,27 @@ def test_a_decision_after_its_contact_goes_to_the_decisions_topic_keyed_by_its_c
     assert kind == "decision"
     assert topic == SETTINGS.topic("decisions")
     assert key == SECOND_CONTACT.encode() == contacts[1][1]
-    assert DecisionEvent.model_validate_json(value) == event()
+    # The rationale sealed under the contact's data key, the decision id bound in, as the console
+    # seals it.
+    written = DecisionEvent.model_validate_json(value)
+    assert isinstance(written.rationale, Sealed)
+    assert b"Agreed with the screening" not in value
+    rationale = lines.keyring.open(written.rationale, f"{written.decision_id}/rationale".encode())
+    assert written.model_copy(update={"rationale": rationale.decode()}) == event()
     assert headers == []
+
+
+def test_a_decision_about_a_contact_whose_key_was_erased_writes_a_new_key_first():
+    lines = reader()
+    lines.records(contact_line())
+    for key_id in lines.keyring.keys_of({SECOND_CONTACT}):
+        lines.keyring.erase(key_id)
+    kind, [(keys, key_id, _, _), (topic, _, value, _)] = lines.records(decision_line())
+    assert (kind, keys, topic) == ("decision", SETTINGS.topic("keys"), SETTINGS.topic("decisions"))
+    written = DecisionEvent.model_validate_json(value)
+    assert isinstance(written.rationale, Sealed)
+    assert written.rationale.key == key_id.decode()
+    assert key_id.decode().startswith(f"{SECOND_CONTACT}/")
 
 
 @pytest.mark.parametrize(

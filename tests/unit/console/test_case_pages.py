@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from mash.console.view import ConsoleView
-from mash.domain.contact import Consent, ConsentStatus, Referrer
-from mash.domain.decisions import ConsentBasis, DecisionAction, ImmOutcome, PartnerAgency, Role
+from mash.domain.contact import Consent, ConsentStatus, ContactEvent, Referrer
+from mash.domain.decisions import ConsentBasis, DecisionAction, DecisionEvent, ImmOutcome, PartnerAgency, Role
+from mash.domain.sealed import Sealed
 from tests.support.console_app import Console
 from tests.support.console_world import (
     BOTH,
@@ -23,6 +24,7 @@ from tests.support.console_world import (
     confirm_event,
     contact_event,
     decision_event,
+    records,
     view_with,
 )
 
@@ -272,6 +274,87 @@ def test_a_decision_the_event_store_cannot_take_is_refused_with_a_redirect_keepi
     page = console.client.get("/cases/ct-1").text
     assert "could not be recorded just now" in page
     assert ">Agree: refer for an assessment.</textarea>" in page
+
+
+# --- what a person writes is sealed ------------------------------------------------------------------
+
+WRITTEN = "Ms Halberdine (mother) asked for support; early help fits."
+
+
+def decide(console: Console, contact_id: str = "ct-1") -> None:
+    fields = {
+        "csrf_token": console.csrf(f"/cases/{contact_id}"),
+        "seen_level": "3",
+        "seen_rag": "amber",
+        "action": "change",
+        "level": "2",
+        "rag": "",
+        "rationale": WRITTEN,
+    }
+    answer = console.client.post(f"/cases/{contact_id}/decisions", data=fields)
+    assert (answer.status_code, answer.headers["location"]) == (303, f"/cases/{contact_id}")
+
+
+def sent_decision(console: Console) -> DecisionEvent:
+    decisions = [sent for sent in console.sent if sent.topic == "mash.decisions.v1"]
+    [sent] = decisions
+    assert sent.key == b"ct-1"
+    assert sent.value is not None
+    assert b"Halberdine" not in sent.value
+    assert b"early help fits" not in sent.value
+    return DecisionEvent.model_validate_json(sent.value)
+
+
+def applied(view: ConsoleView, contact: ContactEvent, event: DecisionEvent) -> None:
+    """The worker applies the decision as it came (its rationale copied unopened)."""
+    for record in records(contact, event).values():
+        view.apply_case(record)
+
+
+def test_a_posted_decision_is_sealed_under_the_contacts_key_and_the_case_page_opens_it(
+    tmp_path: Path,
+) -> None:
+    contact = contact_event("ct-1")
+    view = view_with(contact)
+    console = Console(tmp_path, view=view, outbox=True).sign_in("coordinator")
+    decide(console)
+    event = sent_decision(console)
+    assert [sent.topic for sent in console.sent] == ["mash.decisions.v1"]  # its key was there already
+    assert isinstance(event.rationale, Sealed)
+    assert event.rationale.key == view.keyring.live["ct-1"]
+    assert (event.action, event.level, event.by) == (DecisionAction.CHANGE, 2, "coordinator")
+
+    applied(view, contact, event)
+    assert isinstance(view.records["ct-1"].trail[0].rationale, Sealed)
+    trail = text(section(console.client.get("/cases/ct-1").text, "case-trail"))
+    assert WRITTEN in trail
+    assert "Level 3 amber → level 2 green" in trail
+
+    # Erasing the contact's data key erases what was written with it.
+    view.on_key(event.rationale.key.encode(), None)
+    trail = text(section(console.client.get("/cases/ct-1").text, "case-trail"))
+    assert WRITTEN not in trail
+    assert "(erased)" in trail
+
+
+def test_a_decision_about_a_contact_with_no_live_key_writes_a_new_key_first(tmp_path: Path) -> None:
+    contact = contact_event("ct-1")
+    view = view_with(contact)
+    for key_id in view.keyring.keys_of({"ct-1"}):
+        view.on_key(key_id.encode(), None)  # erased before anyone decided
+    console = Console(tmp_path, view=view, outbox=True).sign_in("coordinator")
+    decide(console)
+    keys, _ = console.sent
+    assert keys.topic == "mash.keys.v1"
+    assert keys.key is not None
+    event = sent_decision(console)
+    assert isinstance(event.rationale, Sealed)
+    assert event.rationale.key == keys.key.decode()
+    assert keys.key.decode().startswith("ct-1/")
+    applied(view, contact, event)
+    page = text(console.client.get("/cases/ct-1").text)
+    assert "Personal details erased" in page  # the contact's own details stay erased
+    assert WRITTEN in text(section(console.client.get("/cases/ct-1").text, "case-trail"))
 
 
 # --- a manager's re-screen --------------------------------------------------------------------------

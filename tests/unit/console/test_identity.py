@@ -17,6 +17,7 @@ from mash.console.view import ConsoleView, Queue
 from mash.domain.contact import ContactEvent
 from mash.domain.decisions import Role
 from mash.domain.persons import IdentityAction, IdentityDecisionEvent
+from mash.domain.sealed import Sealed
 from tests.support.console_app import Console
 from tests.support.console_world import NOW, child_contact, identity_to_check, records, view_with
 from tests.support.keys import sealed_json, test_keyring
@@ -64,7 +65,11 @@ def sent_decision(console: Console) -> IdentityDecisionEvent:
     assert sent.value is not None
     event = IdentityDecisionEvent.model_validate_json(sent.value)
     assert sent.key == event.subjects[0].encode()  # keyed by its first subject, as the worker reads it
-    return event
+    # The rationale travels sealed under the first subject's data key, the decision id bound in.
+    assert isinstance(event.rationale, Sealed)
+    assert event.rationale.key.startswith(f"{event.subjects[0]}/")
+    rationale = console.view.keyring.open(event.rationale, f"{event.decision_id}/rationale".encode())
+    return event.model_copy(update={"rationale": rationale.decode()})
 
 
 def read(view: ConsoleView, child_key: str, *contacts: ContactEvent) -> None:

@@ -18,7 +18,7 @@ from mash.console.imm_pages import (
     item_result,
     meeting_from_form,
 )
-from mash.console.present import environment
+from mash.console.present import Said, environment
 from mash.console.users import ConsoleRole, User, hash_password
 from mash.domain.calendar import DEFAULT_CALENDAR
 from mash.domain.case import CaseRecord, CaseState
@@ -46,7 +46,7 @@ from tests.support.imm_world import (
     record,
     week_for_figures,
 )
-from tests.support.keys import MASTER_KEYS
+from tests.support.keys import MASTER_KEYS, test_keyring
 
 
 def test_the_prometheus_collector_reports_the_same_figures_with_no_personal_labels() -> None:
@@ -205,6 +205,26 @@ def test_what_each_item_came_to_reads_the_case_trail_first() -> None:
     applied = record("ct-a", contact("ct-a", london(FRI, 9), LEVEL_2), DecisionEntry.of(decided))
     result = item_result("ct-a", agenda.meeting_id, applied, recorded.meeting)
     assert (result.kind, result.text, result.lead) == ("outcome", "Early help", "Early help")
+
+
+def test_a_sealed_single_agency_name_is_opened_for_the_agenda_and_erased_with_its_key() -> None:
+    agenda, records = _agenda_of_three()
+    form = _filled() | {"ct-a.outcome": "single_agency", "ct-a.single_agency": "Fernleigh school nurses"}
+    recorded = meeting_from_form(form, agenda, records, COORDINATOR, MEETING_AT, "r")
+    assert isinstance(recorded, Recorded)
+    ring = test_keyring()
+    ring.add(ring.new_key("ct-a")[0])
+    decided = next(d for d in recorded.decisions if d.contact_id == "ct-a").sealed(ring.seal)
+    applied = record("ct-a", contact("ct-a", london(FRI, 9), LEVEL_2), DecisionEntry.of(decided))
+    assert "Fernleigh" not in applied.model_dump_json()
+    result = item_result("ct-a", agenda.meeting_id, applied, recorded.meeting, Said(ring))
+    assert result.text == "Single agency: Fernleigh school nurses"
+    # Without the key (a process holding none), and once it is erased, nothing is shown of it.
+    unopened = item_result("ct-a", agenda.meeting_id, applied, recorded.meeting)
+    assert unopened.text == "Single agency: (cannot be opened here)"
+    ring.erase(ring.live["ct-a"])
+    erased = item_result("ct-a", agenda.meeting_id, applied, recorded.meeting, Said(ring))
+    assert erased.text == "Single agency: (erased)"
 
 
 # --- the console pages' guards (no Kafka: the app's lifespan is not started) -----------------------------
