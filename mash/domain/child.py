@@ -60,16 +60,7 @@ def apply(state: ChildState, child_key: str, entry: Entry, rulesets: RulesetHist
         new_state = ChildState(timeline=timeline, published=published, cursor=cursor)
         publish = [Publish(key=entry.id, value=value, record=newest)]
         return Step(state=new_state, publish=publish, duplicate=False)
-    derived = derive(child_key, timeline, rulesets)
-    out: list[Publish] = []
-    published = dict(state.published)
-    for key, value, record in _encoded(derived):
-        fingerprint = digest(value)
-        if published.get(key) != fingerprint:
-            out.append(Publish(key=key, value=value, record=record))
-            published[key] = fingerprint
-    new_state = ChildState(timeline=timeline, published=published, cursor=derived.cursor)
-    return Step(state=new_state, publish=out, duplicate=False)
+    return _derived_again(state, child_key, timeline, rulesets)
 
 
 def apply_update(state: ChildState, update: ChildUpdate, rulesets: RulesetHistory) -> Step:
@@ -84,9 +75,22 @@ def apply_update(state: ChildState, update: ChildUpdate, rulesets: RulesetHistor
     if len(update.add) == 1 and not update.remove and arrived:
         # The usual case: one new entry.
         return replace(apply(state, child_key, update.add[0], rulesets), arrived=arrived)
-    derived = derive(child_key, timeline, rulesets)
     gone = set(update.remove) - {e.id for e in update.add}
-    published = {key: value for key, value in state.published.items() if key not in gone}
+    return _derived_again(state, child_key, timeline, rulesets, gone, arrived)
+
+
+def _derived_again(
+    state: ChildState,
+    child_key: str,
+    timeline: ChildTimeline,
+    rulesets: RulesetHistory,
+    gone: set[str] | None = None,
+    arrived: frozenset[str] = frozenset(),
+) -> Step:
+    """Every record of the new timeline, derived again; those whose content changed are published.
+    Records of `gone` contacts are no longer this child's to publish."""
+    derived = derive(child_key, timeline, rulesets)
+    published = {key: value for key, value in state.published.items() if key not in (gone or ())}
     out: list[Publish] = []
     for key, value, record in _encoded(derived):
         fingerprint = digest(value)

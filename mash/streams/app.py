@@ -229,6 +229,23 @@ def create_app(settings: Settings, ruleset: Ruleset, registry: Registry) -> faus
             return None
         return Taken(event, output.where(key), update)
 
+    async def in_order(event: faust.EventT[bytes], stream: Any) -> None:
+        """Stops the worker uncommitted if records before this one were left out; makes it the
+        stream's current event, because faust's table finds a key's partition from it (by now it
+        is the batch's last)."""
+        try:
+            await order.check(event.message.tp, event.message.offset)
+        except RecordsSkipped as skipped:
+            stop_uncommitted("records skipped", detail=str(skipped))
+        stream._set_current_event(event)
+
+    async def acknowledge(batch: list[faust.EventT[bytes]], stream: Any, started: float) -> None:
+        """Once the batch's output is with aiokafka: faust may commit these events."""
+        share = (time.perf_counter() - started) / len(batch)
+        for event in batch:
+            await stream.ack(event)
+            processing[event.message.topic].observe(share)
+
     def count(parsed: Taken, step: Step) -> None:
         if step.duplicate:
             metrics.DUPLICATES.labels(topic=parsed.event.message.topic).inc()
@@ -253,13 +270,7 @@ def create_app(settings: Settings, ruleset: Ruleset, registry: Registry) -> faus
         history = rules.history
         taken: list[Taken] = []
         for event in batch:
-            try:
-                await order.check(event.message.tp, event.message.offset)
-            except RecordsSkipped as skipped:
-                stop_uncommitted("records skipped", detail=str(skipped))
-            # faust's table finds a key's partition from the stream's current event, which by
-            # now is the batch's last: it must be the event being taken.
-            stream._set_current_event(event)
+            await in_order(event, stream)
             if (parsed := take(event)) is not None:
                 taken.append(parsed)
         states: dict[Where, bytes] = {}
@@ -281,10 +292,7 @@ def create_app(settings: Settings, ruleset: Ruleset, registry: Registry) -> faus
         await output.save(states)
         for target, key, value in sends:
             await output.publish(target, key, value)
-        share = (time.perf_counter() - started) / len(batch)
-        for event in batch:
-            await stream.ack(event)
-            processing[event.message.topic].observe(share)
+        await acknowledge(batch, stream, started)
 
     @app.agent(resolved_topic, name="children")
     async def child_events(stream: faust.StreamT[bytes]) -> None:
@@ -298,11 +306,7 @@ def create_app(settings: Settings, ruleset: Ruleset, registry: Registry) -> faus
         started = time.perf_counter()
         held = identities.get()
         for event in batch:
-            try:
-                await order.check(event.message.tp, event.message.offset)
-            except RecordsSkipped as skipped:
-                stop_uncommitted("records skipped", detail=str(skipped))
-            stream._set_current_event(event)
+            await in_order(event, stream)
             processed_identities.inc()
             try:
                 effects = identity_step(held, event.message.topic, event.value, settings, rules.history)
@@ -310,10 +314,7 @@ def create_app(settings: Settings, ruleset: Ruleset, registry: Registry) -> faus
                 send_to_dlq(event, rejected)
                 continue
             await send_effects(identities_output, resolved, effects)
-        share = (time.perf_counter() - started) / len(batch)
-        for event in batch:
-            await stream.ack(event)
-            processing[event.message.topic].observe(share)
+        await acknowledge(batch, stream, started)
 
     @app.agent(inputs, name="identities")
     async def input_events(stream: faust.StreamT[bytes]) -> None:
