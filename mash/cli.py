@@ -34,6 +34,16 @@ def _settings(hint: str | None = None, **overrides: Any) -> Settings:
         sys.exit(2)
 
 
+def _opening(settings: Settings) -> Settings:
+    """The settings of a part that seals or opens personal details: its master key must be there."""
+    try:
+        settings.master()
+    except ValueError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(2)
+    return settings
+
+
 def _running_dev(state_dir: Path) -> DevSettingsFile | None:
     found = read_settings_file(state_dir)
     return found if found is not None and found.running() else None
@@ -154,7 +164,7 @@ def intake() -> None:
     """Run the intake adapter (HTTP) against MASH_KAFKA_BOOTSTRAP."""
     from mash.intake.server import run_intake
 
-    run_intake(_settings())
+    run_intake(_opening(_settings()))
 
 
 @main.command()
@@ -162,7 +172,7 @@ def console() -> None:
     """Run the coordinator console (HTTP) against MASH_KAFKA_BOOTSTRAP."""
     from mash.console.server import run_console
 
-    run_console(_settings())
+    run_console(_opening(_settings()))
 
 
 @main.command("hash-password")

@@ -426,3 +426,20 @@ def test_the_child_key_secret_has_no_default_in_production(tmp_path: Path) -> No
         )
         assert done.returncode == 2, (part, done.stderr[-500:])
         assert b"MASH_CHILD_KEY_SECRET must be set in production mode" in done.stderr
+
+
+def test_the_parts_that_open_personal_details_refuse_to_start_without_the_master_key(tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MASH_MODE": "production",
+        "MASH_KAFKA_BOOTSTRAP": "127.0.0.1:1",
+        "MASH_CHILD_KEY_SECRET": "a-secret-for-this-test",
+        "MASH_CONSOLE_SESSION_SECRET": "another-secret-for-this-test",
+    }
+    for part in ("intake", "console"):
+        done = subprocess.run(
+            [sys.executable, "-m", "mash", part], env=env, capture_output=True, timeout=60, cwd=tmp_path
+        )
+        assert done.returncode == 2, (part, done.stderr[-500:])
+        assert b"configuration error: MASH_MASTER_KEYS must be set" in done.stderr
+        assert b"Traceback" not in done.stderr
