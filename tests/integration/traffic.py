@@ -337,14 +337,14 @@ def read_published(bootstrap: str, settings: Settings) -> Published:
     """Every case record and plan, each key's copies in offset order (one key, one partition)."""
     copies: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in sorted(
-        read_topic(bootstrap, settings.topic("cases"), timeout=3), key=lambda r: (r.partition, r.offset)
+        read_topic(bootstrap, settings.topic("cases"), timeout=15), key=lambda r: (r.partition, r.offset)
     ):
         record = orjson.loads(r.value)
         assert r.key == record["contact_id"].encode(), "a case record is keyed by its contact id"
         copies[record["contact_id"]].append(record)
     plans: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in sorted(
-        read_topic(bootstrap, settings.topic("plans"), timeout=1), key=lambda r: (r.partition, r.offset)
+        read_topic(bootstrap, settings.topic("plans"), timeout=15), key=lambda r: (r.partition, r.offset)
     ):
         plan = orjson.loads(r.value)
         plans[plan["plan_id"]].append(plan)
@@ -400,7 +400,10 @@ def expected_from_inputs(bootstrap: str, settings: Settings, ruleset: Ruleset | 
 
     for name in ("contacts", "outcomes", "decisions", "identities"):
         for r in sorted(
-            read_topic(bootstrap, settings.topic(name), timeout=1), key=lambda r: (r.partition, r.offset)
+            # The whole topic: a read stops at its first empty fetch, and the timeout only bounds a
+            # read on a loaded machine, which must not cut an input topic short.
+            read_topic(bootstrap, settings.topic(name), timeout=30),
+            key=lambda r: (r.partition, r.offset),
         ):
             inputs += 1
             take(identity_step(identities, r.topic, r.value, settings, rules))
