@@ -44,7 +44,7 @@ from tests.integration.conftest import Service
 from tests.integration.independent_figures import count_figures as count_figures
 from tests.integration.independent_figures import local_day as local_day
 from tests.integration.independent_figures import report_counts as report_counts
-from tests.integration.kafka import read_topic
+from tests.integration.kafka import read_topic, read_whole_topic
 from tests.support.keys import test_keyring
 
 Line = dict[str, Any]
@@ -399,11 +399,9 @@ def expected_from_inputs(bootstrap: str, settings: Settings, ruleset: Ruleset | 
                     plans[record.plan_id] = record
 
     for name in ("contacts", "outcomes", "decisions", "identities"):
+        # The whole topic, to its end offsets: a loaded broker must not cut an input short.
         for r in sorted(
-            # The whole topic: a read stops at its first empty fetch, and the timeout only bounds a
-            # read on a loaded machine, which must not cut an input topic short.
-            read_topic(bootstrap, settings.topic(name), timeout=30),
-            key=lambda r: (r.partition, r.offset),
+            read_whole_topic(bootstrap, settings.topic(name)), key=lambda r: (r.partition, r.offset)
         ):
             inputs += 1
             take(identity_step(identities, r.topic, r.value, settings, rules))
