@@ -143,7 +143,7 @@ class Children:
         return found
 
 
-class Agent:
+class InProcess:
     """The step, with the rows it wrote (the identities table) and the children it told."""
 
     def __init__(self, identities: Identities | None = None) -> None:
@@ -151,7 +151,7 @@ class Agent:
         self.table: dict[str, bytes] = {}
         self.children = Children()
 
-    def take(self, *events: Event) -> Effects:
+    def feed(self, *events: Event) -> Effects:
         """Each event in turn; the effects of the last."""
         effects = Effects()
         for event in events:
@@ -183,11 +183,11 @@ def test_a_new_childs_first_sighting_goes_to_a_child_named_after_it():
 
 
 def test_a_later_sighting_of_the_child_goes_to_that_child_alone():
-    agent = Agent()
-    agent.take(contact("ada", 1, nhs="N1"))
+    agent = InProcess()
+    agent.feed(contact("ada", 1, nhs="N1"))
     later = contact("later", 2, nhs="N1", name="someone-else")  # the NHS number is enough
 
-    effects = agent.take(later)
+    effects = agent.feed(later)
 
     assert effects.updates == [ChildUpdate(child_key=ck("ada"), add=(later.entry,))]
     assert agent.children.entries() == {ck("ada"): {"ada", "later"}}
@@ -198,12 +198,12 @@ def test_a_tying_sighting_moves_the_earlier_sighting_with_its_decisions_to_the_t
     # a contact carries both. The school's contact, and its decision, move to the GP's child.
     gp, school = contact("gp", 1, nhs="N1", name="x-y"), contact("school", 2)
     school_decided = decision("dc-school", "school")
-    agent = Agent()
-    agent.take(gp, school, school_decided)
+    agent = InProcess()
+    agent.feed(gp, school, school_decided)
     assert agent.children.entries() == {ck("gp"): {"gp"}, ck("school"): {"school", "dc-school"}}
     tie = contact("tie", 3, nhs="N1")
 
-    effects = agent.take(tie)
+    effects = agent.feed(tie)
 
     moved = school.entry.model_copy(update={"placement": 1})  # its first move to another child
     assert by_child(effects) == {
@@ -215,10 +215,10 @@ def test_a_tying_sighting_moves_the_earlier_sighting_with_its_decisions_to_the_t
 
 
 def test_a_tying_sighting_earlier_than_both_renames_both_children_after_itself():
-    agent = Agent()
-    agent.take(contact("gp", 2, nhs="N1", name="x-y"), contact("school", 3))
+    agent = InProcess()
+    agent.feed(contact("gp", 2, nhs="N1", name="x-y"), contact("school", 3))
 
-    effects = agent.take(contact("tie", 1, nhs="N1"))  # received first, read last
+    effects = agent.feed(contact("tie", 1, nhs="N1"))  # received first, read last
 
     assert {u.child_key: set(u.remove) for u in effects.updates if u.remove} == {
         ck("gp"): {"gp"},
@@ -248,21 +248,21 @@ def test_a_decision_before_its_contact_waits_and_comes_with_the_contact():
 
 
 def test_a_decision_after_its_contact_goes_to_the_contacts_child():
-    agent = Agent()
-    agent.take(contact("ada", 1), contact("other", 2, name="bo-other"))
+    agent = InProcess()
+    agent.feed(contact("ada", 1), contact("other", 2, name="bo-other"))
     confirmed = decision("dc-1", "ada")
 
-    effects = agent.take(confirmed)
+    effects = agent.feed(confirmed)
 
     assert effects.updates == [ChildUpdate(child_key=ck("ada"), add=(contact("ada", 1).entry, confirmed))]
     assert agent.children.entries() == {ck("ada"): {"ada", "dc-1"}, ck("other"): {"other"}}
 
 
 def test_a_decision_about_a_contact_that_moved_goes_to_its_new_child_and_never_to_the_old():
-    agent = Agent()
-    agent.take(contact("gp", 1, nhs="N1", name="x-y"), contact("school", 2), contact("tie", 3, nhs="N1"))
+    agent = InProcess()
+    agent.feed(contact("gp", 1, nhs="N1", name="x-y"), contact("school", 2), contact("tie", 3, nhs="N1"))
 
-    effects = agent.take(decision("dc-school", "school"))
+    effects = agent.feed(decision("dc-school", "school"))
 
     assert ck("gp") in by_child(effects)
     assert "dc-school" in by_child(effects)[ck("school")].remove  # the old child is told again
@@ -272,10 +272,10 @@ def test_a_decision_about_a_contact_that_moved_goes_to_its_new_child_and_never_t
 def test_a_contact_to_check_names_the_same_conflicting_contact_whatever_order_they_arrived_in():
     ada, early = contact("ada", 1, nhs="N1"), contact("early", 0, nhs="N1")
     wrong = contact("wrong", 2, nhs="N1", name="bo-other", dob="2019-06-06")
-    in_time, early_last = Agent(), Agent()
+    in_time, early_last = InProcess(), InProcess()
 
-    in_time.take(early, ada, wrong)
-    early_last.take(ada, wrong, early)  # the child's earliest contact read last
+    in_time.feed(early, ada, wrong)
+    early_last.feed(ada, wrong, early)  # the child's earliest contact read last
 
     assert early_last.children.entries() == in_time.children.entries()
     assert early_last.children.entry("wrong") == in_time.children.entry("wrong")
@@ -291,13 +291,13 @@ def test_a_redelivered_sighting_sends_its_components_updates_again_and_changes_n
         contact("tie", 3, nhs="N1"),
     )
     school_decided = decision("dc-school", "school")
-    agent = Agent()
-    agent.take(gp, school, school_decided, tie)
+    agent = InProcess()
+    agent.feed(gp, school, school_decided, tie)
     index = dict(agent.identities.index.child_of)
     children = agent.children.entries()
 
     # A crash after the rows were kept and before the updates reached Kafka: the event comes again.
-    effects = agent.take(school)
+    effects = agent.feed(school)
 
     moved = school.entry.model_copy(update={"placement": 1})
     assert by_child(effects) == {
@@ -312,10 +312,10 @@ def test_a_redelivered_sighting_sends_its_components_updates_again_and_changes_n
 def test_a_redelivered_identity_decision_sends_the_updates_again_and_changes_nothing():
     one, other = contact("one", 1, name="aisha-khan"), contact("other", 2, name="ayesha-khan")
     link = identity_decision("dc-link", IdentityAction.LINK, ("other",), ("one",))
-    agent = Agent()
-    first = agent.take(one, other, link)
+    agent = InProcess()
+    first = agent.feed(one, other, link)
 
-    again = agent.take(link)
+    again = agent.feed(link)
 
     assert by_child(again) == by_child(first)
     assert agent.children.entries() == {ck("one"): {"one", "other"}}
@@ -326,10 +326,10 @@ def test_a_redelivered_identity_decision_sends_the_updates_again_and_changes_not
 
 def test_an_identity_to_check_is_a_child_of_its_own_flagged_with_the_child_it_conflicts_with():
     # A date of birth mistyped: the NHS number is already another date of birth's.
-    agent = Agent()
-    agent.take(contact("ada", 1, nhs="N1"))
+    agent = InProcess()
+    agent.feed(contact("ada", 1, nhs="N1"))
 
-    effects = agent.take(contact("typo", 2, nhs="N1", dob="2015-03-20"))
+    effects = agent.feed(contact("typo", 2, nhs="N1", dob="2015-03-20"))
 
     [update] = effects.updates
     assert update.child_key == ck("typo")
@@ -342,13 +342,13 @@ def test_an_identity_to_check_is_a_child_of_its_own_flagged_with_the_child_it_co
 
 
 def test_same_child_moves_an_identity_to_check_to_that_child_and_clears_the_flag():
-    agent = Agent()
-    agent.take(contact("ada", 1, nhs="N1"), contact("typo", 2, nhs="N1", dob="2015-03-20"))
+    agent = InProcess()
+    agent.feed(contact("ada", 1, nhs="N1"), contact("typo", 2, nhs="N1", dob="2015-03-20"))
     typo_decided = decision("dc-typo", "typo")
-    agent.take(typo_decided)
+    agent.feed(typo_decided)
     same = identity_decision("dc-same", IdentityAction.SAME_CHILD, ("typo",), ("ada",))
 
-    effects = agent.take(same)
+    effects = agent.feed(same)
 
     assert by_child(effects)[ck("typo")].remove == ("typo", "dc-typo")
     assert agent.children.entries() == {ck("ada"): {"ada", "typo", "dc-typo"}}
@@ -367,12 +367,12 @@ def test_different_child_keeps_it_apart_joins_it_to_its_own_name_and_clears_the_
     ada = contact("ada", 1, nhs="N1")
     wrong = contact("wrong", 2, nhs="N1", name="bo-other", dob="2019-06-06")
     bo = contact("bo", 3, name="bo-other", dob="2019-06-06")
-    agent = Agent()
-    agent.take(ada, wrong, bo)
+    agent = InProcess()
+    agent.feed(ada, wrong, bo)
     assert agent.children.entries() == {ck("ada"): {"ada"}, ck("wrong"): {"wrong"}, ck("bo"): {"bo"}}
     assert agent.children.entry("wrong").identity_to_check
 
-    agent.take(identity_decision("dc-diff", IdentityAction.DIFFERENT_CHILD, ("wrong",), ("ada",)))
+    agent.feed(identity_decision("dc-diff", IdentityAction.DIFFERENT_CHILD, ("wrong",), ("ada",)))
 
     assert agent.children.entries() == {ck("ada"): {"ada"}, ck("wrong"): {"wrong", "bo"}}
     assert not agent.children.entry("wrong").identity_to_check
@@ -381,33 +381,33 @@ def test_different_child_keeps_it_apart_joins_it_to_its_own_name_and_clears_the_
 def test_a_link_makes_two_records_one_child_and_a_later_split_makes_them_two_again():
     # Records no exact identifier ties: a name spelled two ways.
     one, other = contact("one", 1, name="aisha-khan"), contact("other", 2, name="ayesha-khan")
-    agent = Agent()
-    agent.take(one, other, decision("dc-other", "other"))
+    agent = InProcess()
+    agent.feed(one, other, decision("dc-other", "other"))
 
-    agent.take(identity_decision("dc-link", IdentityAction.LINK, ("other",), ("one",)))
+    agent.feed(identity_decision("dc-link", IdentityAction.LINK, ("other",), ("one",)))
     assert agent.children.entries() == {ck("one"): {"one", "other", "dc-other"}}
 
-    agent.take(identity_decision("dc-split", IdentityAction.SPLIT, ("other",), ("one",), hours=200))
+    agent.feed(identity_decision("dc-split", IdentityAction.SPLIT, ("other",), ("one",), hours=200))
     assert agent.children.entries() == {ck("one"): {"one"}, ck("other"): {"other", "dc-other"}}
 
 
 def test_a_split_keeps_apart_contacts_their_identifiers_would_tie():
-    agent = Agent()
-    agent.take(contact("a", 1, nhs="N1"), contact("b", 2, nhs="N1"))
+    agent = InProcess()
+    agent.feed(contact("a", 1, nhs="N1"), contact("b", 2, nhs="N1"))
     assert agent.children.entries() == {ck("a"): {"a", "b"}}
 
-    effects = agent.take(identity_decision("dc-split", IdentityAction.SPLIT, ("b",), ("a",)))
+    effects = agent.feed(identity_decision("dc-split", IdentityAction.SPLIT, ("b",), ("a",)))
 
     assert by_child(effects)[ck("a")].remove == ("b",)
     assert agent.children.entries() == {ck("a"): {"a"}, ck("b"): {"b"}}
 
 
 def test_an_identity_decision_before_its_contacts_holds_once_they_come():
-    agent = Agent()
+    agent = InProcess()
     split = identity_decision("dc-split", IdentityAction.SPLIT, ("b",), ("a",))
-    assert agent.take(split).updates == []
+    assert agent.feed(split).updates == []
 
-    agent.take(contact("a", 1, nhs="N1"), contact("b", 2, nhs="N1"))
+    agent.feed(contact("a", 1, nhs="N1"), contact("b", 2, nhs="N1"))
 
     assert agent.children.entries() == {ck("a"): {"a"}, ck("b"): {"b"}}
 
@@ -416,8 +416,8 @@ def test_an_identity_decision_before_its_contacts_holds_once_they_come():
 
 
 def test_loaded_from_the_rows_a_run_wrote_it_is_the_same_index_and_sends_the_same_updates():
-    ran = Agent()
-    ran.take(
+    ran = InProcess()
+    ran.feed(
         contact("ada", 1, nhs="N1"),
         contact("school", 2, name="ada-g", dob="2015-03-02"),
         decision("dc-early", "late"),  # its contact comes after the takeover
@@ -513,8 +513,8 @@ def test_in_any_arrival_order_every_entry_ends_with_the_child_resolving_everythi
     case: tuple[History, list[Event]],
 ):
     history, arrived = case
-    agent = Agent()
-    agent.take(*arrived)
+    agent = InProcess()
+    agent.feed(*arrived)
 
     everything = resolve(
         [c.sighting for c in history.contacts], [d.decision() for d in history.identity_decisions]
@@ -538,8 +538,8 @@ def test_a_worker_taking_over_at_any_point_sends_what_the_one_before_would_have(
 ):
     _, arrived = case
     taken_over = data.draw(st.integers(min_value=0, max_value=len(arrived)), label="taken over after")
-    ran = Agent()
-    ran.take(*arrived[:taken_over])
+    ran = InProcess()
+    ran.feed(*arrived[:taken_over])
     loaded = Identities()
     loaded.load(ran.stored())
 
