@@ -49,7 +49,7 @@ integration: $(STAMP)
 	$(PY) -m pytest tests/integration
 
 bench: $(STAMP)
-	$(MASH) bench --json bench.json
+	$(PY) -m benchmarks --json bench.json
 
 schemas: $(STAMP)
 	$(MASH) schemas write

@@ -6,7 +6,7 @@ import sys
 
 def run() -> None:
     try:
-        from mash.cli import main
+        from mash.cli.main import main
     except KeyboardInterrupt:
         # Ctrl-C while the command is still loading: nothing has started, so nothing to say,
         # even if Ctrl-C comes again.

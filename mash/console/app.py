@@ -1,7 +1,7 @@
 """The coordinator console's web app (FastAPI, server-rendered HTML, server-sent events).
 
 Handlers stay thin: who is signed in and in which role, the CSRF check on every POST, then
-the view (mash.console.view) for reading and the decision form (mash.console.forms) for
+the view (mash.views.queues) for reading and the decision form (mash.console.forms) for
 writing. The case pages (mash.console.case_pages) and the mid-day meeting's pages
 (mash.console.imm_pages) are routers of their own. A decision is only ever an event on the
 decisions topic: the worker applies it and republishes the case, and the change comes back
@@ -24,6 +24,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.middleware.sessions import SessionMiddleware
 
 from mash.adapters.keyring import Keyring
+from mash.adapters.producer import ProducerHandle
+from mash.adapters.ruleset_registry import Registry
 from mash.config import Settings
 from mash.console.case_pages import case_router
 from mash.console.feed import ViewFeed
@@ -33,11 +35,9 @@ from mash.console.metrics import ConsoleMetrics
 from mash.console.present import environment
 from mash.console.sessions import SECURITY_HEADERS, SESSION_SECONDS, Forbidden, Sessions, SignedOut
 from mash.console.users import UserDirectory
-from mash.console.view import Change, ConsoleView, Queue
 from mash.domain.ruleset import Ruleset
 from mash.observability.logging import get_logger
-from mash.streams.producer import ProducerHandle
-from mash.streams.ruleset_registry import Registry
+from mash.views.queues import Change, ConsoleView, Queue
 from mash.web import ORJSONResponse, invalid_request
 
 log = get_logger(__name__)

@@ -24,6 +24,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment
 
+from mash.adapters.keys import Records, ensure_keys
+from mash.adapters.producer import ProducerHandle, ProducerUnavailable
+from mash.adapters.ruleset_registry import Registry
 from mash.adapters.sealing import Unreadable
 from mash.config import Settings
 from mash.console.forms import (
@@ -37,14 +40,11 @@ from mash.console.forms import (
 from mash.console.metrics import ConsoleMetrics
 from mash.console.refusals import Refusals
 from mash.console.sessions import Sessions
-from mash.console.view import ERASED, ConsoleView
 from mash.domain.decisions import DecisionEvent
 from mash.domain.persons import IdentityDecisionEvent
 from mash.domain.ruleset import Rag, Ruleset
 from mash.observability.logging import get_logger
-from mash.streams.keys import Records, ensure_keys
-from mash.streams.producer import ProducerHandle, ProducerUnavailable
-from mash.streams.ruleset_registry import Registry
+from mash.views.queues import ERASED, ConsoleView
 
 log = get_logger(__name__)
 

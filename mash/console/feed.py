@@ -15,13 +15,13 @@ import orjson
 from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
+from mash.adapters.follow import TopicFollower
 from mash.config import Settings
-from mash.console.view import Change, ConsoleView
 from mash.domain.case import CaseRecord, PlanRecord
-from mash.figures.source import FigureSource
-from mash.intake.ledger import H_CONTACT
 from mash.observability.logging import get_logger
-from mash.streams.follow import TopicFollower
+from mash.views.figure_source import FigureSource
+from mash.views.ledger import H_CONTACT
+from mash.views.queues import Change, ConsoleView
 
 log = get_logger(__name__)
 

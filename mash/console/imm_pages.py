@@ -34,7 +34,10 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 from prometheus_client.registry import Collector
 from pydantic import ValidationError
 
+from mash.adapters.follow import TopicFollower
 from mash.adapters.keyring import Keyring
+from mash.adapters.keys import Records, ensure_keys
+from mash.adapters.producer import ProducerHandle, ProducerUnavailable
 from mash.adapters.sealing import Unreadable
 from mash.config import Settings
 from mash.console.live import summary
@@ -42,7 +45,6 @@ from mash.console.present import AGENCY_NAMES, OUTCOME_NAMES, Said
 from mash.console.refusals import Refusals
 from mash.console.sessions import Forbidden, Sessions
 from mash.console.users import ConsoleRole, User
-from mash.console.view import ConsoleView
 from mash.domain.calendar import DEFAULT_CALENDAR, WorkingCalendar
 from mash.domain.case import CaseRecord, CaseState
 from mash.domain.decisions import (
@@ -70,9 +72,7 @@ from mash.domain.imm import (
     parse_imm_event,
 )
 from mash.observability.logging import get_logger
-from mash.streams.follow import TopicFollower
-from mash.streams.keys import Records, ensure_keys
-from mash.streams.producer import ProducerHandle, ProducerUnavailable
+from mash.views.queues import ConsoleView
 
 log = get_logger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from mash.console.view import Change, ConsoleView, Queue
+from mash.views.queues import Change, ConsoleView, Queue
 
 # Past this many cases in one batch (a replay, a restart of the worker) one "resync" is
 # cheaper for everyone than rendering every row.

@@ -16,8 +16,8 @@ from prometheus_client.registry import Collector
 
 from mash.console.feed import ViewFeed
 from mash.console.live import Hub
-from mash.console.view import ConsoleView
-from mash.figures.live import FiguresCollector
+from mash.views.live_figures import FiguresCollector
+from mash.views.queues import ConsoleView
 
 
 class ViewCollector(Collector):

@@ -11,8 +11,6 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from mash.adapters.keyring import Keyring
 from mash.adapters.sealing import Unreadable
-from mash.console.summaries import concern
-from mash.console.view import QUEUE_TITLES, Queue, clock
 from mash.domain.calendar import DEFAULT_CALENDAR
 from mash.domain.case import CaseRecord, DataQuality, DecidedBy, TrailItem
 from mash.domain.contact import CinSource, ConsentReason, ConsentStatus
@@ -20,6 +18,8 @@ from mash.domain.decisions import ConsentBasis, DecisionAction, ImmOutcome, Part
 from mash.domain.ruleset import Rag, Route
 from mash.domain.sealed import Sealed
 from mash.observability.logging import get_logger
+from mash.views.queues import QUEUE_TITLES, Queue, clock
+from mash.views.summaries import concern
 
 log = get_logger(__name__)
 

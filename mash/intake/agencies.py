@@ -17,8 +17,8 @@ from typing import Annotated
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mash.adapters.watched_file import WatchedFile
 from mash.domain.contact import CinSource
-from mash.intake.watch import WatchedFile
 from mash.observability.logging import get_logger
 
 log = get_logger(__name__)

@@ -30,6 +30,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mash.adapters.keyring import Keyring
+from mash.adapters.keys import ensure_keys
+from mash.adapters.ruleset_file import RulesetHolder
 from mash.config import Settings
 from mash.domain.contact import FUTURE_TOLERANCE, ContactSubmission, Problem, submission_problems
 from mash.domain.identity import reference_key
@@ -38,12 +40,10 @@ from mash.domain.ruleset import Ruleset
 from mash.domain.submissions import outcome_event, split_submission
 from mash.intake.agencies import Agency, AgencyDirectory
 from mash.intake.guard import TopicGuard, TopicsUnavailable
-from mash.intake.ledger import Ledger, contact_headers, ledger_follower
 from mash.intake.limits import RATE_LIMITED, RateLimiter, retry_after_header
-from mash.intake.rulesets import RulesetHolder
 from mash.observability import metrics
 from mash.observability.logging import get_logger
-from mash.streams.keys import ensure_keys
+from mash.views.ledger import Ledger, contact_headers, ledger_follower
 from mash.web import ORJSONResponse, invalid_request
 
 log = get_logger(__name__)

@@ -28,9 +28,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.protocol.metadata import MetadataRequest
 
+from mash.adapters.topics import ensure_topics, partitions
 from mash.config import Settings
 from mash.observability.logging import get_logger
-from mash.streams.topics import ensure_topics, partitions
 
 log = get_logger(__name__)
 

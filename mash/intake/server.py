@@ -6,10 +6,10 @@ import sys
 
 import uvicorn
 
+from mash.adapters.ruleset_file import RulesetHolder, load_or_exit
 from mash.config import Settings
 from mash.intake.agencies import AgencyDirectory
 from mash.intake.app import create_intake_app
-from mash.intake.rulesets import RulesetHolder, load_or_exit
 from mash.observability.logging import configure_logging
 
 

@@ -2,10 +2,10 @@
 
 The metrics catalogue (docs/operations/metrics.md) describes each one and the question it
 answers. Intake metrics are registered on import. Worker metrics are created unregistered and
-registered by `mash.observability.pipeline.install_pipeline_metrics` in the worker only: the
+registered by `mash.worker.pipeline_metrics.install_pipeline_metrics` in the worker only: the
 intake and console processes import this module too, and must not report a worker's figures,
 lag or readiness as their own. The console's own metrics live in `mash.console.metrics`, the
-live statutory figures in `mash.figures.live`.
+live statutory figures in `mash.views.live_figures`.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ EVENTS_PROCESSED = Counter(
     "mash_events_processed_total", "Events taken off an input topic, by agent", ["agent"], registry=None
 )
 
-# Worker: pipeline health (mash.observability.pipeline fills these in)
+# Worker: pipeline health (mash.worker.pipeline_metrics fills these in)
 MESSAGES_CONSUMED = Counter(
     "mash_worker_messages_consumed_total",
     "Records the worker took off a topic and handed to an agent, by topic",

@@ -13,11 +13,11 @@ from datetime import date, datetime
 from aiokafka import AIOKafkaProducer
 
 from mash.adapters.keyring import ERASURE, ErasureRecord, Keyring
+from mash.adapters.keys import key_records, keys_follower
 from mash.config import Settings
 from mash.domain.case import CaseRecord
 from mash.domain.retention import Due, RetentionPolicy, due_for_erasure
 from mash.services.rescreen import latest_records
-from mash.streams.keys import key_records, keys_follower
 
 
 class UnknownChild(ValueError):

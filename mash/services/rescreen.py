@@ -17,12 +17,12 @@ from datetime import datetime
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from pydantic import ValidationError
 
+from mash.adapters.follow import TopicFollower
+from mash.adapters.keys import Records, ensure_keys
+from mash.adapters.ruleset_registry import Registry
 from mash.config import Settings
 from mash.domain.case import CaseRecord, CaseState, supersedes
 from mash.domain.decisions import DecisionAction, DecisionEvent, Role
-from mash.streams.follow import TopicFollower
-from mash.streams.keys import Records, ensure_keys
-from mash.streams.ruleset_registry import Registry
 
 
 class UnknownVersion(ValueError):

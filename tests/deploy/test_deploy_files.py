@@ -37,14 +37,14 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from mash.adapters.dead_letters import box_key
+from mash.adapters.ruleset_registry import Registry
 from mash.adapters.sealing import new_box_keys, new_master_key
-from mash.cli import main as mash_cli
+from mash.cli.main import main as mash_cli
 from mash.config import Settings
 from mash.console.users import UserDirectory, UsersFile
 from mash.domain.ruleset import load_ruleset
 from mash.intake.agencies import DEMO_AGENCIES, AgencyDirectory, AgencyFile
-from mash.streams.dead_letter import box_key
-from mash.streams.ruleset_registry import Registry
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -165,7 +165,7 @@ def mash_command(service: dict[str, Any]) -> str | None:
 def routes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
     from mash.console.app import create_console_app
     from mash.intake.app import create_intake_app
-    from mash.streams.app import create_app
+    from mash.worker.faust_app import create_app
 
     tmp = tmp_path_factory.mktemp("routes")
     agencies = tmp / "agencies.json"

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from mash.streams.delivery import EXIT_RESTART
+from mash.worker.delivery import EXIT_RESTART
 from tests.integration.conftest import Proc
 from tests.integration.traffic import Published, console_client, decision_of
 

@@ -25,10 +25,10 @@ from typing import Any
 import httpx
 import pytest
 
+from mash.adapters.topics import ensure_topics
+from mash.cli.embedded import EmbeddedBroker, free_port
 from mash.config import Settings
-from mash.embedded import EmbeddedBroker, free_port
 from mash.intake.agencies import write_demo_agencies
-from mash.streams.topics import ensure_topics
 from tests.support.keys import DEAD_LETTER_PUBLIC_KEY, MASTER_KEYS
 
 pytestmark = pytest.mark.integration

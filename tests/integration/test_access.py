@@ -21,10 +21,10 @@ import httpx
 import orjson
 import pytest
 
+from mash.cli.embedded import EmbeddedBroker, free_port
 from mash.domain.contact import CinSource
-from mash.embedded import EmbeddedBroker, free_port
 from mash.intake.agencies import Agency, AgencyFile, hash_key, new_key
-from mash.intake.ledger import H_AGENCY, H_CONTACT
+from mash.views.ledger import H_AGENCY, H_CONTACT
 from tests.integration.builders import child, submission
 from tests.integration.conftest import ConsoleProc, Proc, Service, make_console, make_service
 from tests.integration.figures import record_figures

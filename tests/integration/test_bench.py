@@ -1,4 +1,4 @@
-"""`mash bench --quick` (what `make bench` runs, at smoke sizes) measures everything and says so.
+"""`python -m benchmarks --quick` (what `make bench` runs, at smoke sizes) measures everything and says so.
 
 The figures themselves are never judged here: timing does not decide a test. What is checked is
 that the one command runs every measurement to the end on its own embedded broker, that every
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mash.bench.report import REQUIRED_KEYS
+from benchmarks.report import REQUIRED_KEYS
 
 # The rows with a target, as the table names them; each is judged met or not.
 TARGET_ROWS = (
@@ -56,7 +56,7 @@ def table_rows(printed: str) -> dict[str, list[str]]:
 def test_quick_bench_runs_every_measurement_and_writes_its_json(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, "-m", "mash", "bench", "--quick", "--json", str(out)],
+        [sys.executable, "-m", "benchmarks", "--quick", "--json", str(out)],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -87,6 +87,6 @@ def test_quick_bench_runs_every_measurement_and_writes_its_json(tmp_path: Path) 
     assert figures["replay_outcomes"] > 0
     assert figures["intake_errors"] == 0
     assert figures["children_in_rocksdb"] >= figures["memory_children"]
-    assert figures["command"] == f"mash bench --quick --json {out}"
+    assert figures["command"] == f"python -m benchmarks --quick --json {out}"
     assert figures["machine"]["cpus"] == os.cpu_count()
     assert set(figures["targets"]) >= {"pipeline", "e2e", "burst", "intake", "rules", "memory"}

@@ -24,12 +24,12 @@ import orjson
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from mash.console.summaries import age_in_years
+from mash.adapters.ruleset_registry import Registry
 from mash.domain.calendar import DEFAULT_CALENDAR
 from mash.domain.ruleset import Ruleset, load_ruleset
 from mash.domain.sealed import Sealed
 from mash.services.privacy import read_keyring
-from mash.streams.ruleset_registry import Registry
+from mash.views.summaries import age_in_years
 from tests.integration.builders import child, submission
 from tests.integration.conftest import ConsoleProc, Service, running_console
 from tests.integration.console_pages import CHROMIUM, CHROMIUM_ARGS, sign_in

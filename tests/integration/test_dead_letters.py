@@ -6,7 +6,7 @@ import base64
 
 import orjson
 
-from mash.streams.dead_letter import DeadLetter, box_key, open_dead_letter
+from mash.adapters.dead_letters import DeadLetter, box_key, open_dead_letter
 from tests.integration.builders import submission
 from tests.integration.conftest import Service
 from tests.integration.kafka import read_topic, write_topic

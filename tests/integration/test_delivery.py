@@ -11,11 +11,11 @@ import os
 import signal
 from pathlib import Path
 
+from mash.adapters.ruleset_registry import Registry
+from mash.cli.embedded import EmbeddedBroker
 from mash.config import Settings
 from mash.domain.ruleset import load_ruleset
-from mash.embedded import EmbeddedBroker
-from mash.streams.app import create_app
-from mash.streams.ruleset_registry import Registry
+from mash.worker.faust_app import create_app
 from tests.integration.kafka import read_topic
 
 RECORDS = 50

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mash.embedded import free_port
+from mash.cli.embedded import free_port
 from tests.integration.builders import child, submission
 from tests.integration.chaos import wait_for_text
 from tests.integration.test_pipeline import wait_screened

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from mash.adapters.sealing import Unreadable
+from mash.cli.embedded import EmbeddedBroker
 from mash.domain.contact import SealedContactEvent
 from mash.domain.decisions import DecisionAction, DecisionEvent, Role
-from mash.embedded import EmbeddedBroker
 from mash.services.privacy import read_keyring
 from tests.integration.builders import child, submission
 from tests.integration.conftest import ConsoleProc, Service, make_console, make_service

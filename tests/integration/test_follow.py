@@ -14,10 +14,10 @@ import time
 import uuid
 from collections import defaultdict
 
+from mash.adapters.follow import TopicFollower
+from mash.adapters.topics import ensure_topics
+from mash.cli.embedded import EmbeddedBroker
 from mash.config import Settings
-from mash.embedded import EmbeddedBroker
-from mash.streams.follow import TopicFollower
-from mash.streams.topics import ensure_topics
 from tests.integration.kafka import read_topic
 
 WRITERS, RECORDS_EACH = 3, 15_000

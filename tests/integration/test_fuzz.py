@@ -34,10 +34,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from mash.embedded import EmbeddedBroker
-from mash.intake.ledger import H_CONTACT
-from mash.streams.dead_letter import DeadLetter, box_key, open_dead_letter
-from mash.streams.topics import CHILD_INPUTS
+from mash.adapters.dead_letters import DeadLetter, box_key, open_dead_letter
+from mash.adapters.topics import CHILD_INPUTS
+from mash.cli.embedded import EmbeddedBroker
+from mash.views.ledger import H_CONTACT
 from tests.integration.builders import child, submission
 from tests.integration.conftest import ConsoleProc, Service, make_console, make_service
 from tests.integration.figures import record_figures

@@ -25,12 +25,12 @@ import orjson
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from mash.cli.embedded import EmbeddedBroker
 from mash.domain.calendar import DEFAULT_CALENDAR
 from mash.domain.imm import AgendaFrozen, MeetingRecorded, meeting_id, parse_imm_event, previous_working_day
 from mash.domain.sealed import Sealed
-from mash.embedded import EmbeddedBroker
 from mash.services.privacy import read_keyring
-from mash.streams.imm_agent import FreezeResult, run_freeze
+from mash.worker.imm_agent import FreezeResult, run_freeze
 from tests.integration.builders import child, submission
 from tests.integration.conftest import ConsoleProc, Service, make_service, running_console, serving
 from tests.integration.console_pages import CHROMIUM, CHROMIUM_ARGS, sign_in

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from mash.embedded import EmbeddedBroker
+from mash.cli.embedded import EmbeddedBroker
 from tests.integration.builders import submission
 from tests.integration.conftest import make_service
 from tests.integration.kafka import read_topic

@@ -24,8 +24,8 @@ import httpx
 import pytest
 import yaml
 
-from mash.embedded import EmbeddedBroker, free_port
-from mash.streams.topics import partitions
+from mash.adapters.topics import partitions
+from mash.cli.embedded import EmbeddedBroker, free_port
 from tests.integration.builders import submission
 from tests.integration.conftest import ConsoleProc, Service, make_service, running_console
 from tests.integration.kafka import write_topic
@@ -473,7 +473,7 @@ def test_pipeline_metrics_count_what_really_flowed(service: Service) -> None:
 
 
 def test_lag_is_end_offset_minus_committed_offset_summed_by_topic() -> None:
-    from mash.observability.pipeline import lag_by_topic
+    from mash.worker.pipeline_metrics import lag_by_topic
 
     class TP(tuple[str, int]):
         @property

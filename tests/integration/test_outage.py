@@ -21,9 +21,9 @@ from typing import Any
 
 import httpx
 
+from mash.cli.embedded import EmbeddedBroker, free_port
 from mash.config import Settings
-from mash.embedded import EmbeddedBroker, free_port
-from mash.streams.delivery import EXIT_RESTART
+from mash.worker.delivery import EXIT_RESTART
 from tests.integration.builders import submission
 from tests.integration.chaos import (
     CHAOS_ENV,

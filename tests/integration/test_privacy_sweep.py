@@ -35,6 +35,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from faust.stores.rocksdb import RocksDBOptions
 
+from mash.cli.embedded import EmbeddedBroker
 from mash.domain.contact import SealedContactEvent
 from mash.domain.decisions import (
     ConsentBasis,
@@ -47,7 +48,6 @@ from mash.domain.decisions import (
 from mash.domain.imm import meeting_id
 from mash.domain.persons import IdentityAction
 from mash.domain.sealed import Sealed
-from mash.embedded import EmbeddedBroker
 from mash.services.privacy import read_keyring
 from tests.integration.builders import child, submission
 from tests.integration.conftest import Service, make_console, make_service

@@ -13,11 +13,11 @@ from typing import Any
 
 import orjson
 
+from mash.adapters.ruleset_registry import Registry
 from mash.domain.decisions import DecisionEvent
 from mash.domain.ruleset import Ruleset, load_ruleset
 from mash.domain.sealed import Sealed
 from mash.services.privacy import read_keyring
-from mash.streams.ruleset_registry import Registry
 from tests.integration.builders import child, submission
 from tests.integration.conftest import Service
 from tests.integration.independent_figures import history_from_lines, report_figures

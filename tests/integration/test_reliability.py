@@ -25,8 +25,8 @@ import httpx
 import orjson
 import pytest
 
+from mash.cli.embedded import EmbeddedBroker, free_port
 from mash.config import Settings
-from mash.embedded import EmbeddedBroker, free_port
 from tests.integration.chaos import (
     CHAOS_ENV,
     Chaos,

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from mash.embedded import EmbeddedBroker
+from mash.cli.embedded import EmbeddedBroker
 from tests.integration.conftest import Service, make_service
 from tests.integration.figures import record_figures
 from tests.integration.independent_figures import history_from_lines, report_figures

@@ -26,6 +26,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 
+from mash.cli.replay import LineReader
 from mash.config import Settings
 from mash.console.app import create_console_app
 from mash.console.users import UserDirectory
@@ -37,9 +38,8 @@ from mash.domain.identity import child_identity
 from mash.domain.ruleset import Ruleset, load_ruleset
 from mash.domain.ruleset_history import RulesetHistory
 from mash.intake.agencies import AgencyFile
-from mash.replay import LineReader
 from mash.simulate import SimulationConfig, simulate
-from mash.streams.identities_agent import step as identity_step
+from mash.worker.identities_agent import step as identity_step
 from tests.integration.conftest import Service
 from tests.integration.independent_figures import count_figures as count_figures
 from tests.integration.independent_figures import local_day as local_day

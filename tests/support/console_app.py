@@ -14,13 +14,13 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from mash.adapters.producer import ProducerHandle
+from mash.adapters.ruleset_registry import Registry
 from mash.config import Settings
 from mash.console.app import create_console_app
 from mash.console.users import UserDirectory, write_demo_users
-from mash.console.view import ConsoleView
 from mash.domain.ruleset import Ruleset, load_ruleset
-from mash.streams.producer import ProducerHandle
-from mash.streams.ruleset_registry import Registry
+from mash.views.queues import ConsoleView
 from tests.support.keys import test_keyring
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

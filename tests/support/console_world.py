@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from mash.console.view import ConsoleView
 from mash.domain.case import CaseRecord
 from mash.domain.contact import Child as ChildDetails
 from mash.domain.contact import CinSource, Consent, ConsentStatus, ContactEvent, Identifiers, Referrer
@@ -18,6 +17,7 @@ from mash.domain.derive import derive
 from mash.domain.ruleset import Ruleset
 from mash.domain.ruleset_history import RulesetHistory
 from mash.domain.timeline import ChildTimeline, ContactEntry, DecisionEntry, Entry
+from mash.views.queues import ConsoleView
 from tests.support.imm_world import RAG_OF, RULESET, RULESETS
 from tests.support.keys import sealed_json, test_keyring
 

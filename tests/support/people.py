@@ -19,11 +19,11 @@ from typing import Any, TypeVar
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from mash.adapters.keys import Records, ensure_keys
 from mash.domain.decisions import DecisionAction, DecisionEvent, Role
 from mash.domain.persons import IdentityAction, IdentityDecisionEvent
 from mash.domain.sealed import Seal
 from mash.services.privacy import read_keyring
-from mash.streams.keys import Records, ensure_keys
 from tests.integration.conftest import Service
 from tests.integration.kafka import read_topic, write_topic
 

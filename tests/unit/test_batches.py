@@ -1,4 +1,4 @@
-"""How the worker's agent takes its events (`mash.streams.batches`): in order, in batches of
+"""How the worker's agent takes its events (`mash.worker.batches`): in order, in batches of
 what faust's buffer holds, never waiting for more.
 
 The stream here is a stand-in with faust's two parts that `batches` uses: the agent's buffer
@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
-from mash.streams.batches import batches
+from mash.worker.batches import batches
 
 
 class BufferedStream:

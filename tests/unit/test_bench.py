@@ -1,4 +1,4 @@
-"""`mash bench`: the parts that are pure (statistics, the table, the JSON, the inputs it builds).
+"""`python -m benchmarks`: the parts that are pure (statistics, the table, the JSON, the inputs it builds).
 
 Nothing here times anything: a figure never decides whether a test passes.
 """
@@ -16,8 +16,8 @@ import orjson
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from mash.bench.bare import DomainStep
-from mash.bench.common import (
+from benchmarks.bare import DomainStep
+from benchmarks.common import (
     BENCH_SECRET,
     IDENTITIES_TABLE,
     BenchError,
@@ -29,17 +29,17 @@ from mash.bench.common import (
     percentile,
     read_memory,
 )
-from mash.bench.console import ConsoleResult, recent, shift_days, sse_contact_ids
-from mash.bench.faust_floor import create_floor_app
-from mash.bench.http import Connection, Pool
-from mash.bench.intake import IntakeResult, Load
-from mash.bench.latency import LatencyResult, Spread
-from mash.bench.memory import MemoryResult, child_states, synthetic_key, synthetic_rows, worker_tables
-from mash.bench.pipeline import PipelineResult, Throughput
-from mash.bench.profiling import format_hot, hot_functions
-from mash.bench.recorded_step import RecordedStep
-from mash.bench.replay import ReplayResult, summary_of
-from mash.bench.report import (
+from benchmarks.console import ConsoleResult, recent, shift_days, sse_contact_ids
+from benchmarks.faust_floor import create_floor_app
+from benchmarks.http import Connection, Pool
+from benchmarks.intake import IntakeResult, Load
+from benchmarks.latency import LatencyResult, Spread
+from benchmarks.memory import MemoryResult, child_states, synthetic_key, synthetic_rows, worker_tables
+from benchmarks.pipeline import PipelineResult, Throughput
+from benchmarks.profiling import format_hot, hot_functions
+from benchmarks.recorded_step import RecordedStep
+from benchmarks.replay import ReplayResult, summary_of
+from benchmarks.report import (
     REQUIRED_KEYS,
     TARGETS,
     Results,
@@ -50,15 +50,16 @@ from mash.bench.report import (
     rows,
     to_json,
 )
-from mash.bench.rules import RulesResult, screen_inputs
-from mash.bench.runner import MEASUREMENTS, Sizes, selection
-from mash.bench.workload import (
+from benchmarks.rules import RulesResult, screen_inputs
+from benchmarks.runner import MEASUREMENTS, Sizes, selection
+from benchmarks.workload import (
     Workload,
     bench_keyring,
     one_child_bodies,
     resolved_child_keys,
     stand_in_child,
 )
+from mash.adapters.ruleset_registry import Registry
 from mash.domain.child import ChildState, apply, apply_stored
 from mash.domain.contact import ContactSubmission, SealedContactEvent
 from mash.domain.identities import SIGHTING, Identities
@@ -66,10 +67,9 @@ from mash.domain.persons import child_key_of
 from mash.domain.ruleset import load_ruleset
 from mash.domain.ruleset_history import RulesetHistory
 from mash.domain.timeline import ChildUpdate, ContactEntry
-from mash.intake.ledger import H_CONTACT
-from mash.streams import identities_agent
-from mash.streams.app import create_app
-from mash.streams.ruleset_registry import Registry
+from mash.views.ledger import H_CONTACT
+from mash.worker import identities_agent
+from mash.worker.faust_app import create_app
 
 # -- statistics ---------------------------------------------------------------------------------
 
@@ -170,7 +170,7 @@ def _full_results() -> Results:
         children_in_rocksdb=1_001_500,
     )
     return Results(
-        command="mash bench --json bench.json",
+        command="python -m benchmarks --json bench.json",
         contacts=100_000,
         pipeline=pipeline,
         latency=latency,
@@ -183,7 +183,7 @@ def _full_results() -> Results:
 
 
 def test_json_has_every_required_key_even_when_nothing_ran() -> None:
-    document = orjson.loads(to_json(Results(command="mash bench --only rules", contacts=0)))
+    document = orjson.loads(to_json(Results(command="python -m benchmarks --only rules", contacts=0)))
     for key in REQUIRED_KEYS:
         assert key in document
         assert document[key] is None
@@ -212,7 +212,7 @@ def test_json_carries_every_figure_of_a_full_run() -> None:
     assert document["faust_agent_no_table_per_s"] == 25_000.0
     assert document["batch_loop_domain_step_per_s"] == 50_000.0
     assert document["pipeline_profile"].endswith("(MASH_EMBEDDED_BROKER=false)")
-    assert document["command"] == "mash bench --json bench.json"
+    assert document["command"] == "python -m benchmarks --json bench.json"
     assert document["machine"]["cpus"] == 2
     assert set(document["targets"]) == set(TARGETS)
 
@@ -260,7 +260,7 @@ def test_rows_name_each_measurement_with_its_comparison() -> None:
 
 
 def test_rows_leave_out_what_did_not_run() -> None:
-    results = Results(command="mash bench --only rules", contacts=0, rules=_full_results().rules)
+    results = Results(command="python -m benchmarks --only rules", contacts=0, rules=_full_results().rules)
     table = rows(results)
     assert [row.measurement for row in table] == [
         "ruleset core: screen(), in-process, 1 core",
@@ -288,7 +288,7 @@ def test_notes_say_which_producer_profile_was_measured() -> None:
     assert "MASH_EMBEDDED_BROKER=false" in text
     assert "MASH_EMBEDDED_BROKER=true" in text
     assert "2 cores (Test CPU)" in text
-    assert "command: mash bench --json bench.json" in text
+    assert "command: python -m benchmarks --json bench.json" in text
 
 
 # -- the command's options -----------------------------------------------------------------------
@@ -678,7 +678,10 @@ def test_replay_and_console_figures_are_optional_json_keys() -> None:
     document = orjson.loads(
         to_json(
             Results(
-                command="mash bench --only replay,console", contacts=0, replay=_replay(), console=_console()
+                command="python -m benchmarks --only replay,console",
+                contacts=0,
+                replay=_replay(),
+                console=_console(),
             )
         )
     )

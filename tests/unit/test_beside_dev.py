@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from mash.cli import main
+from mash.cli.dev_settings import read_settings_file, remove_settings_file, write_settings_file
+from mash.cli.main import main
 from mash.config import Settings
-from mash.dev_settings import read_settings_file, remove_settings_file, write_settings_file
 
 STACK_ENV = {
     "MASH_MODE": "development",
@@ -44,7 +44,7 @@ def reported(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Settings, date, date
         calls.append((settings, start, end))
         return {"from": start.isoformat(), "to": end.isoformat()}
 
-    monkeypatch.setattr("mash.report.compute_report", compute_report)
+    monkeypatch.setattr("mash.cli.report.compute_report", compute_report)
     return calls
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from mash.adapters.ruleset_file import RulesetHolder, load_or_exit
+from mash.adapters.watched_file import WatchedFile
 from mash.domain.contact import CinSource
 from mash.domain.ruleset import load_ruleset
 from mash.intake.agencies import Agency, AgencyDirectory, AgencyFile, hash_key, new_key
-from mash.intake.rulesets import RulesetHolder, load_or_exit
-from mash.intake.watch import WatchedFile
 from tests.unit.domain.test_ruleset_file import VALID
 
 

@@ -1,4 +1,4 @@
-"""The worker's consumer (`mash.streams.consumer`): faust's drain loop, except that a message far
+"""The worker's consumer (`mash.worker.consumer`): faust's drain loop, except that a message far
 behind its partition's end reaches the agent's buffer without a round of tasks of its own, and
 that a fetch waits only briefly while a full buffer holds a partition back.
 
@@ -22,8 +22,8 @@ from faust.types import TP
 from mode.utils.locks import Event
 
 from mash.config import Settings
-from mash.streams.app import new_faust_app
-from mash.streams.consumer import BACKLOG, HELD_BACK_POLL_S, Consumer
+from mash.worker.consumer import BACKLOG, HELD_BACK_POLL_S, Consumer
+from mash.worker.faust_app import new_faust_app
 
 CONTACTS = TP("contacts", 0)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from mash.cli import main
-from mash.schemas import SCHEMAS, stale_schemas
+from mash.cli.main import main
+from mash.cli.schemas import SCHEMAS, stale_schemas
 
 ROOT = Path(__file__).parents[2]
 

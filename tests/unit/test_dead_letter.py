@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from mash.adapters.dead_letters import DeadLetterReason, Rejected, parse_event
 from mash.domain.case import CaseRecord
-from mash.streams.dead_letter import DeadLetterReason, Rejected, parse_event
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mash.adapters.sealing import Unreadable, new_box_keys
-from mash.domain.contact import Problem
-from mash.streams.dead_letter import (
+from mash.adapters.dead_letters import (
     DeadLetter,
     DeadLetterReason,
     Rejected,
@@ -20,6 +18,8 @@ from mash.streams.dead_letter import (
     open_dead_letter,
     to_json,
 )
+from mash.adapters.sealing import Unreadable, new_box_keys
+from mash.domain.contact import Problem
 
 MARKER = b"Zqx-child-name"
 KEY = b"ck-" + MARKER

@@ -8,7 +8,7 @@ import math
 
 from aiokafka import TopicPartition
 
-from mash.streams.follow import CatchUp, Gaps
+from mash.adapters.follow import CatchUp, Gaps
 
 A, B = TopicPartition("mash.contacts.v1", 0), TopicPartition("mash.contacts.v1", 1)
 

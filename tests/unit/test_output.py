@@ -1,4 +1,4 @@
-"""The worker's output (`mash.streams.output`): what it promises faust's table and the worker's
+"""The worker's output (`mash.worker.output`): what it promises faust's table and the worker's
 delivery rules, with a producer and a table that record what they are asked to do.
 
 The same sends to a real broker are in the integration tests: every case record and table
@@ -16,8 +16,8 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaTimeoutError
 from aiokafka.structs import RecordMetadata
 
-from mash.streams import delivery
-from mash.streams.output import Output
+from mash.worker import delivery
+from mash.worker.output import Output
 
 CHANGELOG = "unit-children-changelog"
 CASES = "unit.cases.v1"

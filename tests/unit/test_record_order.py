@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from aiokafka import TopicPartition
 
-from mash.streams.delivery import RecordOrder, RecordsSkipped
+from mash.worker.delivery import RecordOrder, RecordsSkipped
 
 TP = TopicPartition("mash.contacts.v1", 2)
 

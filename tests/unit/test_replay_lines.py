@@ -5,7 +5,7 @@ and itself by a reference of its own (docs/figures.md, "Replay files").
 `mash.domain.submissions.decision_event` turns it into the event on the decisions topic: the
 contact id the intake gave the contact, the child key of the contact line before it (the
 record's Kafka key, which the worker checks), and a decision id keyed from its reference.
-`mash.replay.LineReader` reads a file's lines in order and reports a bad line with a reason
+`mash.cli.replay.LineReader` reads a file's lines in order and reports a bad line with a reason
 that names no personal data.
 """
 
@@ -18,6 +18,7 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
+from mash.cli.replay import LineReader
 from mash.config import Settings
 from mash.domain.contact import SealedContactEvent
 from mash.domain.decisions import DecisionAction, DecisionEvent, RecordedDecision, Role
@@ -27,7 +28,6 @@ from mash.domain.ruleset_history import RulesetHistory
 from mash.domain.sealed import Sealed
 from mash.domain.submissions import UnknownContact, decision_event, decision_id
 from mash.intake.agencies import DEMO_AGENCIES, Agency
-from mash.replay import LineReader
 from tests.support.keys import test_keyring
 
 SECRET = b"a test secret, never a real one"

@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mash.cli import main
+from mash.cli.main import main
 from mash.domain.referrals import statutory_year
 
 
@@ -30,7 +30,7 @@ def reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[tuple[date
         periods.append((start, end))
         return {"from": start.isoformat(), "to": end.isoformat()}
 
-    monkeypatch.setattr("mash.report.compute_report", compute_report)
+    monkeypatch.setattr("mash.cli.report.compute_report", compute_report)
     return periods
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiokafka import ConsumerRecord
 
+from mash.adapters.ruleset_registry import Registry, encode
 from mash.config import Settings
 from mash.domain.ruleset import Ruleset, load_ruleset
-from mash.streams.ruleset_registry import Registry, encode
 
 DEFAULT = load_ruleset()
 

@@ -18,7 +18,7 @@ import pytest
 from mash.domain.case import DecidedBy, Referral
 from mash.domain.figures import ContactFact, PlanFact, figures
 from mash.domain.ruleset import Rag, Route
-from mash.figures.scorecard import count, percent, render_html, source_name
+from mash.views.scorecard import count, percent, render_html, source_name
 
 START, END = date(2025, 4, 1), date(2026, 3, 31)
 OUTPUT = Path(__file__).resolve().parents[1] / "output"

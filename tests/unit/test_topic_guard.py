@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from aiokafka.errors import KafkaConnectionError
 
+from mash.adapters.topics import partitions
 from mash.config import Settings
 from mash.intake import guard as guard_module
 from mash.intake.guard import TopicGuard, TopicsUnavailable
-from mash.streams.topics import partitions
 
 
 @dataclass

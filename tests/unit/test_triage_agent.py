@@ -3,7 +3,7 @@
 Input events (contacts, outcomes, decisions, identity decisions) go straight into the
 `identities` agent's stream. Every outbound record is caught where it leaves the worker: the
 children's updates on the resolved topic, case records and the tables' changelogs at the
-aiokafka producer the worker sends them to (`mash.streams.output`), dead letters at faust's
+aiokafka producer the worker sends them to (`mash.worker.output`), dead letters at faust's
 producer after faust's own topic code has built and serialized them. What the identities agent
 sends to the resolved topic is handed on, as it is caught and keyed as it was sent, to the
 `children` agent, as Kafka would. So nothing leaves the process and the tests can see exactly
@@ -26,6 +26,8 @@ from aiokafka import TopicPartition
 from aiokafka.structs import RecordMetadata
 from faust.stores.rocksdb import Store as RocksDBStore
 
+from mash.adapters.dead_letters import DeadLetter, DeadLetterReason, box_key, open_dead_letter
+from mash.adapters.ruleset_registry import Registry
 from mash.config import Settings
 from mash.domain.case import CaseRecord, CaseState, DecidedBy, Referral, supersedes
 from mash.domain.child import ChildState
@@ -35,11 +37,9 @@ from mash.domain.identity import identifiers
 from mash.domain.persons import child_key_of
 from mash.domain.ruleset import Route, load_ruleset
 from mash.domain.timeline import ChildUpdate
-from mash.streams import app as streams_app
-from mash.streams.app import create_app
-from mash.streams.dead_letter import DeadLetter, DeadLetterReason, box_key, open_dead_letter
-from mash.streams.delivery import RecordOrder
-from mash.streams.ruleset_registry import Registry
+from mash.worker import faust_app as streams_app
+from mash.worker.delivery import RecordOrder
+from mash.worker.faust_app import create_app
 from tests.support.keys import DEAD_LETTER_PRIVATE_KEY, DEAD_LETTER_PUBLIC_KEY, sealed_json, test_keyring
 
 CONTACTS = "unit.contacts.v1"
@@ -293,7 +293,7 @@ async def running_worker(
     cast(Any, app.consumer)._thread.thread_loop.close()
 
 
-# Both table stores: the worker reads and writes RocksDB itself (`mash.streams.output`), and
+# Both table stores: the worker reads and writes RocksDB itself (`mash.worker.output`), and
 # `Harness.stored` reads it back through faust's own table.
 @pytest.fixture(params=["memory://", "rocksdb://"])
 def store(request: pytest.FixtureRequest) -> str:

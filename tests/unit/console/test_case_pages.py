@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from mash.console.view import ConsoleView
 from mash.domain.contact import Consent, ConsentStatus, ContactEvent, Referrer
 from mash.domain.decisions import ConsentBasis, DecisionAction, DecisionEvent, ImmOutcome, PartnerAgency, Role
 from mash.domain.sealed import Sealed
+from mash.views.queues import ConsoleView
 from tests.support.console_app import Console
 from tests.support.console_world import (
     BOTH,

@@ -1,4 +1,4 @@
-"""Possible matches, rule by rule (mash.console.matches): which other child's record looks like this
+"""Possible matches, rule by rule (mash.views.matches): which other child's record looks like this
 child though no identifier ties them, how sure the console is, and why, in words. Fictional names."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from mash.console.matches import (
+from mash.views.matches import (
     DateRelation,
     Match,
     Person,

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from mash.console.summaries import age_in_years, age_text, child_line, concern
+from mash.views.summaries import age_in_years, age_text, child_line, concern
 from tests.support.console_world import contact_event, records
 
 NOW = datetime(2026, 3, 10, 10, 30, tzinfo=UTC)

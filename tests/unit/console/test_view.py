@@ -10,8 +10,6 @@ import orjson
 import pytest
 
 from mash.console.live import MAX_ROWS_PER_MESSAGE, Hub, update_messages
-from mash.console.summaries import ERASED as ERASED_LINE
-from mash.console.view import ERASED, ConsoleView, Queue, clock, queues_of
 from mash.domain.case import (
     CaseRecord,
     CaseState,
@@ -23,6 +21,8 @@ from mash.domain.case import (
 from mash.domain.contact import CinSource, ConsentStatus, ContactEvent
 from mash.domain.decisions import DecisionAction
 from mash.domain.ruleset import Rag, Route
+from mash.views.queues import ERASED, ConsoleView, Queue, clock, queues_of
+from mash.views.summaries import ERASED as ERASED_LINE
 from tests.support.console_world import confirm_event, contact_event, decision_event, view_with
 from tests.support.keys import sealed_json, test_keyring
 

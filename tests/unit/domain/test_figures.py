@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry
 from mash.domain.case import DataQuality, DecidedBy, Referral
 from mash.domain.figures import ContactFact, PlanFact, figures, rolling_year, waiting_past_due
 from mash.domain.ruleset import Rag, Route
-from mash.figures.live import FiguresCollector
-from mash.figures.source import FigureSource
+from mash.views.figure_source import FigureSource
+from mash.views.live_figures import FiguresCollector
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
 

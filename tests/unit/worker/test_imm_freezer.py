@@ -12,7 +12,7 @@ from mash.domain.calendar import DEFAULT_CALENDAR, WorkingCalendar
 from mash.domain.imm import (
     meeting_id,
 )
-from mash.streams.imm_agent import FreezeResult, install_imm
+from mash.worker.imm_agent import FreezeResult, install_imm
 from tests.support.imm_world import (
     BANK_HOLIDAY,
     FRI,

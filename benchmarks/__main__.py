@@ -1,0 +1,5 @@
+"""`python -m benchmarks`: how fast the service is on this machine."""
+
+from benchmarks.command import bench
+
+bench()

@@ -1,0 +1,94 @@
+"""The producer the HTTP processes (intake, console) write with, connected in the background.
+
+Connecting in the background lets a process bind its port, answer its health checks (live,
+not ready) and stop on SIGTERM while Kafka is still unreachable; requests that need to
+write meanwhile get `ProducerUnavailable`, which the handlers turn into 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from mash.config import Settings
+from mash.observability.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class ProducerUnavailable(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One record to write: what the service layer hands a `Publisher`."""
+
+    topic: str
+    value: bytes | None
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+class ProducerHandle:
+    def __init__(self, settings: Settings, name: str) -> None:
+        self.settings = settings
+        self.name = name
+        self._producer: AIOKafkaProducer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self._producer is not None
+
+    def get(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise ProducerUnavailable("not connected to Kafka yet")
+        return self._producer
+
+    async def publish(self, *records: Outgoing) -> None:
+        """Writes the records in order and returns when Kafka has every one (acks=all).
+
+        All are sent before any is awaited, so a submission of several records costs one round
+        trip. Raises `ProducerUnavailable` before Kafka is reached, `TimeoutError` after
+        `produce_timeout_s`, or the `KafkaError` that refused a record."""
+        producer = self.get()
+        sent = [
+            await producer.send(r.topic, value=r.value, key=r.key, headers=list(r.headers)) for r in records
+        ]
+        await asyncio.wait_for(asyncio.gather(*sent), timeout=self.settings.produce_timeout_s)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._connect(), name=f"producer-{self.name}")
+
+    async def _connect(self) -> None:
+        while True:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.settings.kafka_bootstrap,
+                acks="all",
+                linger_ms=0,
+                request_timeout_ms=int(self.settings.produce_timeout_s * 1000),
+                # One record per batch on the embedded broker keeps its end offsets exact.
+                max_batch_size=1 if self.settings.embedded_broker else 16384,
+            )
+            try:
+                await producer.start()
+            except KafkaError:
+                log.warning("waiting_for_kafka", process=self.name)
+                await producer.stop()
+                await asyncio.sleep(1.0)
+                continue
+            self._producer = producer
+            return
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._producer:
+            await self._producer.stop()

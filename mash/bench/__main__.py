@@ -1,5 +1,0 @@
-"""`python -m mash.bench`: the same as `mash bench`."""
-
-from mash.bench.command import bench
-
-bench()

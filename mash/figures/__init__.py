@@ -1,1 +1,0 @@
-"""The statutory figures, live (Prometheus) and for any period (`mash report`), from one source."""

@@ -1,1 +1,0 @@
-"""The streaming worker: faust app, topics and agents. Thin: the decisions live in mash.domain."""
