@@ -38,6 +38,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy docs/hooks.py
+	# The in-memory Kafka and the real adapters must both satisfy the ports.
+	$(VENV)/bin/mypy tests/support/memory_kafka.py tests/integration/test_adapter_contract.py
 
 # The documentation site, into site/. --strict: a warning, a broken link or anchor, or a page
 # missing from the nav fails it. Browse it while editing with `$(VENV)/bin/mkdocs serve`.

@@ -1,5 +1,9 @@
 """`make bench`: how fast the service is on this machine, each figure beside a comparison.
 
+Tooling for the people who work on the service, not part of it: the wheel and the image leave it
+out, and `mash` has no command for it. It needs the development extra (the embedded broker) and
+runs from the repository's root as `python -m benchmarks`.
+
 Every measurement starts what it needs (an embedded broker, worker or intake processes
 run as `python -m mash ...`, exactly as `mash dev` runs them) on topics of its own, and
 reports a figure together with a comparison measured in the same run on the same broker,
@@ -20,7 +24,14 @@ One module per measurement:
 - `console`: from the intake's 202 to the case in an open console's live stream, and the
   console's pages with 10,000 open cases.
 
-`runner` runs a selection, prints the table and writes the JSON.
+What they share: `settings` (keys, topics and environment of a measurement's processes),
+`processes` (starting them, their CPU and memory), `records` (producing inputs, counting
+outputs), `workload` (the simulated contacts), `stats`, `http` (the load generator's client)
+and `profiling` (py-spy).
+
+`runner` runs a selection (the options are in `command`); `results` holds the figures by JSON
+key, `targets` the targets beside them, `table` the printed table and notes, `machine` what
+it ran on.
 """
 
 from __future__ import annotations

@@ -39,20 +39,11 @@ from typing import Any
 import httpx
 import orjson
 
-from benchmarks.common import (
-    BenchError,
-    OutputCounter,
-    Proc,
-    create_topics,
-    intake_proc,
-    new_prefix,
-    produce,
-    service_env,
-    wait_all_ready,
-    worker_proc,
-)
 from benchmarks.http import Connection, Pool
 from benchmarks.latency import FOLLOW_WAIT_MS, Spread, post_steadily
+from benchmarks.processes import BenchError, Proc, intake_proc, wait_all_ready, worker_proc
+from benchmarks.records import OutputCounter, produce
+from benchmarks.settings import create_topics, new_prefix, service_env
 from benchmarks.workload import Submission, Workload, contact_events, one_child_bodies
 from mash.cli.embedded import free_port
 from mash.domain.contact import ContactEvent

@@ -25,16 +25,10 @@ from pathlib import Path
 
 import orjson
 
-from benchmarks.common import (
-    CpuMeter,
-    create_topics,
-    intake_proc,
-    new_prefix,
-    percentile,
-    service_env,
-    wait_all_ready,
-)
 from benchmarks.http import Connection, HttpError
+from benchmarks.processes import CpuMeter, intake_proc, wait_all_ready
+from benchmarks.settings import create_topics, new_prefix, service_env
+from benchmarks.stats import percentile
 from benchmarks.workload import templates
 from mash.intake.agencies import write_demo_agencies
 

@@ -22,20 +22,11 @@ from pathlib import Path
 
 import orjson
 
-from benchmarks.common import (
-    BenchError,
-    OutputCounter,
-    Proc,
-    bench_producer,
-    create_topics,
-    intake_proc,
-    new_prefix,
-    percentile,
-    service_env,
-    wait_all_ready,
-    worker_proc,
-)
 from benchmarks.http import Pool
+from benchmarks.processes import BenchError, Proc, intake_proc, wait_all_ready, worker_proc
+from benchmarks.records import OutputCounter, bench_producer
+from benchmarks.settings import create_topics, new_prefix, service_env
+from benchmarks.stats import percentile
 from benchmarks.workload import Submission, one_child_bodies
 from mash.intake.agencies import write_demo_agencies
 

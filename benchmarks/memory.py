@@ -38,22 +38,15 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from benchmarks.common import (
+from benchmarks.processes import BenchError, cpu_seconds, read_memory, wait_all_ready, worker_proc
+from benchmarks.records import OutputCounter, Record, bench_producer, produce
+from benchmarks.settings import (
     CHILDREN_TABLE,
     IDENTITIES_TABLE,
-    BenchError,
-    OutputCounter,
-    Record,
-    bench_producer,
-    cpu_seconds,
     create_changelog,
     create_topics,
     new_prefix,
-    produce,
-    read_memory,
     service_env,
-    wait_all_ready,
-    worker_proc,
 )
 from mash.config import Settings
 from mash.domain.child import ChildState, apply_update

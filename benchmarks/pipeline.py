@@ -28,24 +28,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.common import (
+from benchmarks.faust_floor import TABLE_ENV
+from benchmarks.processes import (
     BenchError,
     CpuMeter,
-    OutputCounter,
     Proc,
-    Record,
-    create_changelog,
-    create_topics,
     log_warnings,
-    new_prefix,
-    produce,
     read_memory,
-    service_env,
     wait_all_ready,
     worker_proc,
 )
-from benchmarks.faust_floor import TABLE_ENV
 from benchmarks.profiling import Hot, hot_functions, start_profiler, stop_profiler
+from benchmarks.records import OutputCounter, Record, produce
+from benchmarks.settings import create_changelog, create_topics, new_prefix, service_env
 from mash.views.ledger import H_CONTACT
 
 

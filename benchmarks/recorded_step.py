@@ -20,7 +20,7 @@ from mash.config import Settings
 from mash.domain.child import Step, apply_stored
 from mash.domain.ruleset_history import RulesetHistory
 from mash.domain.timeline import ChildUpdate
-from mash.worker import faust_app as worker_app
+from mash.worker import children_agent
 from mash.worker.main import run_worker
 
 
@@ -44,7 +44,7 @@ class RecordedStep:
 
 def main() -> None:
     # The agent looks the step up by this module-level name as each event comes.
-    worker_app.apply_stored = RecordedStep()  # type: ignore[attr-defined]
+    children_agent.apply_stored = RecordedStep()  # type: ignore[attr-defined]
     run_worker(Settings())
 
 

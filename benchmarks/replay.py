@@ -33,16 +33,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from benchmarks.common import (
-    BenchError,
-    CpuMeter,
-    OutputCounter,
-    create_topics,
-    new_prefix,
-    service_env,
-    wait_all_ready,
-    worker_proc,
-)
+from benchmarks.processes import BenchError, CpuMeter, wait_all_ready, worker_proc
+from benchmarks.records import OutputCounter
+from benchmarks.settings import create_topics, new_prefix, service_env
 from mash.adapters.keyring import Keyring
 from mash.cli.replay import LineReader, numbered_lines
 from mash.domain.ruleset import load_ruleset

@@ -25,7 +25,7 @@ from datetime import datetime
 
 import orjson
 
-from benchmarks.common import Record
+from benchmarks.records import Record
 from benchmarks.workload import bench_keyring, resolved_child_keys, stand_in_child
 from mash.adapters.sealing import seal
 from mash.domain.child import ChildState, apply

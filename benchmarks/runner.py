@@ -18,11 +18,20 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from benchmarks.machine import machine
 from benchmarks.profiling import format_hot
-from benchmarks.report import Results, format_table, machine, notes, rows, to_json
+from benchmarks.results import Results, to_json
+from benchmarks.table import format_table, notes, rows
 from benchmarks.workload import Workload
 from mash.cli.embedded import EmbeddedBroker
+
+if TYPE_CHECKING:
+    from benchmarks.console import ConsoleResult
+    from benchmarks.memory import MemoryResult
+    from benchmarks.pipeline import PipelineResult
+    from benchmarks.replay import ReplayResult
 
 MEASUREMENTS = ("pipeline", "two-workers", "latency", "intake", "rules", "memory", "replay", "console")
 DEFAULT_CONTACTS = 100_000
@@ -100,7 +109,6 @@ async def _measure(options: BenchOptions, chosen: tuple[str, ...], work: Path, e
         began = time.perf_counter()
         workload = await asyncio.to_thread(Workload.make, sizes.contacts)
         echo(f"  {workload.children:,} children, {time.perf_counter() - began:.0f} s")
-
     if "rules" in chosen and workload is not None:
         from benchmarks.rules import run_rules
 
@@ -108,79 +116,97 @@ async def _measure(options: BenchOptions, chosen: tuple[str, ...], work: Path, e
         results.rules = run_rules(
             workload.events, workload.records, min_seconds=1.0 if options.quick else 3.0
         )
-
     if {"pipeline", "two-workers"} & set(chosen) and workload is not None:
-        from benchmarks.pipeline import run_pipeline
-
-        echo(
-            f"pipeline: bare loop, 1 worker{', 2 workers' if 'two-workers' in chosen else ''}, "
-            f"batch size 1 ({sizes.contacts:,} contacts) ..."
-        )
-        with EmbeddedBroker() as broker:
-            results.pipeline = await run_pipeline(
-                broker.bootstrap,
-                workload.records,
-                work,
-                _pid(broker),
-                two_workers="two-workers" in chosen,
-                batch1_contacts=sizes.batch1_contacts,
-                profile_dir=options.profile_dir,
-                say=echo,
-            )
-
+        results.pipeline = await _pipeline(options, sizes, chosen, workload, work, echo)
     if {"latency", "intake"} & set(chosen):
-        with EmbeddedBroker() as broker:
-            if "latency" in chosen:
-                from benchmarks.latency import run_latency
-
-                echo(f"end-to-end latency ({sizes.latency_seconds:.0f} s at 50/s, then a burst of 1,000) ...")
-                results.latency = await run_latency(broker.bootstrap, work, seconds=sizes.latency_seconds)
-            if "intake" in chosen:
-                from benchmarks.intake import run_intake
-
-                echo(f"intake load ({sizes.intake_seconds:.0f} s) ...")
-                results.intake = await run_intake(broker.bootstrap, work, seconds=sizes.intake_seconds)
-
+        await _latency_and_intake(sizes, chosen, work, echo, results)
     if "memory" in chosen and workload is not None:
-        from benchmarks.memory import run_memory
-
-        echo(f"memory ({sizes.memory_children:,} children) ...")
-        with EmbeddedBroker() as broker:
-            results.memory = await run_memory(
-                broker.bootstrap,
-                work,
-                workload.events,
-                workload.records,
-                children=sizes.memory_children,
-                sample=sizes.memory_sample,
-                live=sizes.memory_live,
-            )
-
+        results.memory = await _memory(sizes, workload, work, echo)
     if "replay" in chosen:
-        from benchmarks.replay import run_replay
-
-        echo(f"mash replay of a simulated file ({sizes.replay_children:,} children over two years) ...")
-        with EmbeddedBroker() as broker:
-            results.replay = await run_replay(
-                broker.bootstrap, work, _pid(broker), children=sizes.replay_children
-            )
-
+        results.replay = await _replay(sizes, work, echo)
     if "console" in chosen:
-        from benchmarks.console import run_console
-
-        echo(
-            f"console: {sizes.console_contacts} contacts at 20/s to the live stream, then "
-            f"{sizes.console_open_cases:,} open cases ..."
-        )
-        with EmbeddedBroker() as broker:
-            results.console = await run_console(
-                broker.bootstrap,
-                work,
-                contacts=sizes.console_contacts,
-                open_cases=sizes.console_open_cases,
-                further=sizes.console_further,
-            )
+        results.console = await _console(sizes, work, echo)
     return results
+
+
+async def _pipeline(
+    options: BenchOptions, sizes: Sizes, chosen: tuple[str, ...], workload: Workload, work: Path, echo: Echo
+) -> PipelineResult:
+    from benchmarks.pipeline import run_pipeline
+
+    echo(
+        f"pipeline: bare loop, 1 worker{', 2 workers' if 'two-workers' in chosen else ''}, "
+        f"batch size 1 ({sizes.contacts:,} contacts) ..."
+    )
+    with EmbeddedBroker() as broker:
+        return await run_pipeline(
+            broker.bootstrap,
+            workload.records,
+            work,
+            _pid(broker),
+            two_workers="two-workers" in chosen,
+            batch1_contacts=sizes.batch1_contacts,
+            profile_dir=options.profile_dir,
+            say=echo,
+        )
+
+
+async def _latency_and_intake(
+    sizes: Sizes, chosen: tuple[str, ...], work: Path, echo: Echo, results: Results
+) -> None:
+    """Both on one broker of their own."""
+    with EmbeddedBroker() as broker:
+        if "latency" in chosen:
+            from benchmarks.latency import run_latency
+
+            echo(f"end-to-end latency ({sizes.latency_seconds:.0f} s at 50/s, then a burst of 1,000) ...")
+            results.latency = await run_latency(broker.bootstrap, work, seconds=sizes.latency_seconds)
+        if "intake" in chosen:
+            from benchmarks.intake import run_intake
+
+            echo(f"intake load ({sizes.intake_seconds:.0f} s) ...")
+            results.intake = await run_intake(broker.bootstrap, work, seconds=sizes.intake_seconds)
+
+
+async def _memory(sizes: Sizes, workload: Workload, work: Path, echo: Echo) -> MemoryResult:
+    from benchmarks.memory import run_memory
+
+    echo(f"memory ({sizes.memory_children:,} children) ...")
+    with EmbeddedBroker() as broker:
+        return await run_memory(
+            broker.bootstrap,
+            work,
+            workload.events,
+            workload.records,
+            children=sizes.memory_children,
+            sample=sizes.memory_sample,
+            live=sizes.memory_live,
+        )
+
+
+async def _replay(sizes: Sizes, work: Path, echo: Echo) -> ReplayResult:
+    from benchmarks.replay import run_replay
+
+    echo(f"mash replay of a simulated file ({sizes.replay_children:,} children over two years) ...")
+    with EmbeddedBroker() as broker:
+        return await run_replay(broker.bootstrap, work, _pid(broker), children=sizes.replay_children)
+
+
+async def _console(sizes: Sizes, work: Path, echo: Echo) -> ConsoleResult:
+    from benchmarks.console import run_console
+
+    echo(
+        f"console: {sizes.console_contacts} contacts at 20/s to the live stream, then "
+        f"{sizes.console_open_cases:,} open cases ..."
+    )
+    with EmbeddedBroker() as broker:
+        return await run_console(
+            broker.bootstrap,
+            work,
+            contacts=sizes.console_contacts,
+            open_cases=sizes.console_open_cases,
+            further=sizes.console_further,
+        )
 
 
 def run(options: BenchOptions, echo: Echo = print, progress: Echo | None = None) -> Results:

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from benchmarks.common import BENCH_MASTER_KEYS, BENCH_SECRET, Record
+from benchmarks.records import Record
+from benchmarks.settings import BENCH_MASTER_KEYS, BENCH_SECRET
 from mash.adapters.keyring import Keyring
 from mash.adapters.keys import key_records
 from mash.adapters.sealing import LocalMasterKey, MasterKeys

@@ -19,10 +19,10 @@ from enum import StrEnum
 from typing import Any, Literal, TypeVar
 
 import orjson
-from aiokafka import ConsumerRecord
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
 from mash.adapters.follow import TopicFollower
+from mash.adapters.ports import Record
 from mash.adapters.sealing import KEY_BYTES, SealedBox, Unreadable, b64, open_box, seal_to, unb64
 from mash.config import Settings
 from mash.domain.contact import Problem
@@ -191,7 +191,7 @@ async def dead_letter_lines(settings: Settings, private_key: bytes | None, limit
     last `limit` of them), each opened with `private_key` if given."""
     letters: list[DeadLetter | str] = []
 
-    def on_record(record: ConsumerRecord[bytes, bytes]) -> None:
+    def on_record(record: Record) -> None:
         try:
             letters.append(DeadLetter.model_validate_json(record.value or b""))
         except ValidationError:

@@ -14,14 +14,13 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from mash.adapters.ports import OnRecord
 from mash.config import Settings
 from mash.observability.logging import get_logger
 
 log = get_logger(__name__)
-
-OnRecord = Callable[[ConsumerRecord[bytes, bytes]], None]
 
 # How long a follower waits, with every fetch coming back empty, for records up to an end
 # offset the broker reported but does not serve. The embedded broker, restarted empty under
@@ -91,8 +90,9 @@ class Gaps:
 
 
 class TopicFollower:
-    """`on_record` is called for every record in order; `after_batch`, if given, after each
-    batch of records (to push changes out once per batch rather than once per record)."""
+    """The `ports.Follower` on Kafka. `on_record` is called for every record in order;
+    `after_batch`, if given, after each batch of records (to push changes out once per batch
+    rather than once per record)."""
 
     def __init__(
         self,

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 
-from aiokafka import ConsumerRecord
-
 from mash.adapters.follow import TopicFollower
 from mash.adapters.keyring import DataKeyRecord, Keyring
+from mash.adapters.ports import Record
 from mash.config import Settings
 
 Records = list[tuple[bytes, bytes, list[tuple[str, bytes]]]]
@@ -20,7 +19,7 @@ Produce = Callable[[str, Records], Awaitable[None]]
 
 
 def keys_follower(settings: Settings, keyring: Keyring, name: str) -> TopicFollower:
-    def on_record(record: ConsumerRecord[bytes, bytes]) -> None:
+    def on_record(record: Record) -> None:
         keyring.on_record(record.key, record.value)
 
     return TopicFollower(settings, [settings.topic("keys")], on_record, f"{name}-keys")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
@@ -35,6 +36,8 @@ class Outgoing:
 
 
 class ProducerHandle:
+    """The `ports.Publisher` on Kafka, once `start` has connected it."""
+
     def __init__(self, settings: Settings, name: str) -> None:
         self.settings = settings
         self.name = name
@@ -65,16 +68,30 @@ class ProducerHandle:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._connect(), name=f"producer-{self.name}")
 
+    async def connect_now(self) -> None:
+        """Connects before returning, or raises the `KafkaError`: for a one-off command, which
+        should fail at once rather than wait for Kafka as the HTTP processes do."""
+        producer = self._new_producer()
+        try:
+            await producer.start()
+        except KafkaError:
+            await producer.stop()
+            raise
+        self._producer = producer
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            acks="all",
+            linger_ms=0,
+            request_timeout_ms=int(self.settings.produce_timeout_s * 1000),
+            # One record per batch on the embedded broker keeps its end offsets exact.
+            max_batch_size=1 if self.settings.embedded_broker else 16384,
+        )
+
     async def _connect(self) -> None:
         while True:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self.settings.kafka_bootstrap,
-                acks="all",
-                linger_ms=0,
-                request_timeout_ms=int(self.settings.produce_timeout_s * 1000),
-                # One record per batch on the embedded broker keeps its end offsets exact.
-                max_batch_size=1 if self.settings.embedded_broker else 16384,
-            )
+            producer = self._new_producer()
             try:
                 await producer.start()
             except KafkaError:
@@ -92,3 +109,14 @@ class ProducerHandle:
                 await self._task
         if self._producer:
             await self._producer.stop()
+
+
+@contextlib.asynccontextmanager
+async def command_publisher(settings: Settings) -> AsyncIterator[ProducerHandle]:
+    """A publisher for a one-off command (erasure, key rotation), connected while the block runs."""
+    handle = ProducerHandle(settings, "command")
+    await handle.connect_now()
+    try:
+        yield handle
+    finally:
+        await handle.stop()

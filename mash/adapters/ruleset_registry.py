@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
 from mash.adapters.follow import TopicFollower
+from mash.adapters.ports import Record
 from mash.adapters.ruleset_file import RulesetHolder
 from mash.config import Settings
 from mash.domain.ruleset import Ruleset
@@ -37,7 +38,7 @@ class Registry:
         self.history: RulesetHistory | None = None
         self.follower = TopicFollower(settings, [settings.topic("rulesets")], self._on_record, "rulesets")
 
-    def _on_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    def _on_record(self, record: Record) -> None:
         if record.value is None:
             return
         try:

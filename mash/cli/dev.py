@@ -29,6 +29,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -171,6 +172,13 @@ def _refuse_to_clash(settings: Settings, state_dir: Path, broker_port: int) -> N
             )
 
 
+def _print_shown_once(title: str, path: Path, rows: Iterable[tuple[str, ...]]) -> None:
+    """Demo agencies' keys or users' passwords, as written to `path`: they are shown only here."""
+    print(f"{title} {path} (shown once):")
+    for *names, secret in rows:
+        print("  " + "".join(f"{name:<12} " for name in names) + secret)
+
+
 class DevStack:
     """The broker and the parts of one `mash dev`, started, supervised and stopped."""
 
@@ -186,47 +194,30 @@ class DevStack:
 
     def run(self, demo_data: bool) -> None:
         """Starts everything, then supervises it until a stop is requested."""
-        settings = self.settings
         self.state_dir.mkdir(parents=True, exist_ok=True)
         # The new broker is empty: table state from an earlier run is stale.
-        shutil.rmtree(settings.data_dir, ignore_errors=True)
+        shutil.rmtree(self.settings.data_dir, ignore_errors=True)
         self.logs.mkdir(exist_ok=True)
         keys_file = self.state_dir / "demo-keys.json"
-        keys = write_demo_agencies(settings.agencies_file, keys_file)
+        keys = write_demo_agencies(self.settings.agencies_file, keys_file)
         users_file = self.state_dir / "demo-users.json"
-        users = write_demo_users(settings.console_users_file, users_file)
+        users = write_demo_users(self.settings.console_users_file, users_file)
         if self.stop.requested:
             return
         self.broker.start()
         if self.stop.requested:
             return
-        env = self._parts_env()
-        settings_file = write_settings_file(self.state_dir, env, self.pid)
-        # The worker never opens personal details: it is given neither key that opens them.
-        unopening = {k: v for k, v in env.items() if k not in OPENING_KEYS}
-        self.parts = [
-            Part("worker", settings.worker_port, self.logs / "worker.log", unopening),
-            Part("intake", settings.intake_port, self.logs / "intake.log", env),
-            Part("console", settings.console_port, self.logs / "console.log", env),
-        ]
-        for part in self.parts:
-            part.start()
-        print(f"embedded broker   {self.broker.bootstrap} (in memory: stopping it discards every topic)")
-        intake = self.intake_url
-        print(f"intake adapter    {intake}  (API docs {intake}/docs, metrics {intake}/metrics)")
-        print(f"worker            {self.worker_url}  (metrics {self.worker_url}/metrics)")
-        print(f"console           {self.console_url}  (metrics {self.console_url}/metrics)")
-        print(f"logs              {self.logs}/")
-        print(f"settings          {settings_file} (what mash replay, report, imm freeze... run here use)")
-        print(f"demo agency keys  written to {keys_file} (shown once):")
-        for agency_id, key in keys.items():
-            print(f"  {agency_id:<12} {key}")
-        print(f"demo console users written to {users_file} (shown once):")
-        for user, (role, password) in users.items():
-            print(f"  {user:<12} {role:<12} {password}")
+        settings_file = self._start_parts()
+        self._print_where(settings_file)
+        _print_shown_once("demo agency keys  written to", keys_file, keys.items())
+        _print_shown_once(
+            "demo console users written to", users_file, ((u, role, pw) for u, (role, pw) in users.items())
+        )
         sys.stdout.flush()
-        urls = (self.intake_url, self.worker_url, self.console_url)
-        ready = all(_wait_ready(f"{url}/health/ready", READY_TIMEOUT_S, self.stop) for url in urls)
+        ready = all(
+            _wait_ready(f"{url}/health/ready", READY_TIMEOUT_S, self.stop)
+            for url in (self.intake_url, self.worker_url, self.console_url)
+        )
         if self.stop.requested:
             return
         if ready:
@@ -238,6 +229,30 @@ class DevStack:
             print(f"not ready after {READY_TIMEOUT_S:.0f} s: see the logs above", file=sys.stderr)
         print("Ctrl-C stops everything.", flush=True)
         self._supervise()
+
+    def _start_parts(self) -> Path:
+        """Starts the worker, intake and console; returns the settings file commands beside it read."""
+        env = self._parts_env()
+        settings_file = write_settings_file(self.state_dir, env, self.pid)
+        # The worker never opens personal details: it is given neither key that opens them.
+        unopening = {k: v for k, v in env.items() if k not in OPENING_KEYS}
+        self.parts = [
+            Part("worker", self.settings.worker_port, self.logs / "worker.log", unopening),
+            Part("intake", self.settings.intake_port, self.logs / "intake.log", env),
+            Part("console", self.settings.console_port, self.logs / "console.log", env),
+        ]
+        for part in self.parts:
+            part.start()
+        return settings_file
+
+    def _print_where(self, settings_file: Path) -> None:
+        print(f"embedded broker   {self.broker.bootstrap} (in memory: stopping it discards every topic)")
+        intake = self.intake_url
+        print(f"intake adapter    {intake}  (API docs {intake}/docs, metrics {intake}/metrics)")
+        print(f"worker            {self.worker_url}  (metrics {self.worker_url}/metrics)")
+        print(f"console           {self.console_url}  (metrics {self.console_url}/metrics)")
+        print(f"logs              {self.logs}/")
+        print(f"settings          {settings_file} (what mash replay, report, imm freeze... run here use)")
 
     def shutdown(self) -> None:
         """Every part, then the broker they need while they stop, then the settings file."""

@@ -12,23 +12,7 @@ from pathlib import Path
 import click
 
 from mash.adapters.sealing import new_master_key
-from mash.config import Settings
-
-# As every command that talks to Kafka: beside `mash dev`, it uses that stack's settings.
-STATE_DIR = click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".mash"),
-    show_default=True,
-    envvar="MASH_STATE_DIR",
-    help="the folder of the running `mash dev` whose settings to use (MASH_STATE_DIR)",
-)
-
-
-def _settings(state_dir: Path) -> Settings:
-    from mash.cli.main import _settings_beside_dev
-
-    return _settings_beside_dev(state_dir)
+from mash.cli.options import beside_dev, settings_beside_dev
 
 
 @click.group()
@@ -44,7 +28,7 @@ def keys_new(key_id: str | None) -> None:
 
 
 @keys.command("rotate")
-@STATE_DIR
+@beside_dev
 def keys_rotate(state_dir: Path) -> None:
     """Re-wrap every data key with the first key of MASH_MASTER_KEYS.
 
@@ -53,7 +37,7 @@ def keys_rotate(state_dir: Path) -> None:
     """
     from mash.services.privacy import rotate
 
-    count = asyncio.run(rotate(_settings(state_dir)))
+    count = asyncio.run(rotate(settings_beside_dev(state_dir)))
     click.echo(f"re-wrapped {count} data keys with the current master key")
 
 
@@ -61,21 +45,26 @@ def keys_rotate(state_dir: Path) -> None:
 @click.argument("child")
 @click.option("--reason", required=True, help="the council's decision it acts on (a reference, never a name)")
 @click.option("--by", required=True, help="who decided the erasure")
-@STATE_DIR
+@beside_dev
 def erase(child: str, reason: str, by: str, state_dir: Path) -> None:
     """Erase a child's personal details: CHILD is a child key (ck-...) or one of its contact ids (ct-...).
 
     Destroys the child's data keys, so every contact sealed under them, on every topic and copy,
     can no longer be opened; records why. Case records and figures, which are pseudonymous, stay.
     """
+    from mash.adapters.producer import command_publisher
     from mash.services.privacy import UnknownChild, child_of, erase, read_keyring
 
-    settings = _settings(state_dir)
+    settings = settings_beside_dev(state_dir)
 
     async def run() -> tuple[str, int]:
         child_key, contacts = await child_of(settings, child)
         keyring = await read_keyring(settings, opens=False)
-        done = await erase(settings, keyring, child_key, contacts, reason, by, datetime.now(UTC))
+        async with command_publisher(settings) as publisher:
+            keys_topic = settings.topic("keys")
+            done = await erase(
+                publisher, keys_topic, keyring, child_key, contacts, reason, by, datetime.now(UTC)
+            )
         return done.child_key, done.keys
 
     try:
@@ -94,12 +83,12 @@ def retention() -> None:
 @click.option(
     "--apply/--dry-run", default=False, help="erase (--apply) or only report (--dry-run, the default)"
 )
-@STATE_DIR
+@beside_dev
 def retention_run(apply: bool, state_dir: Path) -> None:
     """Report (or erase) the children the retention policy says to erase today, and why."""
     from mash.services.privacy import apply_retention
 
-    settings = _settings(state_dir)
+    settings = settings_beside_dev(state_dir)
     due = asyncio.run(apply_retention(settings, datetime.now(UTC), apply=apply))
     for child in due:
         click.echo(f"{child.child_key}  {child.contacts} contacts  {child.reason}")

@@ -134,14 +134,8 @@ class LineReader:
             self.secret, agency.id, agency.default_source, submission, submission.received_at, self.now
         )
         self.contacts.update(e.contact_id for e in events)
-        # A contact's data key is written before anything sealed under it.
-        new_keys = [
-            self.keyring.new_key(t)[0] for t in self.keyring.without_key({e.contact_id for e in events})
-        ]
-        for key in new_keys:
-            self.keyring.add(key)
-        keys, topic = self.settings.topic("keys"), self.settings.topic("contacts")
-        return [(keys, *record) for record in key_records(new_keys)] + [
+        keys, topic = self._new_keys({e.contact_id for e in events}), self.settings.topic("contacts")
+        return keys + [
             (
                 topic,
                 e.contact_id.encode(),
@@ -162,18 +156,18 @@ class LineReader:
             raise ValueError(_reasons(exc, "decision")) from None
         # What the person wrote is sealed under the contact's data key (a new one first, if the
         # contact's was erased since), as the console seals it.
-        new_keys = [self.keyring.new_key(t)[0] for t in self.keyring.without_key({event.contact_id})]
+        keys = self._new_keys({event.contact_id})
+        sealed = event.sealed(self.keyring.seal).model_dump_json().encode()
+        return [*keys, (self.settings.topic("decisions"), event.contact_id.encode(), sealed, [])]
+
+    def _new_keys(self, contact_ids: set[str]) -> list[Record]:
+        """A data key for each of these contacts that has none, kept to seal with, and the records
+        that write it: they go before anything sealed under it."""
+        new_keys = [self.keyring.new_key(t)[0] for t in self.keyring.without_key(contact_ids)]
         for key in new_keys:
             self.keyring.add(key)
-        keys = self.settings.topic("keys")
-        return [(keys, *record) for record in key_records(new_keys)] + [
-            (
-                self.settings.topic("decisions"),
-                event.contact_id.encode(),
-                event.sealed(self.keyring.seal).model_dump_json().encode(),
-                [],
-            )
-        ]
+        topic = self.settings.topic("keys")
+        return [(topic, *record) for record in key_records(new_keys)]
 
 
 def numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -223,40 +217,54 @@ async def replay(
     keyring = Keyring(settings.master())
     await keys_follower(settings, keyring, "replay").read_to_end()
     reader = LineReader(agencies, rulesets, settings.secret(), settings, datetime.now(UTC), keyring)
-    pending: list[asyncio.Future[Any]] = []
     started = time.monotonic()
     try:
-        total = sum(1 for _ in numbered_lines(path))
-        for number, line in tqdm(
-            numbered_lines(path), total=total, desc="replayed", unit="line", disable=not show_progress
-        ):
-            try:
-                kind, records = reader.records(line)
-            except ValueError as exc:
-                result.bad_lines.append((number, str(exc)))
-                continue
-            for topic, key, value, headers in records:
-                pending.append(await producer.send(topic, key=key, value=value, headers=headers))
-            if kind == "contact":
-                result.contacts += sum(1 for r in records if r[0] == settings.topic("contacts"))
-            elif kind == "outcome":
-                result.outcomes += 1
-            else:
-                result.decisions += 1
-            if len(pending) >= 2000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-        ends_by_tp: dict[TopicPartition, int] = {}
-        for name in ("contacts", "outcomes", "decisions"):
-            topic = settings.topic(name)
-            tps = [TopicPartition(topic, p) for p in await producer.partitions_for(topic)]
-            ends_by_tp.update(await _end_offsets(settings, tps))
+        await _send_lines(producer, reader, path, result, show_progress)
+        ends_by_tp = await _input_ends(settings, producer)
     finally:
         await producer.stop()
     await _wait_processed(settings, ends_by_tp, show_progress)
     result.seconds = time.monotonic() - started
     return result
+
+
+async def _send_lines(
+    producer: AIOKafkaProducer, reader: LineReader, path: Path, result: ReplayResult, show_progress: bool
+) -> None:
+    """Sends every good line's records, in file order; counts them, and the bad lines, in `result`."""
+    pending: list[asyncio.Future[Any]] = []
+    contacts_topic = reader.settings.topic("contacts")
+    total = sum(1 for _ in numbered_lines(path))
+    for number, line in tqdm(
+        numbered_lines(path), total=total, desc="replayed", unit="line", disable=not show_progress
+    ):
+        try:
+            kind, records = reader.records(line)
+        except ValueError as exc:
+            result.bad_lines.append((number, str(exc)))
+            continue
+        for topic, key, value, headers in records:
+            pending.append(await producer.send(topic, key=key, value=value, headers=headers))
+        if kind == "contact":
+            result.contacts += sum(1 for r in records if r[0] == contacts_topic)
+        elif kind == "outcome":
+            result.outcomes += 1
+        else:
+            result.decisions += 1
+        if len(pending) >= 2000:
+            await asyncio.gather(*pending)
+            pending.clear()
+    await asyncio.gather(*pending)
+
+
+async def _input_ends(settings: Settings, producer: AIOKafkaProducer) -> dict[TopicPartition, int]:
+    """The end offsets of the input topics, once everything is sent: what the workers must commit."""
+    ends_by_tp: dict[TopicPartition, int] = {}
+    for name in ("contacts", "outcomes", "decisions"):
+        topic = settings.topic(name)
+        tps = [TopicPartition(topic, p) for p in await producer.partitions_for(topic)]
+        ends_by_tp.update(await _end_offsets(settings, tps))
+    return ends_by_tp
 
 
 async def _end_offsets(settings: Settings, tps: list[TopicPartition]) -> dict[TopicPartition, int]:

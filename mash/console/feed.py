@@ -3,7 +3,7 @@
 No consumer group: every console replica reads everything, so each holds the whole view and
 any replica can answer any browser. `caught_up` is set once the records that were on the
 topics at start have been read, which is when the console reports itself ready. The same
-records feed the live statutory figures (`mash.figures`), so they are parsed once.
+records feed the live statutory figures (`mash.views.live_figures`), so they are parsed once.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from typing import Any
 
 import orjson
 
-from mash.views.queues import Change, ConsoleView, Queue
+from mash.views.queue_order import Queue
+from mash.views.queues import Change, ConsoleView
 
 # Past this many cases in one batch (a replay, a restart of the worker) one "resync" is
 # cheaper for everyone than rendering every row.

@@ -62,7 +62,7 @@ class ConsoleMetrics:
         self.registry = CollectorRegistry()
         self.registry.register(ViewCollector(view, hub, feed, now))
         # The live statutory figures: computed here because the console already follows
-        # the case and plan topics (see mash.figures).
+        # the case and plan topics (see mash.views.live_figures).
         self.registry.register(FiguresCollector(feed.figures))
         self.decisions = Counter(
             "mash_console_decisions_total",

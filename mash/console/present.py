@@ -18,7 +18,8 @@ from mash.domain.decisions import ConsentBasis, DecisionAction, ImmOutcome, Part
 from mash.domain.ruleset import Rag, Route
 from mash.domain.sealed import Sealed
 from mash.observability.logging import get_logger
-from mash.views.queues import QUEUE_TITLES, Queue, clock
+from mash.views.clocks import clock
+from mash.views.queue_order import QUEUE_TITLES, Queue
 from mash.views.summaries import concern
 
 log = get_logger(__name__)

@@ -10,14 +10,20 @@ one scan of the history, without deciding every earlier contact again.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 
 from pydantic import BaseModel, ConfigDict
 
 from mash.domain.case import CaseRecord, PlanRecord
-from mash.domain.derive import Cursor, Derived, derive, derive_appended, digest
+from mash.domain.derive import Cursor, Derived, derive, derive_appended
 from mash.domain.ruleset_history import RulesetHistory
 from mash.domain.timeline import ChildTimeline, ChildUpdate, Entry
+
+
+def digest(payload: bytes) -> str:
+    """A short fingerprint of a published record, to tell whether its content changed."""
+    return hashlib.blake2b(payload, digest_size=8).hexdigest()
 
 
 class ChildState(BaseModel):

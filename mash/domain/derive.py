@@ -21,11 +21,13 @@ when, never on the order the events were processed in.
 
 `derive_appended` is the shortcut for the usual event, a child's newest contact: the same record
 as `derive` would give it, from the `Cursor` where the last walk ended.
+
+One contact's decisions are applied by mash.domain.decision_trail; the words of its route by
+mash.domain.routing.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -38,20 +40,19 @@ from mash.domain.case import (
     CaseRecord,
     CaseState,
     DataQuality,
-    DecidedBy,
     PlanRecord,
     Reason,
     ReasonKind,
     Recommendation,
     Referral,
-    TrailItem,
-    TrailStatus,
 )
 from mash.domain.contact import ConsentStatus
-from mash.domain.decisions import DecisionAction, ImmDetails, ImmOutcome, Role
+from mash.domain.decision_trail import DecisionTrail
+from mash.domain.decisions import DecisionAction
 from mash.domain.outcomes import OutcomeType
 from mash.domain.referrals import is_re_referral, local_date
-from mash.domain.ruleset import Rag, Route, RouteTo, Ruleset
+from mash.domain.routing import LINKED, LINKED_PATHWAY, consent_reason, imm_route, level_route
+from mash.domain.ruleset import Route, RouteTo, Ruleset
 from mash.domain.ruleset_history import RulesetHistory
 from mash.domain.screening import EarlierContact, Known, Plan, Screening, concern_level, screen
 from mash.domain.timeline import ChildTimeline, ContactEntry, DecisionEntry, Entry, OutcomeEntry, order
@@ -59,9 +60,6 @@ from mash.domain.timeline import ChildTimeline, ContactEntry, DecisionEntry, Ent
 # A child's contacts are derived again with each of its events; the working-time clock is
 # the dearest part and depends only on these two values.
 _due_at = lru_cache(maxsize=65_536)(due_at)
-
-LINKED_PATHWAY = "To the allocated social worker: the child's social care case is open"
-SERVICE = "service"
 
 
 @dataclass(frozen=True)
@@ -80,159 +78,6 @@ class Cursor(BaseModel):
     open_case: str | None
 
 
-_IMM_ROUTES: dict[ImmOutcome, tuple[Route, str]] = {
-    ImmOutcome.NFA: (Route.UNIVERSAL, "No further action"),
-    ImmOutcome.ADVICE_SIGNPOST: (Route.UNIVERSAL, "Advice and signposting"),
-    ImmOutcome.EARLY_HELP: (Route.EARLY_HELP, "Early help"),
-    ImmOutcome.SINGLE_AGENCY: (Route.SINGLE_AGENCY, "Single agency support"),
-    ImmOutcome.CSC_ASSESSMENT: (Route.SOCIAL_CARE, "Children's social care assessment"),
-    ImmOutcome.STRATEGY_DISCUSSION: (Route.SOCIAL_CARE, "Strategy discussion (s47)"),
-}
-
-
-def imm_route(imm: ImmDetails) -> RouteTo:
-    """Where the meeting's outcome sends the contact (social care outcomes refer or link it).
-    The single agency's name is a person's free text: sealed, it stays in the trail, never in the
-    pathway (which is in clear, and shown to partners); only an event from before decisions were
-    sealed names it here."""
-    route, pathway = _IMM_ROUTES[imm.outcome]
-    if isinstance(imm.single_agency_name, str):
-        pathway = f"{pathway}: {imm.single_agency_name}"
-    return RouteTo(route=route, pathway=f"{pathway} (agreed at the integrated mid-day meeting)")
-
-
-_CONSENT_WORDS = {
-    "significant_harm": "the child is suffering or at risk of significant harm",
-    "increases_risk": "asking would increase the risk to the child",
-    "harmful_delay": "asking would cause harmful delay",
-    "specified_harm": "the concern is one where consent is never sought (sexual abuse, FGM, forced "
-    "marriage, honour-based violence, fabricated illness)",
-    "serious_crime": "asking would prejudice the prevention or detection of serious crime",
-}
-
-
-def _consent_phrase(entry: ContactEntry) -> str:
-    if entry.consent_status is ConsentStatus.GIVEN:
-        return "with the family's consent"
-    if entry.consent_reason is not None:
-        return f"without consent: {_CONSENT_WORDS[entry.consent_reason.value]}"
-    if entry.consent_status is ConsentStatus.REFUSED:
-        return "the family refused consent, and no reason to proceed without it is recorded"
-    return "consent to be sought"
-
-
-def _consent_reason(entry: ContactEntry) -> Reason:
-    status = entry.consent_status.value.replace("_", " ") if entry.consent_status else "not recorded"
-    if entry.consent_reason is not None:
-        why = _CONSENT_WORDS[entry.consent_reason.value]
-        text = f"Consent {status}; proceeding because {why}"
-    elif entry.consent_status is ConsentStatus.GIVEN:
-        text = "The family has consented"
-    else:
-        text = f"Consent {status}, and no reason to proceed without it: consent basis missing"
-    return Reason(kind=ReasonKind.CONSENT, rule=f"consent_{status.replace(' ', '_')}", text=text)
-
-
-@dataclass
-class _Decisions:
-    """One contact's decisions so far: the level and RAG in force, and the first decision."""
-
-    level: int
-    rag: Rag
-    decided_at: datetime | None = None
-    decided_by: DecidedBy | None = None
-    trail: list[TrailItem] = field(default_factory=list)
-    pending: dict[str, DecisionEntry] = field(default_factory=dict)
-    imm: ImmDetails | None = None  # the meeting's outcome that routes the contact, if any
-    discussed: bool = False  # the IMM has agreed an outcome for it
-    meetings: set[str] = field(default_factory=set)
-
-    def _step(self, d: DecisionEntry, to_level: int, to_rag: Rag, status: TrailStatus) -> None:
-        self.trail.append(
-            TrailItem(
-                decision_id=d.id,
-                at=d.at,
-                by=d.by,
-                role=d.role,
-                action=d.action,
-                from_level=self.level,
-                to_level=to_level,
-                from_rag=self.rag,
-                to_rag=to_rag,
-                rationale=d.rationale,
-                status=status,
-                signs_off=d.signs_off,
-                imm=d.imm,
-            )
-        )
-
-    def _decided(self, at: datetime, by: DecidedBy) -> None:
-        if self.decided_at is None:
-            self.decided_at, self.decided_by = at, by
-
-    def _set_level(self, level: int, rag: Rag) -> None:
-        if level != self.level:
-            self.imm = None  # a new level routes by the level again
-        self.level, self.rag = level, rag
-
-    def by_service(self, at: datetime, ruleset: Ruleset) -> None:
-        self.trail.append(
-            TrailItem(
-                decision_id=f"{SERVICE}-decision",
-                at=at,
-                by=SERVICE,
-                role=Role.SERVICE,
-                action=DecisionAction.CONFIRM,
-                from_level=self.level,
-                to_level=self.level,
-                from_rag=self.rag,
-                to_rag=self.rag,
-                rationale=f"Decided by the service, as ruleset {ruleset.version} allows for level "
-                f"{self.level} with no history at the service: no further action",
-                status="applied",
-            )
-        )
-        self._decided(at, DecidedBy.SERVICE)
-
-    def apply(self, d: DecisionEntry, ruleset: Ruleset) -> None:
-        """One decision, in its time order. Lowering a level-4 contact waits for a manager's
-        sign-off. An IMM outcome routes the contact as the meeting agreed until a later decision
-        changes its level. Only the first outcome from each meeting applies: a meeting recorded
-        twice, or an outcome sent twice under new ids, is kept in the trail as "ignored"."""
-        if d.action in (DecisionAction.CONFIRM, DecisionAction.CHANGE):
-            to_level = d.level if d.level is not None else self.level
-            to_rag = (
-                d.rag if d.rag is not None else (ruleset.rag[to_level] if d.level is not None else self.rag)
-            )
-            if self.level == 4 and to_level < 4 and d.role is not Role.MANAGER:
-                self.pending[d.id] = d
-                self._step(d, to_level, to_rag, "awaiting_sign_off")
-                return
-            self._step(d, to_level, to_rag, "applied")
-            self._set_level(to_level, to_rag)
-            self._decided(d.at, DecidedBy.COORDINATOR)
-            self.pending.clear()  # an applied decision supersedes a change waiting for sign-off
-        elif d.action is DecisionAction.IMM_OUTCOME:
-            if d.imm is None or d.imm.meeting_id in self.meetings:
-                self._step(d, self.level, self.rag, "ignored")
-                return
-            self.meetings.add(d.imm.meeting_id)
-            self._step(d, self.level, self.rag, "applied")
-            self.imm, self.discussed = d.imm, True
-            self._decided(d.at, DecidedBy.IMM)
-        elif d.action is DecisionAction.SIGN_OFF:
-            approved = self.pending.pop(d.signs_off or "", None) if d.role is Role.MANAGER else None
-            if approved is None:
-                self._step(d, self.level, self.rag, "ignored")
-                return
-            to_level = approved.level if approved.level is not None else self.level
-            to_rag = approved.rag if approved.rag is not None else ruleset.rag[to_level]
-            self._step(d, to_level, to_rag, "signed_off")
-            self._set_level(to_level, to_rag)
-            self._decided(d.at, DecidedBy.COORDINATOR)
-        # A rescreen is settled at the contact's receipt (`_Walk.contact`).
-
-
 @dataclass
 class _Contact:
     """A contact as the walk builds it."""
@@ -240,7 +85,7 @@ class _Contact:
     entry: ContactEntry
     ruleset: Ruleset
     recommendation: Screening
-    decisions: _Decisions
+    decisions: DecisionTrail
     linked_at_receipt: str | None
     rescreen: tuple[str, Screening] | None = None  # the rescreen decision that applies, and its screening
     case_id: str | None = None
@@ -255,19 +100,7 @@ class _Contact:
             return LINKED
         if self.decisions.imm is not None:
             return imm_route(self.decisions.imm)
-        return _level_route(self.ruleset, self.decisions.level, self.entry)
-
-
-LINKED = RouteTo(route=Route.SOCIAL_CARE, pathway=LINKED_PATHWAY)
-
-
-def _level_route(ruleset: Ruleset, level: int, entry: ContactEntry) -> RouteTo:
-    """The ruleset's route for a level, its pathway saying where consent stands when the
-    service it leads to needs the family's consent."""
-    to = ruleset.routes[level]
-    if level in ruleset.needs_consent:
-        return RouteTo(route=to.route, pathway=f"{to.pathway} ({_consent_phrase(entry)})")
-    return to
+        return level_route(self.ruleset, self.decisions.level, self.entry)
 
 
 @dataclass
@@ -302,7 +135,7 @@ class _Walk:
         ruleset = self.ruleset_of(entry)
         known = self.known()
         screening = screen(entry.indicators, known, entry.at, ruleset)
-        decisions = _Decisions(level=screening.level, rag=screening.rag)
+        decisions = DecisionTrail(level=screening.level, rag=screening.rag)
         c = _Contact(entry, ruleset, screening, decisions, linked_at_receipt=self.open_case)
         settings = ruleset.service_decides
         if (
@@ -348,11 +181,11 @@ class _Walk:
     def _rescreen_step(self, c: _Contact, d: DecisionEntry) -> None:
         decisions = c.decisions
         if c.rescreen is None or c.rescreen[0] != d.id:
-            decisions._step(d, decisions.level, decisions.rag, "ignored")
+            decisions.add_step(d, decisions.level, decisions.rag, "ignored")
             return
         screening = c.rescreen[1]
-        decisions._step(d, screening.level, screening.rag, "applied")
-        decisions._set_level(screening.level, screening.rag)
+        decisions.add_step(d, screening.level, screening.rag, "applied")
+        decisions.set_level(screening.level, screening.rag)
         c.recommendation = screening
         c.ruleset = self.rulesets.get(screening.ruleset_version) or c.ruleset
 
@@ -451,12 +284,12 @@ class _Walk:
 def _record(child_key: str, c: _Contact, re_referral: bool) -> CaseRecord:
     entry, decisions, screening = c.entry, c.decisions, c.recommendation
     in_force = c.route()
-    proposed = LINKED if c.linked_at_receipt is not None else _level_route(c.ruleset, screening.level, entry)
+    proposed = LINKED if c.linked_at_receipt is not None else level_route(c.ruleset, screening.level, entry)
     reasons = list(screening.reasons)
     if c.linked_at_receipt is not None:
         reasons.append(Reason(kind=ReasonKind.ROUTE, rule="linked_to_open_case", text=LINKED_PATHWAY))
     if decisions.level in c.ruleset.needs_consent:
-        reasons.append(_consent_reason(entry))
+        reasons.append(consent_reason(entry))
     if re_referral:
         text = "Re-referral: the child was referred to social care within the 12 months before"
         reasons.append(Reason(kind=ReasonKind.ROUTE, rule="re_referral", text=text))
@@ -571,7 +404,3 @@ def derive_appended(
     if contact.referral is Referral.REFERRAL:
         return None
     return _record(child_key, contact, re_referral=False), walk.cursor()
-
-
-def digest(payload: bytes) -> str:
-    return hashlib.blake2b(payload, digest_size=8).hexdigest()

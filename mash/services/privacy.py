@@ -10,14 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from aiokafka import AIOKafkaProducer
-
 from mash.adapters.keyring import ERASURE, ErasureRecord, Keyring
 from mash.adapters.keys import key_records, keys_follower
+from mash.adapters.ports import Publisher
+from mash.adapters.producer import Outgoing, command_publisher
 from mash.config import Settings
 from mash.domain.case import CaseRecord
 from mash.domain.retention import Due, RetentionPolicy, due_for_erasure
 from mash.services.rescreen import latest_records
+
+ROTATE_SLICE = 1000
 
 
 class UnknownChild(ValueError):
@@ -29,16 +31,6 @@ async def read_keyring(settings: Settings, *, opens: bool) -> Keyring:
     keyring = Keyring(settings.master() if opens else None)
     await keys_follower(settings, keyring, "command").read_to_end()
     return keyring
-
-
-async def _write(settings: Settings, records: list[tuple[bytes, bytes | None]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        for key, value in records:
-            await producer.send_and_wait(settings.topic("keys"), key=key, value=value)
-    finally:
-        await producer.stop()
 
 
 @dataclass(frozen=True)
@@ -60,7 +52,8 @@ async def child_of(settings: Settings, child_or_contact: str) -> tuple[str, list
 
 
 async def erase(
-    settings: Settings,
+    publisher: Publisher,
+    keys_topic: str,
     keyring: Keyring,
     child_key: str,
     contacts: list[str],
@@ -75,10 +68,9 @@ async def erase(
     record = ErasureRecord(
         child_key=child_key, reason=reason, by=by, erased_at=now, contacts=contacts, keys=keys
     )
-    await _write(
-        settings,
-        [(key.encode(), None) for key in keys]
-        + [(f"{ERASURE}{child_key}".encode(), record.model_dump_json().encode())],
+    await publisher.publish(
+        *(Outgoing(keys_topic, None, key.encode()) for key in keys),
+        Outgoing(keys_topic, record.model_dump_json().encode(), f"{ERASURE}{child_key}".encode()),
     )
     for key in keys:
         keyring.erase(key)
@@ -103,11 +95,21 @@ async def apply_retention(settings: Settings, now: datetime, *, apply: bool) -> 
     """The children the policy says to erase today; erased when `apply`."""
     keyring = await read_keyring(settings, opens=False)
     due = await retention_due(settings, keyring, now.date())
-    if apply:
+    if apply and due:
         records = list((await latest_records(settings)).values())
-        for child in due:
-            contacts = _contacts_of(records, child.child_key)
-            await erase(settings, keyring, child.child_key, contacts, child.reason, "retention", now)
+        async with command_publisher(settings) as publisher:
+            for child in due:
+                contacts = _contacts_of(records, child.child_key)
+                await erase(
+                    publisher,
+                    settings.topic("keys"),
+                    keyring,
+                    child.child_key,
+                    contacts,
+                    child.reason,
+                    "retention",
+                    now,
+                )
     return due
 
 
@@ -115,5 +117,10 @@ async def rotate(settings: Settings) -> int:
     """Wraps every data key not yet under the current master key with it; returns how many."""
     keyring = await read_keyring(settings, opens=True)
     rewrapped = keyring.rewrapped()
-    await _write(settings, [(key, value) for key, value, _ in key_records(rewrapped)])
+    topic = settings.topic("keys")
+    records = [Outgoing(topic, value, key) for key, value, _ in key_records(rewrapped)]
+    async with command_publisher(settings) as publisher:
+        # In slices: a council's keys are one per contact, and each slice has the produce timeout.
+        for start in range(0, len(records), ROTATE_SLICE):
+            await publisher.publish(*records[start : start + ROTATE_SLICE])
     return len(rewrapped)

@@ -8,11 +8,17 @@ are at `.example` domains and their phone numbers in Ofcom's 01632 960xxx drama 
 The generator is pure: `simulate` draws only from `random.Random(config.seed)` and never
 reads the clock, so one seed and one config always give byte-identical lines, in event-time
 order (at one instant an outcome comes before a contact and a decision after it, as the
-service orders them). The package: `catalogue` (the static data: indicators, sources and
-their level mixes, hours, names, the people), `config` (`SimulationConfig`), `people` (who
-decides what, and when), `generator` (the days, the children, the case system) and `writer`
-(a JSONL file, or posting to a running intake). The line format is in docs/figures.md
-("Replay files").
+service orders them). The package:
+
+- `config`: what to simulate (`SimulationConfig`);
+- `catalogue`: the static data (indicators, sources and their level mixes, hours, names);
+- `generator`: the days and the contacts, in event-time order, from
+  - `population` (the children and families, and who a contact is about),
+  - `partners` (what a partner reports: level, indicators, consent, referrer),
+  - `people` (who decides a contact, what, and when),
+  - `case_system` (the outcomes that follow the people's decisions);
+- `lines`: the line format (docs/figures.md, "Replay files");
+- `writer`: a JSONL file, or posting to a running intake.
 
 How the figures in `docs/domain-primer.md` shape the data (national figures for England):
 
@@ -85,7 +91,8 @@ How the figures in `docs/domain-primer.md` shape the data (national figures for 
 from __future__ import annotations
 
 from mash.simulate.config import SimulationConfig
-from mash.simulate.generator import Line, simulate
+from mash.simulate.generator import simulate
+from mash.simulate.lines import Line
 from mash.simulate.writer import PostError, PostResult, post_to_service, write_jsonl
 
 __all__ = [

@@ -1,8 +1,9 @@
 """The static data of `mash simulate`: indicators, sources and their level mixes, hours of the
-day, fictional names and numbers, and what the simulated people decide with.
+day, and fictional names and numbers (what the simulated people decide with is beside them, in
+mash.simulate.people).
 
-Nothing here draws a random number or reads the clock: the generator (mash.simulate.generator)
-does the drawing, with these tables as its weights.
+These are the generator's weights: nothing here reads the clock, and only `fictional_nhs_number`
+draws, from the `random.Random` the generator passes it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Final
 
 from mash.domain.calendar import DEFAULT_CALENDAR
 from mash.domain.contact import CinSource
-from mash.domain.decisions import ImmOutcome, PartnerAgency
 from mash.domain.nhs import WEIGHTS
 
 DEMO_AGENCY_IDS: Final = frozenset({"police", "school", "health", "early-help", "case-system"})
@@ -23,7 +23,7 @@ OUTCOME_AGENCY: Final = "case-system"
 
 # ---------------------------------------------------------------------------------------------
 # Indicators: code -> (level, youngest age, oldest age, applies to a whole household).
-# Levels must match the default ruleset; tests/unit/test_simulate.py checks they do.
+# Levels must match the default ruleset; tests/unit/simulate/test_generator.py checks they do.
 
 INDICATORS: Final[Mapping[str, tuple[int, int, int, bool]]] = {
     "disclosure_of_abuse": (4, 4, 17, False),
@@ -160,7 +160,7 @@ _GP = (
 # partner reports; they are tuned so that, once the service's history rules have raised
 # repeat contacts and people have decided, about 22% of contacts become referrals and about
 # a quarter go to social care, linked contacts included (checked with the worker's own
-# functions in tests/unit/test_simulate.py).
+# functions in tests/unit/simulate/test_generator.py).
 SOURCES: Final[tuple[Source, ...]] = (
     Source(
         CinSource.SCHOOLS, "school", 0.27, "school", (0.15, 0.73, 0.09, 0.03), _SCHOOL,
@@ -369,47 +369,3 @@ def fictional_nhs_number(rng: random.Random) -> str:
         check = nhs_check_digit(nine)
         if check is not None:
             return f"{nine}{check}"
-
-
-# ---------------------------------------------------------------------------------------------
-# The people who decide: the MASH's coordinators and managers, and the integrated mid-day meeting.
-
-COORDINATORS: Final = tuple(f"coordinator-{n}" for n in range(1, 9))
-MANAGERS: Final = tuple(f"manager-{n}" for n in range(1, 4))
-
-# What the meeting agrees for a case at each level it discusses, and how often: most level 2
-# cases go to early help, most level 3 cases to a social care assessment.
-IMM_OUTCOMES: Final[Mapping[int, tuple[tuple[ImmOutcome, float], ...]]] = {
-    2: (
-        (ImmOutcome.EARLY_HELP, 0.6),
-        (ImmOutcome.SINGLE_AGENCY, 0.15),
-        (ImmOutcome.ADVICE_SIGNPOST, 0.15),
-        (ImmOutcome.NFA, 0.1),
-    ),
-    3: (
-        (ImmOutcome.CSC_ASSESSMENT, 0.7),
-        (ImmOutcome.EARLY_HELP, 0.18),
-        (ImmOutcome.STRATEGY_DISCUSSION, 0.05),
-        (ImmOutcome.SINGLE_AGENCY, 0.07),
-    ),
-}
-# The agency a single-agency outcome names, and who leads it.
-SINGLE_AGENCIES: Final[tuple[tuple[str, PartnerAgency], ...]] = (
-    ("School nursing service", PartnerAgency.HEALTH),
-    ("CAMHS", PartnerAgency.HEALTH),
-    ("Education welfare service", PartnerAgency.EDUCATION),
-    ("Youth service", PartnerAgency.EARLY_HELP),
-    ("Youth justice service", PartnerAgency.YOUTH_JUSTICE),
-)
-LEAD_AGENCY: Final[Mapping[ImmOutcome, PartnerAgency]] = {
-    ImmOutcome.EARLY_HELP: PartnerAgency.EARLY_HELP,
-    ImmOutcome.CSC_ASSESSMENT: PartnerAgency.CHILDRENS_SOCIAL_CARE,
-    ImmOutcome.STRATEGY_DISCUSSION: PartnerAgency.CHILDRENS_SOCIAL_CARE,
-}
-# With no service to offer, the agency that raised the concern keeps the lead.
-REFERRING_AGENCY: Final[Mapping[str, PartnerAgency]] = {
-    "police": PartnerAgency.POLICE,
-    "school": PartnerAgency.EDUCATION,
-    "health": PartnerAgency.HEALTH,
-    "early-help": PartnerAgency.EARLY_HELP,
-}

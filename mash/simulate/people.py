@@ -19,24 +19,59 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Final
 
 from mash.domain.calendar import DEFAULT_CALENDAR, add_working_time, is_working_time, next_working_day
 from mash.domain.contact import ConsentReason, ConsentStatus
-from mash.domain.decisions import NEEDS_CONSENT, ConsentBasis, DecisionAction, ImmOutcome, Role
+from mash.domain.decisions import NEEDS_CONSENT, ConsentBasis, DecisionAction, ImmOutcome, PartnerAgency, Role
 from mash.domain.imm import DEFAULT_CUTOFF, meeting_id
 from mash.domain.ruleset import Rag, Route, Ruleset
 from mash.domain.screening import Screening
-from mash.simulate.catalogue import (
-    COORDINATORS,
-    IMM_OUTCOMES,
-    LEAD_AGENCY,
-    MANAGERS,
-    REFERRING_AGENCY,
-    SINGLE_AGENCIES,
-)
 from mash.simulate.config import SimulationConfig
+
+# Who decides: the MASH's coordinators and managers, and the integrated mid-day meeting.
+COORDINATORS: Final = tuple(f"coordinator-{n}" for n in range(1, 9))
+MANAGERS: Final = tuple(f"manager-{n}" for n in range(1, 4))
+
+# What the meeting agrees for a case at each level it discusses, and how often: most level 2
+# cases go to early help, most level 3 cases to a social care assessment.
+IMM_OUTCOMES: Final[Mapping[int, tuple[tuple[ImmOutcome, float], ...]]] = {
+    2: (
+        (ImmOutcome.EARLY_HELP, 0.6),
+        (ImmOutcome.SINGLE_AGENCY, 0.15),
+        (ImmOutcome.ADVICE_SIGNPOST, 0.15),
+        (ImmOutcome.NFA, 0.1),
+    ),
+    3: (
+        (ImmOutcome.CSC_ASSESSMENT, 0.7),
+        (ImmOutcome.EARLY_HELP, 0.18),
+        (ImmOutcome.STRATEGY_DISCUSSION, 0.05),
+        (ImmOutcome.SINGLE_AGENCY, 0.07),
+    ),
+}
+# The agency a single-agency outcome names, and who leads it.
+SINGLE_AGENCIES: Final[tuple[tuple[str, PartnerAgency], ...]] = (
+    ("School nursing service", PartnerAgency.HEALTH),
+    ("CAMHS", PartnerAgency.HEALTH),
+    ("Education welfare service", PartnerAgency.EDUCATION),
+    ("Youth service", PartnerAgency.EARLY_HELP),
+    ("Youth justice service", PartnerAgency.YOUTH_JUSTICE),
+)
+LEAD_AGENCY: Final[Mapping[ImmOutcome, PartnerAgency]] = {
+    ImmOutcome.EARLY_HELP: PartnerAgency.EARLY_HELP,
+    ImmOutcome.CSC_ASSESSMENT: PartnerAgency.CHILDRENS_SOCIAL_CARE,
+    ImmOutcome.STRATEGY_DISCUSSION: PartnerAgency.CHILDRENS_SOCIAL_CARE,
+}
+# With no service to offer, the agency that raised the concern keeps the lead.
+REFERRING_AGENCY: Final[Mapping[str, PartnerAgency]] = {
+    "police": PartnerAgency.POLICE,
+    "school": PartnerAgency.EDUCATION,
+    "health": PartnerAgency.HEALTH,
+    "early-help": PartnerAgency.EARLY_HELP,
+}
 
 WORKING_DAY = DEFAULT_CALENDAR.working_day_seconds
 # The meeting starts at 12:00; its outcomes are recorded once it ends.

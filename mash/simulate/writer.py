@@ -17,7 +17,8 @@ import orjson
 
 from mash.simulate.catalogue import DEMO_AGENCY_IDS
 from mash.simulate.config import SimulationConfig
-from mash.simulate.generator import Line, simulate
+from mash.simulate.generator import simulate
+from mash.simulate.lines import Line
 
 if TYPE_CHECKING:
     import httpx

@@ -8,14 +8,14 @@ repeated submission with the original ids and produces nothing new.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import orjson
-from aiokafka import ConsumerRecord
 
 from mash.adapters.follow import TopicFollower
 from mash.adapters.keyring import Keyring
+from mash.adapters.ports import Follower, OnRecord, Record
 from mash.config import Settings
 from mash.domain.contact import ContactEvent
 from mash.observability.logging import get_logger
@@ -115,12 +115,16 @@ def _headers(pairs: Iterable[tuple[str, bytes]]) -> dict[str, str]:
     return {k: v.decode() for k, v in pairs}
 
 
-def ledger_follower(settings: Settings, ledger: Ledger, keyring: Keyring) -> TopicFollower:
+def ledger_topics(settings: Settings) -> list[str]:
+    return [settings.topic("contacts"), settings.topic("cases"), settings.topic("keys")]
+
+
+def ledger_reader(settings: Settings, ledger: Ledger, keyring: Keyring) -> OnRecord:
     """Feeds the ledger from the contacts topic (headers only) and the cases topic, and the
     keyring from the keys topic."""
     contacts, keys = settings.topic("contacts"), settings.topic("keys")
 
-    def on_record(record: ConsumerRecord[bytes, bytes]) -> None:
+    def on_record(record: Record) -> None:
         if record.topic == keys:
             keyring.on_record(record.key, record.value)
         elif record.topic == contacts:
@@ -135,4 +139,55 @@ def ledger_follower(settings: Settings, ledger: Ledger, keyring: Keyring) -> Top
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 log.warning("ledger_unreadable_case", offset=record.offset)
 
-    return TopicFollower(settings, [contacts, settings.topic("cases"), keys], on_record, "ledger")
+    return on_record
+
+
+Follow = Callable[[list[str], OnRecord], Follower]
+"""Makes a follower of these topics handing each record to `on_record`."""
+
+
+class LedgerFeed:
+    """The ledger and the keyring, kept current from Kafka by one follower.
+
+    It starts following only once Kafka has been reached (`following` stays False until then),
+    and is rebuilt from nothing when the broker turns out to be a fresh one (a restarted
+    embedded broker): what the ledger knew is then gone from Kafka too.
+    """
+
+    def __init__(self, settings: Settings, keyring: Keyring, follow: Follow) -> None:
+        self.ledger = Ledger()
+        self.keyring = keyring
+        self.following = False
+        self._follow = follow
+        self._topics = ledger_topics(settings)
+        self._on_record = ledger_reader(settings, self.ledger, keyring)
+        self._follower = follow(self._topics, self._on_record)
+
+    @classmethod
+    def from_kafka(cls, settings: Settings, keyring: Keyring) -> LedgerFeed:
+        def follow(topics: list[str], on_record: OnRecord) -> Follower:
+            return TopicFollower(settings, topics, on_record, "ledger")
+
+        return cls(settings, keyring, follow)
+
+    @property
+    def caught_up(self) -> bool:
+        """Whether the ledger has read what Kafka held when it started: until then, "no such
+        submission" could be wrong."""
+        return self._follower.caught_up.is_set()
+
+    async def start(self) -> None:
+        await self._follower.start()
+        self.following = True
+
+    async def stop(self) -> None:
+        await self._follower.stop()
+
+    async def rebuild(self) -> None:
+        """Forgets everything and, if it was following, reads the (fresh) topics again."""
+        await self._follower.stop()
+        self.ledger.clear()
+        self.keyring.clear()
+        self._follower = self._follow(self._topics, self._on_record)
+        if self.following:
+            await self._follower.start()

@@ -5,30 +5,27 @@ console replicas build the same view, and a restarted console rebuilds it by rea
 topics again. This module is the pure part: no Kafka, no HTTP, and it never reads the
 clock itself (callers pass `now`).
 
-Each queue keeps its cases in sorted order as they change (a bisect into a list of sort
-keys), so with 10,000 open cases an event costs one insert and one removal, counts are a
-length or a bisect, and a page is a slice: nothing is re-sorted or re-rendered per event.
+The queues themselves, and the order each keeps, are in mash.views.queue_order: nothing is
+re-sorted or re-rendered per event.
 """
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_left, insort
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from enum import Enum, StrEnum
+from datetime import date, datetime
+from enum import Enum
 from typing import Literal
 
 from pydantic import ValidationError
 
 from mash.adapters.keyring import ERASURE, Keyring, token_of
 from mash.adapters.sealing import Unreadable
-from mash.domain.calendar import DEFAULT_CALENDAR, WorkingCalendar, working_seconds_between
-from mash.domain.case import CaseRecord, CaseState, PlanRecord, Referral, supersedes
+from mash.domain.case import CaseRecord, CaseState, PlanRecord, supersedes
 from mash.domain.contact import ContactEvent, SealedContactEvent
-from mash.domain.ruleset import Rag, Route
+from mash.domain.ruleset import Rag
 from mash.observability.logging import get_logger
 from mash.views.matches import SHOWN, Match, Person, best, related_dates
+from mash.views.queue_order import RECENTLY_CLOSED, Queue, SortedQueue, queues_of, sort_key
 from mash.views.summaries import ERASED as ERASED_LINE
 from mash.views.summaries import ChildLine, child_line
 
@@ -42,133 +39,7 @@ class Erased(Enum):
 
 
 ERASED = Erased.ERASED
-
-
-class Queue(StrEnum):
-    AWAITING = "awaiting"
-    EARLY_HELP = "early_help"
-    SOCIAL_CARE = "social_care"
-    IMM = "imm"
-    CLOSED = "closed"
-
-
-QUEUE_TITLES: dict[Queue, str] = {
-    Queue.AWAITING: "Awaiting decision",
-    Queue.EARLY_HELP: "Early help",
-    Queue.SOCIAL_CARE: "Children's social care",
-    Queue.IMM: "IMM agenda",
-    Queue.CLOSED: "Recently closed",
-}
-RECENTLY_CLOSED = timedelta(days=7)
 INDEX_STEP = 200  # contacts opened at a time for the possible matches' index (about 30 ms)
-
-# (tier, primary, secondary, contact id): floats so every queue's keys compare the same way, and
-# the contact id last so two cases with equal times still have one fixed order. The tier puts an
-# identity to check ahead of every other contact awaiting a decision; it is UNFLAGGED elsewhere.
-SortKey = tuple[float, float, float, str]
-FLAGGED, UNFLAGGED = -1.0, 0.0
-TIERS = (FLAGGED, UNFLAGGED)
-
-
-def queues_of(record: CaseRecord) -> frozenset[Queue]:
-    """The queues a case belongs in, from its latest record alone.
-
-    Every contact nobody has decided waits in "awaiting decision", linked ones too: the screening
-    only recommends. A contact about a child whose case is open is the allocated worker's from
-    its receipt, so it is listed under social care as well, decided or not.
-    """
-    # Handed to a single partner agency, the case has left the front door as surely as a closed one.
-    if record.state is CaseState.CLOSED or (
-        record.state is CaseState.DECIDED and record.route is Route.SINGLE_AGENCY
-    ):
-        return frozenset({Queue.CLOSED})
-    found: set[Queue] = set()
-    if record.state is CaseState.AWAITING_DECISION:
-        found.add(Queue.AWAITING)
-    elif record.route is Route.EARLY_HELP:
-        found.add(Queue.EARLY_HELP)
-    elif record.route is Route.SOCIAL_CARE:
-        found.add(Queue.SOCIAL_CARE)
-    if record.referral is Referral.LINKED_TO_OPEN_CASE:
-        found.add(Queue.SOCIAL_CARE)
-    if record.imm_agenda and 2 <= record.level <= 4:
-        found.add(Queue.IMM)
-    return frozenset(found)
-
-
-def closed_at(record: CaseRecord) -> datetime:
-    """When the case left the front door: its social care case closed, or it was decided NFA."""
-    return record.case_closed_at or record.decided_at or record.received_at
-
-
-def sort_key(queue: Queue, record: CaseRecord) -> SortKey:
-    received = record.received_at.timestamp()
-    if queue is Queue.AWAITING:
-        # An identity to check first (nothing of it joins the child's history until someone
-        # decides whose it is); then soonest due first, so overdue cases lead; no target (blue) last.
-        tier = FLAGGED if record.identity_to_check else UNFLAGGED
-        due = record.due_at.timestamp() if record.due_at else math.inf
-        return (tier, due, received, record.contact_id)
-    if queue is Queue.IMM:
-        return (UNFLAGGED, -float(record.level), received, record.contact_id)
-    if queue is Queue.CLOSED:
-        return (UNFLAGGED, -closed_at(record).timestamp(), 0.0, record.contact_id)
-    # Oldest first: the longest waiting for the service.
-    return (UNFLAGGED, received, 0.0, record.contact_id)
-
-
-class SortedQueue:
-    """Contact ids in sort-key order, with their keys, so one case moves in O(log n + n memmove)."""
-
-    def __init__(self) -> None:
-        self._keys: list[SortKey] = []
-        self._key_of: dict[str, SortKey] = {}
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __contains__(self, contact_id: object) -> bool:
-        return contact_id in self._key_of
-
-    def put(self, key: SortKey) -> None:
-        self.discard(key[3])
-        insort(self._keys, key)
-        self._key_of[key[3]] = key
-
-    def discard(self, contact_id: str) -> None:
-        key = self._key_of.pop(contact_id, None)
-        if key is not None:
-            del self._keys[bisect_left(self._keys, key)]
-
-    def index(self, contact_id: str) -> int | None:
-        key = self._key_of.get(contact_id)
-        return None if key is None else bisect_left(self._keys, key)
-
-    def _spans_before(self, primary: float) -> list[tuple[int, int]]:
-        """In each tier, where the keys with a primary value below `primary` are."""
-        return [
-            (
-                bisect_left(self._keys, (tier, -math.inf, -math.inf, "")),
-                bisect_left(self._keys, (tier, primary, -math.inf, "")),
-            )
-            for tier in TIERS
-        ]
-
-    def count_before(self, primary: float) -> int:
-        """How many keys have a primary value below `primary`, whatever their tier."""
-        return sum(stop - start for start, stop in self._spans_before(primary))
-
-    def ids_before(self, primary: float) -> list[str]:
-        """The contact ids whose primary value is below `primary`, in queue order."""
-        return [key[3] for start, stop in self._spans_before(primary) for key in self._keys[start:stop]]
-
-    def count_up_to(self, primary: float) -> int:
-        """How many keys come before the first unflagged one with a primary value above `primary`
-        (the flagged tier, which only the awaiting queue has, first)."""
-        return bisect_left(self._keys, (UNFLAGGED, primary, math.inf, ""))
-
-    def ids(self, start: int, stop: int) -> list[str]:
-        return [key[3] for key in self._keys[start:stop]]
 
 
 @dataclass(frozen=True)
@@ -368,6 +239,11 @@ class ConsoleView:
         oldest = min(received, default=None)
         return max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
 
+    def child_key_of(self, contact_id: str) -> str | None:
+        """The child key of a contact the console knows (None for one it does not)."""
+        found = self.records.get(contact_id)
+        return found.child_key if found is not None else None
+
     def child_contacts(self, contact_id: str) -> list[str]:
         """The other contacts the console has about this contact's child, by contact id."""
         record = self.records[contact_id]
@@ -467,46 +343,3 @@ class ConsoleView:
             key=lambda p: p.started_at,
         )
         return History(others=others, open_case=open_case, plans=plans)
-
-
-@dataclass(frozen=True)
-class Clock:
-    """A case's screening clock, as a coordinator reads it."""
-
-    overdue: bool
-    text: str  # e.g. "3 h 20 m left (working time)", "overdue by 45 m", "no target"
-    working: bool  # counted in working time (amber, green) rather than clock time (red)
-
-
-def _span(seconds: float, day_seconds: float, day_word: str) -> str:
-    seconds = abs(seconds)
-    if seconds < 60:
-        return "under 1 m"
-    days, rest = divmod(int(seconds), int(day_seconds))
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    parts = [f"{days} {day_word}{'' if days == 1 else 's'}"] if days else []
-    if hours:
-        parts.append(f"{hours} h")
-    if minutes and not days:
-        parts.append(f"{minutes} m")
-    return " ".join(parts) or "under 1 m"
-
-
-def clock(
-    rag: Rag, due: datetime | None, now: datetime, calendar: WorkingCalendar = DEFAULT_CALENDAR
-) -> Clock:
-    """Time left until the case is due: clock time for red (worked out of hours), working time otherwise."""
-    if due is None:
-        return Clock(overdue=False, text="no target", working=False)
-    overdue = due < now
-    if rag is Rag.RED:
-        left = (due - now).total_seconds()
-        span = _span(left, 86_400, "day")
-        return Clock(overdue, f"overdue by {span}" if overdue else f"{span} left", working=False)
-    day = calendar.working_day_seconds
-    if overdue:
-        span = _span(working_seconds_between(due, now, calendar), day, "working day")
-        return Clock(True, f"overdue by {span} (working time)", working=True)
-    span = _span(working_seconds_between(now, due, calendar), day, "working day")
-    return Clock(False, f"{span} left (working time)", working=True)

@@ -1,7 +1,8 @@
-"""faust's Kafka consumer: the worker's drain loop, which hands a backlog to the agent without a
-round of tasks per message, and fetches again soon while the agent's buffer holds a partition back.
+"""faust's Kafka consumer, delivering a backlog to the agent without a round of tasks per message,
+and fetching again soon while the agent's buffer holds a partition back.
 
-This loop is faust 0.15.3's own with two changes.
+Its drain loop is faust 0.15.3's own (`mash.worker.faust_internals.DrainLoop`) with two changes,
+chosen here.
 
 Delivery. faust delivers each fetched message through `Service.wait_first`: four tasks (the
 delivery, and waits on "flow suspended", "stopped" and "crashed"), `asyncio.wait`, then three
@@ -34,14 +35,12 @@ background, whatever the loop asks for.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
 import faust
-from faust.transport import consumer as faust_consumer
-from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+
+from mash.worker.faust_internals import DrainLoop
 
 BACKLOG = 500
 # Well under the time the agent takes to empty the 40% of its buffer that is left when faust
@@ -49,95 +48,18 @@ BACKLOG = 500
 HELD_BACK_POLL_S = 0.05
 
 
-class Consumer(faust_aiokafka.Consumer):
+class Consumer(DrainLoop):
+    def fetch_wait(self) -> float:
+        return HELD_BACK_POLL_S if self.held_back() else super().fetch_wait()
+
+    def deliver_directly(self, tp: TP, offset: int) -> bool:
+        return self.far_behind(tp, offset)
+
     def far_behind(self, tp: TP, offset: int) -> bool:
         """Whether the partition holds more than `BACKLOG` records after `offset`, as of the
         latest fetch."""
         end = self.highwater(tp)
         return end is not None and end - offset > BACKLOG
-
-    async def _drain_messages(self, fetcher: Any) -> None:
-        # faust 0.15.3's `Consumer._drain_messages`; only the fetch wait and the delivery differ
-        # (marked).
-        callback = self.callback
-        getmany = self.getmany
-        consumer_should_stop = self._stopped.is_set
-        fetcher_should_stop = fetcher._stopped.is_set
-
-        get_read_offset = self._read_offset.__getitem__
-        set_read_offset = self._read_offset.__setitem__
-        flag_consumer_fetching = faust_consumer.CONSUMER_FETCHING
-        set_flag = self.diag.set_flag
-        unset_flag = self.diag.unset_flag
-        commit_every = self._commit_every
-        acks_enabled_for = self.app.topics.acks_enabled_for
-        flow_suspended = self.suspend_flow.is_set
-
-        yield_every = 100
-        num_since_yield = 0
-        sleep = asyncio.sleep
-
-        try:
-            while not (consumer_should_stop() or fetcher_should_stop()):
-                set_flag(flag_consumer_fetching)
-                # mash: the fetch wait.
-                timeout = HELD_BACK_POLL_S if self._buffered_partitions else 1.0
-                ait = cast(AsyncIterator[tuple[TP, Any]], getmany(timeout=timeout))
-
-                # Sleeping because sometimes getmany is called in a loop
-                # never releasing to the event loop
-                await self.sleep(0)
-                if not self.should_stop:
-                    async for tp, message in ait:
-                        num_since_yield += 1
-                        if num_since_yield > yield_every:
-                            await sleep(0)
-                            num_since_yield = 0
-
-                        offset = message.offset
-                        r_offset = get_read_offset(tp)
-                        if r_offset is None or offset >= r_offset:
-                            gap = offset - (r_offset or 0)
-                            # We have a gap in income messages
-                            if gap > 1 and r_offset:
-                                acks_enabled = acks_enabled_for(message.topic)
-                                if acks_enabled:
-                                    await self._add_gap(tp, r_offset + 1, offset)
-                            if commit_every is not None and self._n_acked >= commit_every:
-                                self._n_acked = 0
-                                await self.commit()
-                            # mash: the delivery.
-                            if not flow_suspended() and self.far_behind(tp, offset):
-                                await callback(message)
-                            else:
-                                await self.wait_first(callback(message), self.suspend_flow.wait())
-                            set_read_offset(tp, offset)
-                        else:
-                            self.log.dev(
-                                "DROPPED MESSAGE ROFF %r: k=%r v=%r",
-                                offset,
-                                message.key,
-                                message.value,
-                            )
-                    unset_flag(flag_consumer_fetching)
-
-        except self.consumer_stopped_errors:
-            if self.transport.app.should_stop:
-                # we're already stopping so ignore
-                self.log.info("Broker stopped consumer, shutting down...")
-                return
-            raise
-        except asyncio.CancelledError:
-            if self.transport.app.should_stop:
-                # we're already stopping so ignore
-                self.log.info("Consumer shutting down for user cancel.")
-                return
-            raise
-        except Exception as exc:
-            self.log.exception("Drain messages raised: %r", exc)
-            raise
-        finally:
-            unset_flag(flag_consumer_fetching)
 
 
 def use_consumer(app: faust.App) -> None:

@@ -40,6 +40,12 @@ import faust
 from aiokafka import TopicPartition
 
 from mash.observability.logging import get_logger
+from mash.worker.faust_internals import (
+    broker_committed,
+    committed_offset,
+    count_hand_overs,
+    seek_to_beginning,
+)
 
 log = get_logger(__name__)
 
@@ -63,6 +69,13 @@ def record_not_delivered(exc: BaseException) -> NoReturn:
     stop_uncommitted("record not delivered", error=type(exc).__name__)
 
 
+def keep_delivery(app: faust.App, send_timeout_s: float) -> None:
+    """Everything here that faust's own delivery needs, on `app`, before the worker starts."""
+    app.sensors.add(StopWhenASendFails())
+    complete_flush(app, send_timeout_s)
+    complete_seek(app)
+
+
 def complete_flush(app: faust.App, timeout_s: float) -> None:
     """Makes the producer's flush wait until every record in faust's send buffer is with aiokafka.
 
@@ -70,21 +83,12 @@ def complete_flush(app: faust.App, timeout_s: float) -> None:
     aiokafka's own flush, which faust runs next, then waits for those records' acknowledgements.
     """
     buffer: Any = app.producer.buffer
-    handing_over = buffer._send_pending
-    sending = 0
-
-    async def send_pending(message: Any) -> None:
-        nonlocal sending
-        sending += 1
-        try:
-            await handing_over(message)
-        finally:
-            sending -= 1
+    sending = count_hand_overs(buffer)
 
     async def flush() -> None:
         # The buffer task sets `message_sent` after each record it hands over; a record that
         # cannot be handed over within the send timeout stops the worker.
-        while buffer.size or sending:
+        while buffer.size or sending():
             if buffer.should_stop:
                 # Its task hands over nothing more once stopping: fail, so nothing is committed.
                 # (faust's own flush raises here too.)
@@ -93,9 +97,8 @@ def complete_flush(app: faust.App, timeout_s: float) -> None:
             try:
                 await asyncio.wait_for(buffer.message_sent.wait(), timeout=timeout_s)
             except TimeoutError:
-                stop_uncommitted("records not handed to Kafka", waiting=buffer.size + sending)
+                stop_uncommitted("records not handed to Kafka", waiting=buffer.size + sending())
 
-    buffer._send_pending = send_pending
     buffer.flush = flush
 
 
@@ -120,10 +123,10 @@ def complete_seek(app: faust.App) -> None:
         from_first = [
             TopicPartition(tp.topic, tp.partition)  # aiokafka's, not faust's TP
             for tp in consumer.assignment()
-            if tp.topic not in app.tables.changelog_topics and not consumer._committed_offset.get(tp)
+            if tp.topic not in app.tables.changelog_topics and not committed_offset(consumer, tp)
         ]
         if from_first:
-            await consumer._thread.seek_to_beginning(*from_first)
+            await seek_to_beginning(consumer, *from_first)
 
     consumer.perform_seek = perform_seek
 
@@ -169,11 +172,9 @@ def record_order(app: faust.App) -> RecordOrder:
     filled in only after it has started handing out records, and its consumer has no call for
     one partition's committed offset: that goes to aiokafka on the consumer's thread."""
     consumer: Any = app.consumer
-    thread: Any = consumer._thread  # the faust aiokafka driver's consumer thread
 
     async def committed(tp: Any) -> int | None:
-        offset: int | None = await thread.call_thread(thread._ensure_consumer().committed, tp)
-        return offset
+        return await broker_committed(consumer, tp)
 
     async def earliest(tp: Any) -> int:
         offsets: dict[Any, int] = await consumer.earliest_offsets(tp)  # as the lag metric asks

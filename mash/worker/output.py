@@ -37,20 +37,22 @@ from typing import Any, NoReturn, cast
 
 import faust
 from aiokafka.errors import KafkaError
-from faust.stores.rocksdb import Store as RocksDBStore
 
 from mash.observability import metrics
 from mash.worker.delivery import record_not_delivered
+from mash.worker.faust_internals import aiokafka_producer, table_db
 from mash.worker.pipeline_metrics import send_failed
 
 # A child's state in the table: the partition of its events and its key.
 Where = tuple[int, bytes]
+# aiokafka's producer, which faust creates as it starts: asked for at each send.
+Producer = Callable[[], Any]
 
 
 class Output:
     """The worker's sends for one table and its output topics."""
 
-    def __init__(self, producer: Callable[[], Any], table: Any, topics: list[str]) -> None:
+    def __init__(self, producer: Producer, table: Any, topics: list[str]) -> None:
         self.producer = producer  # aiokafka's producer, which faust creates as it starts
         self.table = table  # a faust Table of bytes
         self.changelog = table.changelog_topic.get_topic_name()
@@ -82,11 +84,7 @@ class Output:
         return list(self._store(partition).items())
 
     def _store(self, partition: int) -> MutableMapping[bytes, bytes]:
-        """Where the table keeps `partition`'s keys: faust's RocksDB store has a database per
-        partition (opened as faust's own reads and writes open it); the memory store one dict."""
-        store = self.table.data
-        keys = store._db_for_partition(partition) if isinstance(store, RocksDBStore) else store
-        return cast(MutableMapping[bytes, bytes], keys)
+        return table_db(self.table.data, partition)
 
     async def publish(self, topic: str, key: bytes, value: bytes, partition: int | None = None) -> None:
         try:
@@ -113,5 +111,4 @@ def _failed(topic: str, exc: BaseException) -> NoReturn:
 
 def kafka_producer(app: faust.App) -> Any:
     """The aiokafka producer under faust's, which faust starts before any agent runs."""
-    producer: Any = app.producer
-    return producer._producer
+    return aiokafka_producer(app.producer)

@@ -38,6 +38,7 @@ from mash.config import Settings
 from mash.domain.ruleset import Route
 from mash.observability import metrics
 from mash.observability.logging import get_logger
+from mash.worker.faust_internals import committed_offset
 
 log = get_logger(__name__)
 
@@ -145,7 +146,7 @@ async def update_lag(app: faust.App, inputs: frozenset[str], first_offsets: dict
         unfetched = [tp for tp, end in ends.items() if end is None]
         if unfetched:
             ends.update(await asyncio.wait_for(consumer.highwaters(*unfetched), OFFSETS_TIMEOUT_S))
-        committed: dict[Any, int | None] = {tp: consumer._committed_offset.get(tp) for tp in assigned}
+        committed: dict[Any, int | None] = {tp: committed_offset(consumer, tp) for tp in assigned}
         unknown = [tp for tp in assigned if committed[tp] is None and tp not in first_offsets]
         if unknown:
             first_offsets.update(

@@ -246,7 +246,7 @@ def running_console(service: Service) -> Iterator[ConsoleProc]:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """The reliability figures (contacts sent, kills, lost, duplicated, fuzz cases, 5xx), at the end."""
-    from tests.integration.figures import RECORDED
+    from tests.support.reliability_figures import RECORDED
 
     if not RECORDED:
         return

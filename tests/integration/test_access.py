@@ -25,11 +25,11 @@ from mash.cli.embedded import EmbeddedBroker, free_port
 from mash.domain.contact import CinSource
 from mash.intake.agencies import Agency, AgencyFile, hash_key, new_key
 from mash.views.ledger import H_AGENCY, H_CONTACT
-from tests.integration.builders import child, submission
 from tests.integration.conftest import ConsoleProc, Proc, Service, make_console, make_service
-from tests.integration.figures import record_figures
-from tests.integration.kafka import read_topic
-from tests.integration.traffic import console_client, console_routes, read_published
+from tests.support.builders import child, submission
+from tests.support.kafka_topics import read_topic
+from tests.support.reliability_figures import record_figures
+from tests.support.traffic import console_client, console_routes, read_published
 
 CASE_ID = re.compile(r"ct-[0-9a-f]{24}")
 PARTNERS = ("police", "school", "health", "early-help", "case-system")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.report import REQUIRED_KEYS
+from benchmarks.results import REQUIRED_KEYS
 
 # The rows with a target, as the table names them; each is judged met or not.
 TARGET_ROWS = (

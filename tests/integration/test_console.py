@@ -30,10 +30,10 @@ from mash.domain.ruleset import Ruleset, load_ruleset
 from mash.domain.sealed import Sealed
 from mash.services.privacy import read_keyring
 from mash.views.summaries import age_in_years
-from tests.integration.builders import child, submission
 from tests.integration.conftest import ConsoleProc, Service, running_console
-from tests.integration.console_pages import CHROMIUM, CHROMIUM_ARGS, sign_in
-from tests.integration.kafka import read_topic
+from tests.support.builders import child, submission
+from tests.support.console_pages import CHROMIUM, CHROMIUM_ARGS, sign_in
+from tests.support.kafka_topics import read_topic
 
 OUTPUT = Path(__file__).resolve().parents[1] / "output"
 ARRIVE_MS = 20_000  # screening by the worker included; the push itself takes well under a second

@@ -7,9 +7,9 @@ import base64
 import orjson
 
 from mash.adapters.dead_letters import DeadLetter, box_key, open_dead_letter
-from tests.integration.builders import submission
 from tests.integration.conftest import Service
-from tests.integration.kafka import read_topic, write_topic
+from tests.support.builders import submission
+from tests.support.kafka_topics import read_topic, write_topic
 from tests.support.keys import DEAD_LETTER_PRIVATE_KEY
 
 

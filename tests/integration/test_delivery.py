@@ -16,7 +16,7 @@ from mash.cli.embedded import EmbeddedBroker
 from mash.config import Settings
 from mash.domain.ruleset import load_ruleset
 from mash.worker.faust_app import create_app
-from tests.integration.kafka import read_topic
+from tests.support.kafka_topics import read_topic
 
 RECORDS = 50
 

@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from mash.cli.embedded import free_port
-from tests.integration.builders import child, submission
-from tests.integration.chaos import wait_for_text
 from tests.integration.test_pipeline import wait_screened
+from tests.support.builders import child, submission
+from tests.support.chaos import wait_for_text
 
 PARTS = ("intake", "worker", "console", "broker")
 

@@ -21,11 +21,11 @@ from mash.cli.embedded import EmbeddedBroker
 from mash.domain.contact import SealedContactEvent
 from mash.domain.decisions import DecisionAction, DecisionEvent, Role
 from mash.services.privacy import read_keyring
-from tests.integration.builders import child, submission
 from tests.integration.conftest import ConsoleProc, Service, make_console, make_service
-from tests.integration.kafka import read_topic, write_topic
-from tests.integration.traffic import console_client, wait_published
+from tests.support.builders import child, submission
 from tests.support.imm_world import RAG_OF
+from tests.support.kafka_topics import read_topic, write_topic
+from tests.support.traffic import console_client, wait_published
 
 NAMES = {
     "erased": ("Erasmina", "Shreddington"),

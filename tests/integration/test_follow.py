@@ -18,7 +18,7 @@ from mash.adapters.follow import TopicFollower
 from mash.adapters.topics import ensure_topics
 from mash.cli.embedded import EmbeddedBroker
 from mash.config import Settings
-from tests.integration.kafka import read_topic
+from tests.support.kafka_topics import read_topic
 
 WRITERS, RECORDS_EACH = 3, 15_000
 

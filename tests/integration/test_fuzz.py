@@ -38,12 +38,12 @@ from mash.adapters.dead_letters import DeadLetter, box_key, open_dead_letter
 from mash.adapters.topics import CHILD_INPUTS
 from mash.cli.embedded import EmbeddedBroker
 from mash.views.ledger import H_CONTACT
-from tests.integration.builders import child, submission
 from tests.integration.conftest import ConsoleProc, Service, make_console, make_service
-from tests.integration.figures import record_figures
-from tests.integration.kafka import read_topic, write_topic
-from tests.integration.traffic import console_client, console_routes, read_published
+from tests.support.builders import child, submission
+from tests.support.kafka_topics import read_topic, write_topic
 from tests.support.keys import DEAD_LETTER_PRIVATE_KEY
+from tests.support.reliability_figures import record_figures
+from tests.support.traffic import console_client, console_routes, read_published
 from tests.unit.domain.test_ruleset_file import VALID
 
 EXAMPLES = 60  # per endpoint and generation mode

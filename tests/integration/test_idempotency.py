@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.integration.builders import child, submission
 from tests.integration.conftest import Service
-from tests.integration.kafka import read_topic
+from tests.support.builders import child, submission
+from tests.support.kafka_topics import read_topic
 
 
 def test_a_repeated_submission_returns_the_original_ids_even_after_an_intake_restart(

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from mash.domain.persons import IdentityAction
-from tests.integration.builders import child, submission
 from tests.integration.conftest import Service
+from tests.support.builders import child, submission
 from tests.support.people import case_record, decide, decide_identity
 
 NHS = "9434765919"  # a valid, fictional NHS number

@@ -31,10 +31,10 @@ from mash.domain.imm import AgendaFrozen, MeetingRecorded, meeting_id, parse_imm
 from mash.domain.sealed import Sealed
 from mash.services.privacy import read_keyring
 from mash.worker.imm_agent import FreezeResult, run_freeze
-from tests.integration.builders import child, submission
 from tests.integration.conftest import ConsoleProc, Service, make_service, running_console, serving
-from tests.integration.console_pages import CHROMIUM, CHROMIUM_ARGS, sign_in
-from tests.integration.kafka import read_topic
+from tests.support.builders import child, submission
+from tests.support.console_pages import CHROMIUM, CHROMIUM_ARGS, sign_in
+from tests.support.kafka_topics import read_topic
 
 OUTPUT = Path(__file__).resolve().parents[1] / "output"
 ARRIVE_MS = 20_000

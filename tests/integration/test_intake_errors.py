@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.integration.builders import child, submission
 from tests.integration.conftest import Service
-from tests.integration.kafka import read_topic
+from tests.support.builders import child, submission
+from tests.support.kafka_topics import read_topic
 
 INVALID = [
     json.loads(line) for line in (Path(__file__).parents[1] / "fixtures" / "invalid-contacts.jsonl").open()

@@ -9,9 +9,9 @@ import httpx
 import orjson
 
 from mash.cli.embedded import EmbeddedBroker
-from tests.integration.builders import submission
 from tests.integration.conftest import make_service
-from tests.integration.kafka import read_topic
+from tests.support.builders import submission
+from tests.support.kafka_topics import read_topic
 
 
 def test_kafka_outage_gives_503_with_retry_after(tmp_path: Path) -> None:

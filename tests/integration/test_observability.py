@@ -26,9 +26,9 @@ import yaml
 
 from mash.adapters.topics import partitions
 from mash.cli.embedded import EmbeddedBroker, free_port
-from tests.integration.builders import submission
 from tests.integration.conftest import ConsoleProc, Service, make_service, running_console
-from tests.integration.kafka import write_topic
+from tests.support.builders import submission
+from tests.support.kafka_topics import write_topic
 from tests.support.people import case_record, decide
 
 pytestmark = pytest.mark.integration

@@ -24,18 +24,18 @@ import httpx
 from mash.cli.embedded import EmbeddedBroker, free_port
 from mash.config import Settings
 from mash.worker.delivery import EXIT_RESTART
-from tests.integration.builders import submission
-from tests.integration.chaos import (
+from tests.integration.conftest import Service, make_service
+from tests.integration.test_observability import sample
+from tests.support.builders import submission
+from tests.support.chaos import (
     CHAOS_ENV,
     assert_exactly_once_effects,
     assert_referrals_consistent,
     wait_for_text,
 )
-from tests.integration.conftest import Service, make_service
-from tests.integration.figures import record_figures
-from tests.integration.kafka import read_topic
-from tests.integration.test_observability import sample
-from tests.integration.traffic import (
+from tests.support.kafka_topics import read_topic
+from tests.support.reliability_figures import record_figures
+from tests.support.traffic import (
     Poster,
     Producer,
     contacts_in,

@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import orjson
 
-from tests.integration.builders import child, submission
 from tests.integration.conftest import Service
-from tests.integration.kafka import read_topic
+from tests.support.builders import child, submission
+from tests.support.kafka_topics import read_topic
 from tests.support.people import case_record, decide
 
 

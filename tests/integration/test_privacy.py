@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 
-from tests.integration.builders import child, submission
 from tests.integration.conftest import Service
-from tests.integration.kafka import read_topic, write_topic
 from tests.integration.test_pipeline import wait_screened
+from tests.support.builders import child, submission
+from tests.support.kafka_topics import read_topic, write_topic
 
 MARKERS = {
     "given_name": "Marigoldina",

@@ -49,12 +49,12 @@ from mash.domain.imm import meeting_id
 from mash.domain.persons import IdentityAction
 from mash.domain.sealed import Sealed
 from mash.services.privacy import read_keyring
-from tests.integration.builders import child, submission
 from tests.integration.conftest import Service, make_console, make_service
-from tests.integration.figures import record_figures
-from tests.integration.kafka import read_topic, write_topic
-from tests.integration.traffic import Poster, console_client, simulated_lines, wait_published
+from tests.support.builders import child, submission
+from tests.support.kafka_topics import read_topic, write_topic
 from tests.support.people import case_record, decide, decide_identity, latest_cases
+from tests.support.reliability_figures import record_figures
+from tests.support.traffic import Poster, console_client, simulated_lines, wait_published
 
 SEED = 20_260_719
 MARKER = "Zqx"  # never in a hash (hex), a uuid, a timestamp or a word of the service's own
@@ -386,7 +386,7 @@ def test_marker_personal_data_never_reaches_logs_metrics_dead_letters_errors_kaf
     assert not found, f"personal data found: {found}; error responses with it: {leaking[:3]}"
 
 
-# The fictional personal data the rest of the suite sends (tests/integration/builders.py and
+# The fictional personal data the rest of the suite sends (tests/support/builders.py and
 # the tests' own children), and NHS numbers from the range reserved for test data.
 SUITE_NAMES = (
     "Sampleford",

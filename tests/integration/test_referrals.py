@@ -18,10 +18,10 @@ from mash.domain.decisions import DecisionEvent
 from mash.domain.ruleset import Ruleset, load_ruleset
 from mash.domain.sealed import Sealed
 from mash.services.privacy import read_keyring
-from tests.integration.builders import child, submission
 from tests.integration.conftest import Service
-from tests.integration.independent_figures import history_from_lines, report_figures
-from tests.integration.kafka import read_topic
+from tests.support.builders import child, submission
+from tests.support.independent_figures import history_from_lines, report_figures
+from tests.support.kafka_topics import read_topic
 from tests.support.people import case_record, decide
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"

@@ -27,7 +27,8 @@ import pytest
 
 from mash.cli.embedded import EmbeddedBroker, free_port
 from mash.config import Settings
-from tests.integration.chaos import (
+from tests.integration.conftest import Proc, Service, add_worker, make_console, make_service
+from tests.support.chaos import (
     CHAOS_ENV,
     Chaos,
     DevPart,
@@ -38,10 +39,9 @@ from tests.integration.chaos import (
     environ,
     wait_for_text,
 )
-from tests.integration.conftest import Proc, Service, add_worker, make_console, make_service
-from tests.integration.figures import record_figures
-from tests.integration.kafka import read_topic
-from tests.integration.traffic import (
+from tests.support.kafka_topics import read_topic
+from tests.support.reliability_figures import record_figures
+from tests.support.traffic import (
     Poster,
     Producer,
     Published,

@@ -4,8 +4,8 @@
   outcomes) into two fresh services gives identical reports, and replaying it again changes
   nothing;
 - on a large synthetic history (thousands of children over two years) `mash report` agrees
-  exactly with an independent count from the file (tests/integration/independent_figures.py).
-  tests/unit/test_independent_figures.py checks the same property without Kafka.
+  exactly with an independent count from the file (tests/support/independent_figures.py).
+  tests/unit/support/test_independent_figures.py checks the same property without Kafka.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ import orjson
 
 from mash.cli.embedded import EmbeddedBroker
 from tests.integration.conftest import Service, make_service
-from tests.integration.figures import record_figures
-from tests.integration.independent_figures import history_from_lines, report_figures
+from tests.support.independent_figures import history_from_lines, report_figures
+from tests.support.reliability_figures import record_figures
 
 SEED = 20_260_303
 # `mash simulate` starts on 1 April 2024 with --out: two whole statutory years.

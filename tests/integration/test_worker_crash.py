@@ -16,11 +16,11 @@ from mash.domain.contact import SealedContactEvent
 from mash.domain.ruleset import load_ruleset
 from mash.domain.ruleset_history import RulesetHistory
 from mash.domain.timeline import ChildUpdate, ContactEntry
-from tests.integration.builders import child, submission
 from tests.integration.conftest import Service, add_worker
-from tests.integration.kafka import read_topic
-from tests.integration.traffic import wait_published
+from tests.support.builders import child, submission
+from tests.support.kafka_topics import read_topic
 from tests.support.people import case_record, decide
+from tests.support.traffic import wait_published
 
 CHILDREN = 8
 PER_CHILD = 15

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from mash.adapters.producer import ProducerHandle
+from mash.adapters.producer import Outgoing, ProducerHandle
 from mash.adapters.ruleset_registry import Registry
 from mash.config import Settings
 from mash.console.app import create_console_app
@@ -53,11 +53,8 @@ class Outbox(ProducerHandle):
     def ready(self) -> bool:
         return True
 
-    def get(self) -> Outbox:  # stands in for the AIOKafkaProducer
-        return self
-
-    async def send_and_wait(self, topic: str, value: bytes | None = None, key: bytes | None = None) -> None:
-        self.sent.append(Sent(topic, key, value))
+    async def publish(self, *records: Outgoing) -> None:
+        self.sent.extend(Sent(r.topic, r.key, r.value) for r in records)
 
 
 class Console:

@@ -1,10 +1,10 @@
 """Kafka in memory, for unit tests of the service layer: a `Publisher` and `Follower`s over lists.
 
 It keeps the guarantees the service relies on, and no more: records of a topic come back in the
-order they were written, every follower reads each topic from its beginning, and `read_to_end`
-returns once it has handed over what the topics held when it started. Every topic has one
-partition. tests/integration/test_adapter_contract.py runs the same tests against this and the
-embedded broker.
+order they were written; every follower reads each topic from its beginning, again on every
+`start` and `read_to_end`; `caught_up` is set once what the topics held has been handed over, and
+`read_to_end` returns then. Every topic has one partition. tests/integration/test_adapter_contract.py
+runs the same tests against this and the real adapters on the embedded broker.
 """
 
 from __future__ import annotations
@@ -82,15 +82,21 @@ class MemoryFollower:
             self.after_batch()
         return handed
 
-    async def read_to_end(self) -> None:
-        self._hand_over()
-
-    async def start(self) -> None:
+    def _from_the_beginning(self) -> None:
+        # As `TopicFollower`, which opens a new consumer at offset 0 on every start and read.
+        self._positions.clear()
         self._hand_over()
         self.caught_up.set()
+
+    async def read_to_end(self) -> None:
+        self._from_the_beginning()
+
+    async def start(self) -> None:
+        # Nothing is handed over before `start` returns, as with Kafka: a view waits for `caught_up`.
         self._task = asyncio.create_task(self._follow(), name=f"follow-{self.name}")
 
     async def _follow(self) -> None:
+        self._from_the_beginning()
         while True:
             await self.kafka._written.wait()
             await asyncio.sleep(0)  # let the writer's own awaits run first, as a round trip would

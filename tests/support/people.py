@@ -25,7 +25,7 @@ from mash.domain.persons import IdentityAction, IdentityDecisionEvent
 from mash.domain.sealed import Seal
 from mash.services.privacy import read_keyring
 from tests.integration.conftest import Service
-from tests.integration.kafka import read_topic, write_topic
+from tests.support.kafka_topics import read_topic, write_topic
 
 Record = dict[str, Any]
 T = TypeVar("T")

@@ -29,7 +29,7 @@ def keyring_with_a_key() -> tuple[Keyring, str]:
     return keyring, record.key
 
 
-def test_sealed_data_opens_with_its_key_for_its_record_only():
+def test_sealed_data_opens_with_its_key_for_its_record_only() -> None:
     keyring, key_id = keyring_with_a_key()
     sealed = seal(keyring.dek(key_id), key_id, SECRET, b"ct-1")
 
@@ -39,7 +39,7 @@ def test_sealed_data_opens_with_its_key_for_its_record_only():
         keyring.open(sealed, b"ct-2")
 
 
-def test_an_erased_key_opens_nothing_sealed_under_it_anywhere():
+def test_an_erased_key_opens_nothing_sealed_under_it_anywhere() -> None:
     keyring, key_id = keyring_with_a_key()
     sealed = seal(keyring.dek(key_id), key_id, SECRET, b"ct-1")
     reader = Keyring(MASTER)
@@ -53,7 +53,7 @@ def test_an_erased_key_opens_nothing_sealed_under_it_anywhere():
     assert reader.live == {}
 
 
-def test_a_key_record_holds_the_data_key_only_wrapped_by_the_master_key():
+def test_a_key_record_holds_the_data_key_only_wrapped_by_the_master_key() -> None:
     keyring, key_id = keyring_with_a_key()
     record = keyring.records[key_id]
 
@@ -65,7 +65,7 @@ def test_a_key_record_holds_the_data_key_only_wrapped_by_the_master_key():
         other.dek(key_id)
 
 
-def test_a_process_with_no_master_key_opens_nothing():
+def test_a_process_with_no_master_key_opens_nothing() -> None:
     keyring, key_id = keyring_with_a_key()
     worker = Keyring(None)
     worker.add(keyring.records[key_id])
@@ -74,7 +74,7 @@ def test_a_process_with_no_master_key_opens_nothing():
         worker.dek(key_id)
 
 
-def test_rotation_rewraps_every_key_under_the_new_master_key_and_the_old_one_can_then_go():
+def test_rotation_rewraps_every_key_under_the_new_master_key_and_the_old_one_can_then_go() -> None:
     keyring, key_id = keyring_with_a_key()
     sealed = seal(keyring.dek(key_id), key_id, SECRET, b"ct-1")
     new = LocalMasterKey.parse(new_master_key("mk-2"))
@@ -89,7 +89,7 @@ def test_rotation_rewraps_every_key_under_the_new_master_key_and_the_old_one_can
     assert after.open(sealed, b"ct-1") == SECRET
 
 
-def test_a_master_key_is_written_id_colon_base64_of_32_bytes():
+def test_a_master_key_is_written_id_colon_base64_of_32_bytes() -> None:
     assert LocalMasterKey.parse(new_master_key("mk-x")).key_id == "mk-x"
     with pytest.raises(ValueError, match="ID:BASE64"):
         LocalMasterKey.parse("no-colon")
@@ -97,7 +97,7 @@ def test_a_master_key_is_written_id_colon_base64_of_32_bytes():
         LocalMasterKey.parse("mk:" + "QUJD")
 
 
-def test_a_dead_letter_sealed_to_the_operators_opens_only_with_their_private_key():
+def test_a_dead_letter_sealed_to_the_operators_opens_only_with_their_private_key() -> None:
     private, public = new_box_keys()
     box = seal_to(unb64(public), b"any bytes, perhaps personal")
 

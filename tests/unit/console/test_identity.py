@@ -17,7 +17,8 @@ from mash.domain.contact import ContactEvent
 from mash.domain.decisions import Role
 from mash.domain.persons import IdentityAction, IdentityDecisionEvent
 from mash.domain.sealed import Sealed
-from mash.views.queues import ConsoleView, Queue
+from mash.views.queue_order import Queue
+from mash.views.queues import ConsoleView
 from tests.support.console_app import Console
 from tests.support.console_world import NOW, child_contact, identity_to_check, records, view_with
 from tests.support.keys import sealed_json, test_keyring

@@ -10,14 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mash.config import Settings
-from mash.console.imm_pages import (
-    CARRY,
-    FormRefused,
-    ImmCollector,
-    Recorded,
-    item_result,
-    meeting_from_form,
-)
+from mash.console.imm_forms import CARRY, meeting_from_form
+from mash.console.imm_metrics import ImmCollector
+from mash.console.imm_present import item_result
 from mash.console.present import Said, environment
 from mash.console.users import ConsoleRole, User, hash_password
 from mash.domain.calendar import DEFAULT_CALENDAR
@@ -33,6 +28,7 @@ from mash.domain.imm import (
     AgendaFrozen,
 )
 from mash.domain.timeline import DecisionEntry
+from mash.services.meeting import FormRefused, Recorded
 from tests.support.imm_world import (
     FRI,
     LEVEL_2,

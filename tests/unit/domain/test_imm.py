@@ -1,6 +1,6 @@
 """The integrated mid-day meeting (IMM): agenda selection, meeting outcomes as decisions, and figures.
 
-Worked by hand from the rules in mash/domain/imm.py and the default ruleset (level 2 green early
+Worked by hand from the rules in mash/domain/imm/agenda.py and the default ruleset (level 2 green early
 help, level 3 amber social care, level 4 red social care). The week is tests/support/imm_world.py's.
 """
 
