@@ -8,7 +8,7 @@ against both (tests/integration/test_adapter_contract.py), so the fakes cannot d
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from mash.adapters.producer import Outgoing
@@ -46,3 +46,15 @@ class Follower(Protocol):
 
 
 OnRecord = Callable[[Record], None]
+
+
+# Records in one `publish` call, when a command writes many (a council's data keys, a re-screening):
+# each call has its own produce timeout.
+SLICE = 1000
+
+
+async def publish_all(publisher: Publisher, records: Iterable[Outgoing]) -> None:
+    """Writes the records in order, a slice at a time."""
+    every = list(records)
+    for start in range(0, len(every), SLICE):
+        await publisher.publish(*every[start : start + SLICE])

@@ -35,6 +35,18 @@ class Outgoing:
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
+def new_producer(settings: Settings, max_batch_bytes: int = 16384) -> AIOKafkaProducer:
+    """An aiokafka producer as the service writes: acks=all, sent at once, the produce timeout."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        linger_ms=0,
+        request_timeout_ms=int(settings.produce_timeout_s * 1000),
+        # One record per batch on the embedded broker keeps its end offsets exact.
+        max_batch_size=1 if settings.embedded_broker else max_batch_bytes,
+    )
+
+
 class ProducerHandle:
     """The `ports.Publisher` on Kafka, once `start` has connected it."""
 
@@ -71,7 +83,7 @@ class ProducerHandle:
     async def connect_now(self) -> None:
         """Connects before returning, or raises the `KafkaError`: for a one-off command, which
         should fail at once rather than wait for Kafka as the HTTP processes do."""
-        producer = self._new_producer()
+        producer = new_producer(self.settings)
         try:
             await producer.start()
         except KafkaError:
@@ -79,19 +91,9 @@ class ProducerHandle:
             raise
         self._producer = producer
 
-    def _new_producer(self) -> AIOKafkaProducer:
-        return AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            acks="all",
-            linger_ms=0,
-            request_timeout_ms=int(self.settings.produce_timeout_s * 1000),
-            # One record per batch on the embedded broker keeps its end offsets exact.
-            max_batch_size=1 if self.settings.embedded_broker else 16384,
-        )
-
     async def _connect(self) -> None:
         while True:
-            producer = self._new_producer()
+            producer = new_producer(self.settings)
             try:
                 await producer.start()
             except KafkaError:

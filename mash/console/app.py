@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import datetime
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -20,34 +19,18 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from mash.adapters.producer import ProducerHandle
-from mash.adapters.ruleset_registry import Registry
-from mash.config import Settings
 from mash.console.pages import error_page
 from mash.console.routes import cases, decisions, health, imm, live, queues, sign_in
-from mash.console.runtime import ConsoleRuntime, build_runtime, runtime, utc_now
+from mash.console.runtime import ConsoleRuntime, runtime
 from mash.console.sessions import SECURITY_HEADERS, SESSION_SECONDS, Forbidden, SignedOut
-from mash.console.users import UserDirectory
-from mash.domain.ruleset import Ruleset
-from mash.views.queues import ConsoleView
 from mash.web import ORJSONResponse, invalid_request
 
 ROUTERS = (sign_in, queues, cases, decisions, imm, live, health)
 
 
-def create_console_app(
-    settings: Settings,
-    users: UserDirectory,
-    ruleset: Ruleset,
-    now: Callable[[], datetime] = utc_now,
-    view: ConsoleView | None = None,
-    registry: Registry | None = None,
-    kafka: ProducerHandle | None = None,
-) -> FastAPI:
-    """`view` and `registry` are given by tests that fill them by hand; otherwise the app follows
-    the topics into its own once started. `kafka`: what the app writes with (tests keep what it
-    sends); otherwise a producer connected when the app starts."""
-    rt = build_runtime(settings, users, ruleset, now, view, registry, kafka)
+def create_console_app(rt: ConsoleRuntime) -> FastAPI:
+    """The console over `rt` (`build_runtime`); tests build theirs with views and outboxes of their own."""
+    settings = rt.settings
     app = FastAPI(
         title="MASH coordinator console",
         lifespan=_lifespan(rt),

@@ -8,6 +8,7 @@ import uvicorn
 
 from mash.config import Settings
 from mash.console.app import create_console_app
+from mash.console.runtime import build_runtime
 from mash.console.users import UserDirectory
 from mash.domain.ruleset import load_ruleset
 from mash.observability.logging import configure_logging
@@ -26,7 +27,7 @@ def run_console(settings: Settings) -> None:
     except (OSError, ValueError) as exc:
         # Only the error's type: a validation error would echo the file's contents.
         sys.exit(f"cannot read the console users file {settings.console_users_file}: {type(exc).__name__}")
-    app = create_console_app(settings, users, load_ruleset(settings.ruleset_file))
+    app = create_console_app(build_runtime(settings, users, load_ruleset(settings.ruleset_file)))
     uvicorn.run(
         app,
         host=settings.console_host,

@@ -13,7 +13,7 @@ import asyncio
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from mash.adapters.producer import Outgoing, ProducerUnavailable
+from mash.adapters.producer import Outgoing, ProducerUnavailable, new_producer
 from mash.config import Settings
 from mash.intake.guard import TopicGuard, TopicsUnavailable
 from mash.observability.logging import get_logger
@@ -37,17 +37,10 @@ class IntakeProducer:
         self._open = True
 
     def _new_producer(self) -> AIOKafkaProducer:
-        return AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            acks="all",
-            linger_ms=0,
-            request_timeout_ms=int(self.settings.produce_timeout_s * 1000),
-            # One record per batch on the embedded broker keeps its end offsets exact. Elsewhere
-            # up to 256 KiB: aiokafka fills one batch per partition while its one request to the
-            # broker is in flight, so concurrent requests share the next round trip; at 16 KiB
-            # (about ten contacts) a full batch made the rest wait a round trip more.
-            max_batch_size=1 if self.settings.embedded_broker else 256 * 1024,
-        )
+        # Up to 256 KiB a batch: aiokafka fills one batch per partition while its one request to
+        # the broker is in flight, so concurrent requests share the next round trip; at 16 KiB
+        # (about ten contacts) a full batch made the rest wait a round trip more.
+        return new_producer(self.settings, max_batch_bytes=256 * 1024)
 
     async def connect(self) -> None:
         """Returns once Kafka answers and the topics pass the guard's first check, trying again

@@ -12,14 +12,12 @@ from datetime import date, datetime
 
 from mash.adapters.keyring import ERASURE, ErasureRecord, Keyring
 from mash.adapters.keys import key_records, keys_follower
-from mash.adapters.ports import Publisher
+from mash.adapters.ports import Publisher, publish_all
 from mash.adapters.producer import Outgoing, command_publisher
 from mash.config import Settings
 from mash.domain.case import CaseRecord
 from mash.domain.retention import Due, RetentionPolicy, due_for_erasure
 from mash.services.rescreen import latest_records
-
-ROTATE_SLICE = 1000
 
 
 class UnknownChild(ValueError):
@@ -118,9 +116,8 @@ async def rotate(settings: Settings) -> int:
     keyring = await read_keyring(settings, opens=True)
     rewrapped = keyring.rewrapped()
     topic = settings.topic("keys")
-    records = [Outgoing(topic, value, key) for key, value, _ in key_records(rewrapped)]
     async with command_publisher(settings) as publisher:
-        # In slices: a council's keys are one per contact, and each slice has the produce timeout.
-        for start in range(0, len(records), ROTATE_SLICE):
-            await publisher.publish(*records[start : start + ROTATE_SLICE])
+        await publish_all(
+            publisher, (Outgoing(topic, value, key) for key, value, _ in key_records(rewrapped))
+        )
     return len(rewrapped)

@@ -14,11 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from aiokafka import AIOKafkaProducer, ConsumerRecord
 from pydantic import ValidationError
 
 from mash.adapters.follow import TopicFollower
 from mash.adapters.keys import Records, ensure_keys
+from mash.adapters.ports import Record, publish_all
+from mash.adapters.producer import Outgoing, command_publisher
 from mash.adapters.ruleset_registry import Registry
 from mash.config import Settings
 from mash.domain.case import CaseRecord, CaseState, supersedes
@@ -59,7 +60,7 @@ class Rescreened:
 async def latest_records(settings: Settings) -> dict[str, CaseRecord]:
     records: dict[str, CaseRecord] = {}
 
-    def on_record(record: ConsumerRecord[bytes, bytes]) -> None:
+    def on_record(record: Record) -> None:
         if record.value is None:
             return
         try:
@@ -89,20 +90,15 @@ async def rescreen_waiting(
     from mash.services.privacy import read_keyring  # here: that module imports this one
 
     keyring = await read_keyring(settings, opens=True)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    await producer.start()
+    async with command_publisher(settings) as publisher:
 
-    async def write_keys(topic: str, records: Records) -> None:
-        for key, value, _ in records:
-            await producer.send_and_wait(topic, value, key=key)
+        async def write_keys(topic: str, records: Records) -> None:
+            await publish_all(publisher, (Outgoing(topic, value, key) for key, value, _ in records))
 
-    try:
         await ensure_keys(settings, keyring, {event.contact_id for event in decisions}, write_keys)
         sealed = [event.sealed(keyring.seal) for event in decisions]  # all sealed before any is sent
         topic = settings.topic("decisions")
-        for event in sealed:
-            await producer.send(topic, event.model_dump_json().encode(), key=event.contact_id.encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
+        await publish_all(
+            publisher, (Outgoing(topic, e.model_dump_json().encode(), e.contact_id.encode()) for e in sealed)
+        )
     return Rescreened(len(decisions), sent=True)

@@ -210,6 +210,59 @@ class ImmJobs:
     catch_up: Callable[..., Awaitable[FreezeResult | None]]
 
 
+@dataclass
+class Freezer:
+    """Freezes today's agenda once the cut-off has passed, retrying while the broker is away."""
+
+    settings: Settings
+    calendar: WorkingCalendar
+    now: Callable[[], datetime]
+    freeze: Freeze
+    retry_wait_s: float
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def today(self, catching_up: bool) -> FreezeResult | None:
+        at = self.now()
+        today = at.astimezone(self.calendar.zone).date()
+        scheduled = meeting_cutoff(today, self.calendar, self.settings.imm_cutoff)
+        if scheduled is None:
+            if not catching_up:
+                log.info("imm_no_meeting_today", day=today.isoformat())
+            return None
+        closes = datetime.combine(today, self.calendar.day_end, tzinfo=self.calendar.zone)
+        if catching_up and not scheduled <= at < closes:
+            return None
+        async with self.lock:
+            return await self._with_retries(today, at, catching_up)
+
+    async def _with_retries(self, today: date, at: datetime, catching_up: bool) -> FreezeResult | None:
+        for attempt in range(1, RETRIES + 1):
+            try:
+                result = await self.freeze(
+                    self.settings,
+                    today,
+                    now=at,
+                    by="scheduler",
+                    calendar=self.calendar,
+                    cutoff=self.settings.imm_cutoff,
+                )
+            except Exception as exc:  # the broker is away: try again, then leave it to the catch-up
+                log.warning("imm_freeze_failed", attempt=attempt, error=type(exc).__name__)
+                await asyncio.sleep(self.retry_wait_s)
+                continue
+            if result.published or not catching_up:
+                items = len(result.agenda.items) if result.agenda else 0
+                log.info(
+                    "imm_agenda_frozen",
+                    meeting=result.meeting_id,
+                    items=items,
+                    published=result.published,
+                    catching_up=catching_up,
+                )
+            return result
+        return None
+
+
 def install_imm(
     app: faust.App,
     settings: Settings,
@@ -220,48 +273,14 @@ def install_imm(
     retry_wait_s: float = RETRY_WAIT_S,
 ) -> ImmJobs:
     """Adds the IMM freezer's jobs to the worker (on the leader only)."""
-    cutoff = settings.imm_cutoff
-    lock = asyncio.Lock()
-
-    async def freeze_today(catching_up: bool) -> FreezeResult | None:
-        at = now()
-        today = at.astimezone(calendar.zone).date()
-        scheduled = meeting_cutoff(today, calendar, cutoff)
-        if scheduled is None:
-            if not catching_up:
-                log.info("imm_no_meeting_today", day=today.isoformat())
-            return None
-        closes = datetime.combine(today, calendar.day_end, tzinfo=calendar.zone)
-        if catching_up and not scheduled <= at < closes:
-            return None
-        async with lock:
-            for attempt in range(1, RETRIES + 1):
-                try:
-                    result = await freeze(
-                        settings, today, now=at, by="scheduler", calendar=calendar, cutoff=cutoff
-                    )
-                except Exception as exc:  # the broker is away: try again, then leave it to the catch-up
-                    log.warning("imm_freeze_failed", attempt=attempt, error=type(exc).__name__)
-                    await asyncio.sleep(retry_wait_s)
-                    continue
-                if result.published or not catching_up:
-                    items = len(result.agenda.items) if result.agenda else 0
-                    log.info(
-                        "imm_agenda_frozen",
-                        meeting=result.meeting_id,
-                        items=items,
-                        published=result.published,
-                        catching_up=catching_up,
-                    )
-                return result
-        return None
+    freezer = Freezer(settings, calendar, now, freeze, retry_wait_s)
 
     async def at_cutoff(_app: object = None) -> FreezeResult | None:
-        return await freeze_today(catching_up=False)
+        return await freezer.today(catching_up=False)
 
     async def catch_up(_app: object = None) -> FreezeResult | None:
-        return await freeze_today(catching_up=True)
+        return await freezer.today(catching_up=True)
 
-    app.crontab(cron_spec(cutoff), timezone=calendar.zone, on_leader=True)(at_cutoff)
+    app.crontab(cron_spec(settings.imm_cutoff), timezone=calendar.zone, on_leader=True)(at_cutoff)
     app.crontab(CATCH_UP_SPEC, timezone=calendar.zone, on_leader=True)(catch_up)
     return ImmJobs(at_cutoff=at_cutoff, catch_up=catch_up)

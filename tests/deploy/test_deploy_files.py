@@ -164,6 +164,7 @@ def mash_command(service: dict[str, Any]) -> str | None:
 @pytest.fixture(scope="module")
 def routes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
     from mash.console.app import create_console_app
+    from mash.console.runtime import build_runtime
     from mash.intake.app import create_intake_app
     from mash.worker.faust_app import create_app
 
@@ -184,7 +185,7 @@ def routes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
     registry.add(ruleset)
     worker: Any = create_app(settings, ruleset, registry)
     intake = create_intake_app(settings, ruleset, AgencyDirectory(agencies))
-    console = create_console_app(settings, UserDirectory(users), ruleset)
+    console = create_console_app(build_runtime(settings, UserDirectory(users), ruleset))
     return {
         # faust's pages are aiohttp routes; the intake's and console's are FastAPI (starlette) routes
         "worker": {route.resource.canonical for route in worker.web.web_app.router.routes()},

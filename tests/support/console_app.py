@@ -18,6 +18,7 @@ from mash.adapters.producer import Outgoing, ProducerHandle
 from mash.adapters.ruleset_registry import Registry
 from mash.config import Settings
 from mash.console.app import create_console_app
+from mash.console.runtime import build_runtime
 from mash.console.users import UserDirectory, write_demo_users
 from mash.domain.ruleset import Ruleset, load_ruleset
 from mash.views.queues import ConsoleView
@@ -85,13 +86,15 @@ class Console:
         self.settings = settings
         self.outbox = Outbox(settings) if outbox else None
         app = create_console_app(
-            settings,
-            UserDirectory(settings.console_users_file),
-            ruleset,
-            now,
-            self.view,
-            registry,
-            self.outbox,
+            build_runtime(
+                settings,
+                UserDirectory(settings.console_users_file),
+                ruleset,
+                now,
+                self.view,
+                registry,
+                self.outbox,
+            )
         )
         self.client = TestClient(app, base_url="https://console.test", follow_redirects=False)
 

@@ -599,6 +599,23 @@ def report_figures(
     }
 
 
+# The counts a long enough simulated history must make non-zero, so that agreeing on them means
+# something: the checks against the service assert each is above 0 before comparing.
+COUNTED = (
+    "awaiting_decision",
+    "decided_by_service",
+    "referrals",
+    "re_referrals",
+    "linked_to_open_case",
+    "referrals_nfa",
+    "contacts_nfa",
+    "cp_plans_started",
+    "cp_plan_children_second_or_subsequent",
+    "decisions_due",
+    "undecided_past_due",
+)
+
+
 # --- the reliability tests' comparison ------------------------------------------------------------------
 
 RELIABILITY_KEYS = (

@@ -29,6 +29,7 @@ from pydantic import SecretStr
 from mash.cli.replay import LineReader
 from mash.config import Settings
 from mash.console.app import create_console_app
+from mash.console.runtime import build_runtime
 from mash.console.users import UserDirectory
 from mash.domain.case import CaseRecord, PlanRecord, supersedes
 from mash.domain.child import ChildState, apply_update
@@ -466,7 +467,9 @@ def console_client(url: str, username: str, password: str) -> httpx.Client:
 def console_routes(service: Service) -> list[tuple[str, str]]:
     """(method, path template) of every route of the console app, read from the app itself."""
     settings_ = service.settings.model_copy(update={"console_session_secret": SecretStr("x")})
-    app = create_console_app(settings_, UserDirectory(service.tmp / "users.json"), load_ruleset())
+    app = create_console_app(
+        build_runtime(settings_, UserDirectory(service.tmp / "users.json"), load_ruleset())
+    )
     # The console serves no OpenAPI document, but FastAPI can still describe its routes.
     found = [(method.upper(), path) for path, ops in app.openapi()["paths"].items() for method in ops]
     return [

@@ -230,6 +230,7 @@ def _client(tmp_path: Any) -> tuple[TestClient, dict[str, tuple[str, str]]]:
     import re
 
     from mash.console.app import create_console_app
+    from mash.console.runtime import build_runtime
     from mash.console.users import UserDirectory, write_demo_users
 
     users = write_demo_users(tmp_path / "users.json", tmp_path / "demo.json")
@@ -239,7 +240,7 @@ def _client(tmp_path: Any) -> tuple[TestClient, dict[str, tuple[str, str]]]:
         console_users_file=tmp_path / "users.json",
         master_keys=MASTER_KEYS,
     )
-    app = create_console_app(settings, UserDirectory(settings.console_users_file), RULESET)
+    app = create_console_app(build_runtime(settings, UserDirectory(settings.console_users_file), RULESET))
     client = TestClient(app, base_url="https://console.test", follow_redirects=False)
 
     def sign_in(name: str) -> str:

@@ -4,7 +4,8 @@ write for concurrent duplicates, and nothing accepted that Kafka does not hold."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -157,11 +158,7 @@ async def test_a_restarted_intake_knows_what_was_accepted_from_the_contacts_topi
 
 
 async def test_two_concurrent_identical_submissions_write_once_and_both_get_the_same_ids() -> None:
-    kafka = MemoryKafka()
-    gate = Gate(kafka)
-    async with Intake(kafka, publisher=gate) as intake:
-        first = asyncio.create_task(intake.submit(submission()))
-        await until(lambda: gate.waiting == 1)
+    async with first_write_held() as (kafka, gate, intake, first):
         second = asyncio.create_task(intake.submit(submission()))
         await asyncio.sleep(0.01)
         assert not second.done(), "the second waits for the first's answer"
@@ -175,11 +172,7 @@ async def test_two_concurrent_identical_submissions_write_once_and_both_get_the_
 async def test_if_the_first_of_two_concurrent_submissions_fails_the_second_is_refused_not_left_waiting() -> (
     None
 ):
-    kafka = MemoryKafka()
-    gate = Gate(kafka)
-    async with Intake(kafka, publisher=gate) as intake:
-        first = asyncio.create_task(intake.submit(submission()))
-        await until(lambda: gate.waiting == 1)
+    async with first_write_held() as (kafka, gate, intake, first):
         second = asyncio.create_task(intake.submit(submission()))
         await asyncio.sleep(0.01)
         kafka.reachable = False
@@ -190,11 +183,7 @@ async def test_if_the_first_of_two_concurrent_submissions_fails_the_second_is_re
 
 
 async def test_a_waiter_that_gives_up_does_not_spoil_the_first_submissions_answer() -> None:
-    kafka = MemoryKafka()
-    gate = Gate(kafka)
-    async with Intake(kafka, publisher=gate) as intake:
-        first = asyncio.create_task(intake.submit(submission()))
-        await until(lambda: gate.waiting == 1)
+    async with first_write_held() as (_kafka, gate, intake, first):
         impatient = asyncio.create_task(intake.submit(submission()))
         await asyncio.sleep(0.01)
         impatient.cancel()
@@ -306,6 +295,17 @@ async def test_an_outcome_is_written_keyed_by_its_id_and_a_future_one_is_refused
 def reference_of(intake: Intake, reference: str = "REF-1", agency: str = POLICE) -> str:
     """The key the ledger knows this submission by."""
     return reference_key(SETTINGS.secret(), agency, reference)
+
+
+@asynccontextmanager
+async def first_write_held() -> AsyncIterator[tuple[MemoryKafka, Gate, Intake, asyncio.Task[Any]]]:
+    """An intake whose first submission is on its way to Kafka, held at the gate."""
+    kafka = MemoryKafka()
+    gate = Gate(kafka)
+    async with Intake(kafka, publisher=gate) as intake:
+        first = asyncio.create_task(intake.submit(submission()))
+        await until(lambda: gate.waiting == 1)
+        yield kafka, gate, intake, first
 
 
 async def until(condition: Callable[[], bool], timeout: float = 1.0) -> None:

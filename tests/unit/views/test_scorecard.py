@@ -21,7 +21,7 @@ from mash.domain.ruleset import Rag, Route
 from mash.views.scorecard import count, percent, render_html, source_name
 
 START, END = date(2025, 4, 1), date(2026, 3, 31)
-OUTPUT = Path(__file__).resolve().parents[1] / "output"
+OUTPUT = Path(__file__).resolve().parents[2] / "output"
 SOURCES = ["6"] * 6 + ["2A"] * 4 + ["3A", "3B", "3E", "4", "5D", "5D", "1A", "9", "8", "7"]
 
 

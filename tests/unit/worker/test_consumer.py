@@ -19,21 +19,15 @@ import pytest
 from faust.types import TP
 from mode.utils.locks import Event
 
-from mash.config import Settings
 from mash.worker.consumer import BACKLOG, HELD_BACK_POLL_S, Consumer
-from mash.worker.faust_app import new_faust_app
+from tests.support.faust_apps import unstarted_app
 
 CONTACTS = TP("contacts", 0)
 
 
 @pytest.fixture
 async def consumer() -> AsyncIterator[Any]:
-    settings = Settings(
-        mode="development", child_key_secret="x", store="memory://", kafka_bootstrap="127.0.0.1:1"
-    )
-    app = new_faust_app("unit-consumer", settings)
-    app.loop = asyncio.get_running_loop()
-    app.finalize()
+    app = unstarted_app("unit-consumer")
     consumer: Any = app.consumer
     yield consumer
     # The consumer's thread service (never started) made an event loop of its own.

@@ -9,7 +9,6 @@ make the same two changes, marked "mash:"). The integration and chaos tests must
 from __future__ import annotations
 
 import ast
-import asyncio
 import hashlib
 import inspect
 import re
@@ -25,8 +24,7 @@ import pytest
 from faust.stores.rocksdb import Store as RocksDBStore
 from faust.transport import consumer as faust_consumer
 
-from mash.config import Settings
-from mash.worker.faust_app import new_faust_app
+from tests.support.faust_apps import unstarted_app
 
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = ROOT / "mash"
@@ -106,12 +104,7 @@ def private_attributes(tree: ast.AST) -> list[ast.Attribute]:
 
 @pytest.fixture
 async def pinned_faust() -> AsyncIterator[Pinned]:
-    settings = Settings(
-        mode="development", child_key_secret="x", store="memory://", kafka_bootstrap="127.0.0.1:1"
-    )
-    app = new_faust_app("unit-faust-internals", settings)
-    app.loop = asyncio.get_running_loop()
-    app.finalize()
+    app = unstarted_app("unit-faust-internals")
     consumer: Any = app.consumer
     thread = consumer._thread
     created = thread._create_worker_consumer(app.transport)
