@@ -1,0 +1,1 @@
+"""What the tests share: builders, Kafka reads, an in-memory Kafka, the console's pages, chaos helpers."""
