@@ -12,10 +12,10 @@ import asyncio
 from collections.abc import Callable
 
 import orjson
-from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from mash.adapters.follow import TopicFollower
+from mash.adapters.ports import Record
 from mash.config import Settings
 from mash.domain.case import CaseRecord, PlanRecord
 from mash.observability.logging import get_logger
@@ -61,7 +61,7 @@ class ViewFeed:
             self.on_changes(self._changes)
         self._changes = []
 
-    def _apply(self, rec: ConsumerRecord[bytes, bytes]) -> None:
+    def _apply(self, rec: Record) -> None:
         topic = rec.topic
         if topic == self._topics["keys"]:
             self._changes.extend(self.view.on_key(rec.key, rec.value))

@@ -12,13 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aiokafka import ConsumerRecord
 from fastapi import Request
 from jinja2 import Environment
 from pydantic import ValidationError
 
 from mash.adapters.follow import TopicFollower
 from mash.adapters.keyring import Keyring
+from mash.adapters.ports import Record
 from mash.adapters.producer import ProducerHandle
 from mash.adapters.ruleset_registry import Registry
 from mash.config import Settings
@@ -147,7 +147,7 @@ def _live_updates(
 def _imm_follower(settings: Settings, imm_log: ImmLog) -> TopicFollower:
     """Every console replica follows the meetings' topic, so each shows the same meetings."""
 
-    def on_record(record: ConsumerRecord[bytes, bytes]) -> None:
+    def on_record(record: Record) -> None:
         if record.value is None:
             return
         try:

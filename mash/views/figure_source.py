@@ -8,9 +8,9 @@ construction.
 from __future__ import annotations
 
 import orjson
-from aiokafka import ConsumerRecord
 
 from mash.adapters.follow import TopicFollower
+from mash.adapters.ports import Record
 from mash.config import Settings
 from mash.domain.case import CaseRecord, PlanRecord, supersedes
 from mash.domain.figures import ContactFact, PlanFact
@@ -49,7 +49,7 @@ class FigureSource:
 def figures_follower(settings: Settings, source: FigureSource) -> TopicFollower:
     kinds = {settings.topic("cases"): "cases", settings.topic("plans"): "plans"}
 
-    def on_record(record: ConsumerRecord[bytes, bytes]) -> None:
+    def on_record(record: Record) -> None:
         if record.value is None:
             return
         try:

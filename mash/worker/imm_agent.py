@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Protocol
 
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
 from mash.adapters.follow import TopicFollower
+from mash.adapters.ports import Record
 from mash.config import Settings
 from mash.domain.calendar import DEFAULT_CALENDAR, WorkingCalendar
 from mash.domain.case import CaseRecord, supersedes
@@ -67,7 +68,7 @@ async def read_imm_log(settings: Settings) -> ImmLog:
     """`mash.imm.v1` read to its end: the frozen agendas and meeting records."""
     imm_log = ImmLog()
 
-    def on_record(record: ConsumerRecord[bytes, bytes]) -> None:
+    def on_record(record: Record) -> None:
         if record.value is not None:
             _add_imm(imm_log, record)
 
@@ -75,7 +76,7 @@ async def read_imm_log(settings: Settings) -> ImmLog:
     return imm_log
 
 
-def _add_imm(imm_log: ImmLog, record: ConsumerRecord[bytes, bytes]) -> None:
+def _add_imm(imm_log: ImmLog, record: Record) -> None:
     assert record.value is not None
     try:
         imm_log.add(parse_imm_event(record.value))
@@ -93,7 +94,7 @@ async def read_imm_state(settings: Settings) -> ImmState:
     latest: dict[bytes, bytes] = {}  # parse each contact's latest record once, not every version
     cases, imm = settings.topic("cases"), settings.topic("imm")
 
-    def on_record(record: ConsumerRecord[bytes, bytes]) -> None:
+    def on_record(record: Record) -> None:
         if record.value is None:
             return
         if record.topic == cases:
