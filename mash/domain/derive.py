@@ -23,7 +23,8 @@ when, never on the order the events were processed in.
 as `derive` would give it, from the `Cursor` where the last walk ended.
 
 One contact's decisions are applied by mash.domain.decision_trail; the words of its route by
-mash.domain.routing.
+mash.domain.routing. What stays here (about 400 lines) is the one walk and its shortcut, kept
+together so that the two can be read side by side and never disagree.
 """
 
 from __future__ import annotations
