@@ -83,6 +83,19 @@ class IntakeProducer:
             log.warning("intake_kafka_unavailable", error=type(exc).__name__)
             raise ProducerUnavailable("Kafka did not take the records") from None
 
+    async def same_broker(self) -> bool:
+        """Whether the broker is still the one the ledger was read from. Only the embedded broker
+        can come back empty; finding it so rebuilds the ledger (the guard's `on_fresh_broker`).
+        Raises `ProducerUnavailable` if the broker cannot be asked."""
+        producer = self._producer
+        if not self.settings.embedded_broker or producer is None:
+            return True
+        before = self.guard.generation
+        try:
+            return await self.guard.check(producer.client) == before
+        except (KafkaError, TopicsUnavailable) as exc:
+            raise ProducerUnavailable(type(exc).__name__) from None
+
     async def stop(self) -> None:
         if self._producer is not None:
             await self._producer.stop()

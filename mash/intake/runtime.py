@@ -56,7 +56,9 @@ class IntakeRuntime:
         feed = LedgerFeed.from_kafka(settings, Keyring(settings.master()))
         guard = TopicGuard(settings, feed.rebuild)
         kafka = IntakeProducer(settings, guard)
-        contacts = ContactSubmissions(settings, kafka, feed, rules, connected=lambda: kafka.ready)
+        contacts = ContactSubmissions(
+            settings, kafka, feed, rules, connected=lambda: kafka.ready, same_broker=kafka.same_broker
+        )
         return cls(settings, rules, agencies, feed, guard, kafka, contacts)
 
     @property

@@ -14,7 +14,7 @@ its producer, the unit tests an in-memory Kafka.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -89,8 +89,10 @@ class ContactSubmissions:
         rules: RulesetHolder,
         connected: Callable[[], bool],
         clock: Callable[[], datetime] = utc_now,
+        same_broker: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self.settings = settings
+        self.same_broker = same_broker
         self.publisher = publisher
         self.feed = feed
         self.rules = rules
@@ -122,6 +124,7 @@ class ContactSubmissions:
             raise LedgerNotCaughtUp()
         earlier = await self._earlier(ref_key)
         if earlier is not None:
+            await self._still_held()
             return Submitted(earlier, replayed=True)
         events = split_submission(self._secret, agency, default_source, submission, received_at, now)
         await self._write(ref_key, events)
@@ -145,6 +148,19 @@ class ContactSubmissions:
         )
         if problems:
             raise Invalid(problems)
+
+    async def _still_held(self) -> None:
+        """Before answering "already accepted": the broker that holds the earlier contacts is still
+        there. A broker that came back empty took them with it; the ledger is then read again
+        and the client, told to retry, writes the submission anew."""
+        if self.same_broker is None:
+            return
+        try:
+            same = await self.same_broker()
+        except ProducerUnavailable as exc:
+            raise NotStored() from exc
+        if not same:
+            raise LedgerNotCaughtUp()
 
     async def _earlier(self, ref_key: str) -> list[str] | None:
         """The ids already accepted for this reference, waiting for a write of it under way."""

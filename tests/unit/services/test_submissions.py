@@ -4,7 +4,7 @@ write for concurrent duplicates, and nothing accepted that Kafka does not hold."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -81,6 +81,7 @@ class Intake:
     kafka: MemoryKafka
     connected: bool = True
     publisher: Publisher | None = None
+    same_broker: Callable[[], Awaitable[bool]] | None = None
     feed: LedgerFeed = field(init=False)
     contacts: ContactSubmissions = field(init=False)
 
@@ -96,6 +97,7 @@ class Intake:
             RulesetHolder(load_ruleset()),
             connected=lambda: self.connected,
             clock=lambda: NOW,
+            same_broker=self.same_broker,
         )
 
     async def __aenter__(self) -> Intake:
@@ -295,6 +297,47 @@ async def test_an_outcome_is_written_keyed_by_its_id_and_a_future_one_is_refused
 def reference_of(intake: Intake, reference: str = "REF-1", agency: str = POLICE) -> str:
     """The key the ledger knows this submission by."""
     return reference_key(SETTINGS.secret(), agency, reference)
+
+
+async def test_an_earlier_acceptance_is_not_repeated_once_the_broker_that_held_it_is_gone() -> None:
+    """The embedded broker can come back empty: the earlier contacts went with it, so "already
+    accepted" would be a lie. The client is told to retry, and its retry is written anew."""
+    kafka = MemoryKafka()
+    async with Intake(kafka) as before:
+        await before.submit(submission())
+
+    async def replaced() -> bool:
+        return False
+
+    async with Intake(kafka, same_broker=replaced) as after:
+        with pytest.raises(LedgerNotCaughtUp):
+            await after.submit(submission())
+    assert len(kafka.values(CONTACTS)) == 1
+
+
+async def test_an_earlier_acceptance_is_repeated_while_its_broker_is_the_same() -> None:
+    kafka = MemoryKafka()
+
+    async def same() -> bool:
+        return True
+
+    async with Intake(kafka, same_broker=same) as intake:
+        first = await intake.submit(submission())
+        again = await intake.submit(submission())
+    assert (again.replayed, again.contact_ids) == (True, first.contact_ids)
+
+
+async def test_an_earlier_acceptance_is_not_repeated_when_the_broker_cannot_be_asked() -> None:
+    kafka = MemoryKafka()
+
+    async def unreachable() -> bool:
+        raise ProducerUnavailable("the broker does not answer")
+
+    async with Intake(kafka) as before:
+        await before.submit(submission())
+    async with Intake(kafka, same_broker=unreachable) as after:
+        with pytest.raises(NotStored):
+            await after.submit(submission())
 
 
 @asynccontextmanager
