@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
@@ -47,6 +47,15 @@ def new_producer(settings: Settings, max_batch_bytes: int = 16384) -> AIOKafkaPr
     )
 
 
+async def send_all(producer: AIOKafkaProducer, records: Sequence[Outgoing], timeout_s: float) -> None:
+    """Sends every record, then waits for every acknowledgement, all within `timeout_s`."""
+    async with asyncio.timeout(timeout_s):
+        sent = [
+            await producer.send(r.topic, value=r.value, key=r.key, headers=list(r.headers)) for r in records
+        ]
+        await asyncio.gather(*sent)
+
+
 class ProducerHandle:
     """The `ports.Publisher` on Kafka, once `start` has connected it."""
 
@@ -71,11 +80,7 @@ class ProducerHandle:
         All are sent before any is awaited, so a submission of several records costs one round
         trip. Raises `ProducerUnavailable` before Kafka is reached, `TimeoutError` after
         `produce_timeout_s`, or the `KafkaError` that refused a record."""
-        producer = self.get()
-        sent = [
-            await producer.send(r.topic, value=r.value, key=r.key, headers=list(r.headers)) for r in records
-        ]
-        await asyncio.wait_for(asyncio.gather(*sent), timeout=self.settings.produce_timeout_s)
+        await send_all(self.get(), records, self.settings.produce_timeout_s)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._connect(), name=f"producer-{self.name}")

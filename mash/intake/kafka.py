@@ -13,7 +13,7 @@ import asyncio
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from mash.adapters.producer import Outgoing, ProducerUnavailable, new_producer
+from mash.adapters.producer import Outgoing, ProducerUnavailable, new_producer, send_all
 from mash.config import Settings
 from mash.intake.guard import TopicGuard, TopicsUnavailable
 from mash.observability.logging import get_logger
@@ -70,12 +70,7 @@ class IntakeProducer:
         embedded = self.settings.embedded_broker
         try:
             generation = await self.guard.check(producer.client) if embedded else 0
-            async with asyncio.timeout(self.settings.produce_timeout_s):
-                sends = [
-                    await producer.send(r.topic, key=r.key, value=r.value, headers=list(r.headers))
-                    for r in records
-                ]
-                await asyncio.gather(*sends)
+            await send_all(producer, records, self.settings.produce_timeout_s)
             if embedded and await self.guard.check(producer.client) != generation:
                 log.warning("intake_broker_restarted_during_write")
                 raise ProducerUnavailable("the broker restarted during the write")

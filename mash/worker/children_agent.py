@@ -78,7 +78,7 @@ class ChildrenAgent:
         taken: list[Taken] = []
         for event in batch:
             await self.support.in_order(event, stream)
-            if (parsed := self.take(event)) is not None:
+            if (parsed := self.parse(event)) is not None:
                 taken.append(parsed)
         states, sends = self.decide(taken, history)
         # Written for a duplicate too: after a crash the local RocksDB can hold state that
@@ -89,7 +89,7 @@ class ChildrenAgent:
             await self.output.publish(target, key, value)
         await self.acknowledge(batch, stream, started)
 
-    def take(self, event: Event) -> Taken | None:
+    def parse(self, event: Event) -> Taken | None:
         """The event parsed, or None once it is dead-lettered."""
         self.processed.inc()
         try:

@@ -31,6 +31,7 @@ from tests.support.chaos import (
     CHAOS_ENV,
     assert_exactly_once_effects,
     assert_referrals_consistent,
+    children_of,
     wait_for_text,
 )
 from tests.support.kafka_topics import read_topic
@@ -209,16 +210,9 @@ def test_a_retry_that_meets_its_own_failing_write_in_flight_is_not_told_202(tmp_
 
 
 def broker_pid(dev: subprocess.Popen[bytes], port: int) -> int | None:
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == dev.pid and argv[1:2] == [b"broker"] and f"tcp://127.0.0.1:{port}".encode() in argv:
-            return int(entry.name)
+    for pid, argv in children_of(dev.pid):
+        if argv[1:2] == [b"broker"] and f"tcp://127.0.0.1:{port}".encode() in argv:
+            return pid
     return None
 
 

@@ -10,7 +10,7 @@ import subprocess
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -171,16 +171,9 @@ class DevPart:
     name: str
 
     def pid(self) -> int | None:
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == self.dev.pid and argv[1:4] == [b"-m", b"mash", self.name.encode()]:
-                return int(entry.name)
+        for pid, argv in children_of(self.dev.pid):
+            if argv[1:4] == [b"-m", b"mash", self.name.encode()]:
+                return pid
         return None
 
     def stop(self, sig: int = signal.SIGKILL) -> None:
@@ -206,3 +199,17 @@ def wait_for_text(path: Path, text: str, proc: subprocess.Popen[bytes], timeout:
         assert time.monotonic() < deadline, f"no {text!r} after {timeout} s:\n{printed}"
         time.sleep(0.3)
     return printed
+
+
+def children_of(parent: int) -> Iterator[tuple[int, list[bytes]]]:
+    """(pid, argv) of every live process whose parent is `parent`, read from /proc."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent:
+            yield int(entry.name), argv
