@@ -110,6 +110,7 @@ async def pinned_faust() -> AsyncIterator[Pinned]:
     created = thread._create_worker_consumer(app.transport)
     producer: Any = app.producer
     yield Pinned(consumer, thread, created, faust_consumer.Fetcher(app), producer, producer.buffer)
+    await created.stop()  # never started, but aiokafka warns of an unclosed consumer at collection
     # The consumer's thread service (never started) made an event loop of its own.
     thread.thread_loop.close()
 
